@@ -1,0 +1,57 @@
+# Turnaround — the two commands a newcomer needs: `make run` and `make test`.
+# DATABASE_URL unset: SQLite file db.sqlite3; set: that database (e.g. PostgreSQL).
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ADDR   ?= 127.0.0.1:8000
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format setup lock bench-calendar clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+setup: $(STAMP)
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py setup_roles
+	DEBUG=true $(PY) manage.py sync_schedules
+	DEBUG=true $(PY) manage.py seed_demo --if-empty
+
+# The web server and the django-q2 cluster together; Ctrl-C stops both.
+run: setup
+	@echo "Turnaround on http://$(ADDR)/  (logins: manager / dispatcher / performer / observer / admin, password: demo)"
+	@bash -c 'trap "kill 0" EXIT; \
+	  DEBUG=true $(PY) manage.py qcluster & \
+	  DEBUG=true $(PY) manage.py runserver $(ADDR) & \
+	  wait -n'
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Whole suite, in parallel; browser tests run when Chromium is present (skipped otherwise).
+test: lint
+	$(VENV)/bin/pytest -n auto -p no:cacheprovider
+
+# Re-resolve the lock from pyproject.toml ranges (then commit requirements.lock).
+lock:
+	rm -rf /tmp/turnaround-lock && python3 -m venv /tmp/turnaround-lock
+	/tmp/turnaround-lock/bin/pip install --quiet --upgrade pip
+	/tmp/turnaround-lock/bin/pip install --quiet '.[dev,prod]'
+	/tmp/turnaround-lock/bin/pip freeze --exclude turnaround > requirements.lock
+
+# Benchmarks need their own environment (businesstimedelta is not a project dependency).
+bench-calendar:
+	test -x /tmp/bench-venv/bin/python || python3 -m venv /tmp/bench-venv
+	/tmp/bench-venv/bin/pip install --quiet businesstimedelta pytz
+	PYTHONPATH=. /tmp/bench-venv/bin/python bench/calendar_bench.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache
