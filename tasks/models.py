@@ -1,0 +1,274 @@
+"""The work model: teams, request types, related objects and cards with their typed history.
+
+Cards change only through `tasks.actions`; this module holds data and one-row logic.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from tasks.queries import TaskQuerySet
+
+
+class Priority(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+    @classmethod
+    def raised(cls, priority: Priority) -> Priority:
+        """One step more urgent (critical stays critical)."""
+        order = list(cls)
+        return order[max(order.index(priority) - 1, 0)]
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING = "waiting", "Waiting"
+    ON_APPROVAL = "on_approval", "On approval"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
+OPEN_STATUSES = tuple(s for s in Status if s not in CLOSED_STATUSES)
+_open_cards = ~Q(status__in=CLOSED_STATUSES)
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+    slack_webhook_url = models.URLField(
+        blank=True, help_text="Slack incoming webhook for this team's escalations."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RequestType(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RelatedObject(models.Model):
+    """What a card is about: a client, an order of that client, a document, a candidate…"""
+
+    class Kind(models.TextChoices):
+        CLIENT = "client", "Client"
+        DEAL = "deal", "Deal"
+        ORDER = "order", "Order"
+        DOCUMENT = "document", "Document"
+        APPLICATION = "application", "Application"
+        SITE = "site", "Site / object"
+        CANDIDATE = "candidate", "Candidate"
+        OTHER = "other", "Other"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    external_ref = models.CharField("external reference", max_length=100, blank=True)
+    url = models.URLField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # The top-level ancestor (itself when it has no parent), kept on save so reports can
+    # group by client in one GROUP BY instead of walking the tree.
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="descendants"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind", "name"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        root_id = self.parent.root_id or self.parent_id if self.parent_id else self.pk
+        if self.root_id != root_id:
+            self.root_id = root_id
+            RelatedObject.objects.filter(pk=self.pk).update(root_id=root_id)
+
+
+class BlockingReason(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    pauses_sla = models.BooleanField(
+        "pauses SLA",
+        default=True,
+        help_text="External waits pause SLA clocks; internal decisions usually don't.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    """A card: one piece of work with one accountable owner."""
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    request_type = models.ForeignKey(RequestType, on_delete=models.PROTECT)
+    related_object = models.ForeignKey(
+        RelatedObject, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.NEW)
+    blocking_reason = models.ForeignKey(
+        BlockingReason, null=True, blank=True, on_delete=models.PROTECT
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_tasks",
+    )
+    performers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="performing_tasks"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approving_tasks",
+    )
+    observers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="observed_tasks"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT)
+    next_step = models.CharField(max_length=300, blank=True)
+    next_step_due = models.DateTimeField(null=True, blank=True)
+    source_url = models.URLField("source link", blank=True, max_length=500)
+    created_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+    # Set when the card needs a dispatcher's look (not taken in time, or escalated there);
+    # cleared when someone takes it into work or reassigns it.
+    dispatch_flag = models.CharField(max_length=200, blank=True)
+    # Bumped by every action; forms carry it so a stale form cannot silently overwrite.
+    version = models.PositiveIntegerField(default=1)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("assign_task", "Can assign owners, performers and approvers"),
+            ("work_task", "Can work on cards (status, next step, comments)"),
+        ]
+        indexes = [
+            # My work: open cards of an owner.
+            models.Index(fields=["owner", "status"], name="task_owner_open", condition=_open_cards),
+            # Team queues and workload.
+            models.Index(fields=["team", "status"], name="task_team_status"),
+            # Dispatch board: new / ownerless cards, oldest first.
+            models.Index(
+                fields=["created_at"],
+                name="task_unowned_open",
+                condition=_open_cards & Q(owner__isnull=True),
+            ),
+            models.Index(fields=["status", "created_at"], name="task_status_created"),
+            models.Index(fields=["request_type", "priority"], name="task_type_priority"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("task_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+    @property
+    def next_step_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return bool(self.next_step_due and self.is_open and self.next_step_due < timezone.now())
+
+
+class Comment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on #{self.task_id}"
+
+
+class TaskEvent(models.Model):
+    """Append-only, typed history of a card. Values are data (ids, codes), never labels."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        BLOCKING_REASON_SET = "blocking_reason_set", "Blocking reason set"
+        BLOCKING_REASON_CLEARED = "blocking_reason_cleared", "Blocking reason cleared"
+        OWNER_CHANGED = "owner_changed", "Owner changed"
+        PERFORMERS_CHANGED = "performers_changed", "Performers changed"
+        APPROVER_CHANGED = "approver_changed", "Approver changed"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        REQUEST_TYPE_CHANGED = "request_type_changed", "Request type changed"
+        TEAM_CHANGED = "team_changed", "Team changed"
+        NEXT_STEP_SET = "next_step_set", "Next step set"
+        DISPATCH_FLAGGED = "dispatch_flagged", "Flagged for dispatch"
+        COMMENTED = "commented", "Commented"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    field = models.CharField(max_length=30, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.CASCADE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["task", "at"], name="event_task_at"),
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on #{self.task_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,45 @@
+"""Reads over many cards: chainable queryset methods used by pages, reports and jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+# Groups whose members see every card: they triage, review or are kept informed across
+# teams (observers read only; see tasks.permissions).
+SEE_ALL_GROUPS = ("manager", "dispatcher", "observer")
+
+
+class TaskQuerySet(models.QuerySet):
+    def open(self) -> TaskQuerySet:
+        return self.exclude(status__in=["done", "cancelled"])
+
+    def visible_to(self, user: AbstractBaseUser) -> TaskQuerySet:
+        """Cards a user may read: all for staff, managers, dispatchers and observers;
+        otherwise cards of their teams and cards they own, perform, approve or observe."""
+        if user.is_superuser or user.is_staff:
+            return self
+        if user.groups.filter(name__in=SEE_ALL_GROUPS).exists():
+            return self
+        through_performers = self.model.performers.through
+        through_observers = self.model.observers.through
+        through_members = self.model.team.field.related_model.members.through
+        return self.filter(
+            Q(owner=user)
+            | Q(approver=user)
+            | Exists(through_performers.objects.filter(task=OuterRef("pk"), user=user))
+            | Exists(through_observers.objects.filter(task=OuterRef("pk"), user=user))
+            | Exists(through_members.objects.filter(team=OuterRef("team"), user=user))
+        )
+
+    def for_list(self) -> TaskQuerySet:
+        """Everything a card row shows, in a constant number of queries."""
+        return self.select_related(
+            "request_type", "related_object", "owner", "team", "blocking_reason"
+        )
