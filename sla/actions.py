@@ -1,0 +1,282 @@
+"""The writes of the SLA side: timers following their card, and calendar changes.
+
+`sync_timers` is called by `tasks.actions` after every change of a card (and only from
+there): it creates, pauses, resumes, re-targets and stops the card's timers so that they
+always match the card's status, blocking reason, priority and request type as of `at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+
+from sla import engine, escalation
+from sla.calendar import WorkCalendar
+from sla.models import (
+    BusinessCalendar,
+    SlaPause,
+    SlaPolicy,
+    SlaRetarget,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+)
+from tasks.models import Status, Task
+
+# When each kind of timer stops: response once the card is taken into work (or closed
+# directly), resolution once it is done. Cancelling a card cancels both.
+STOPS_AT = {
+    TimerKind.RESPONSE: frozenset({Status.IN_PROGRESS, Status.DONE}),
+    TimerKind.RESOLUTION: frozenset({Status.DONE}),
+}
+
+
+def active_policies() -> list[SlaPolicy]:
+    """Policies in the order they are tried; the default one last."""
+    return list(
+        SlaPolicy.objects.filter(active=True)
+        .select_related("calendar")
+        .prefetch_related("targets", "pausing_reasons", "rules")
+        .order_by("is_default", "order", "name")
+    )
+
+
+def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> SlaPolicy | None:
+    """The first active policy whose criteria all match the card (None: the card has no SLA)."""
+    for policy in active_policies() if policies is None else policies:
+        if policy.matches(task):
+            return policy
+    return None
+
+
+@transaction.atomic
+def sync_timers(*, task: Task, at: datetime) -> list[SlaTimer]:
+    """Bring the card's timers in line with the card as of `at`. Returns its open timers.
+
+    Thresholds that passed before `at` fire first (events and notifications, exactly as the
+    scan would record them), from the deadlines that held until now.
+    """
+    policy = match_policy(task)
+    # Lock the card's timers: a concurrent scan skips them, and we see its last write.
+    timers = list(
+        task.timers.select_for_update(of=("self",))
+        .select_related("calendar", "policy")
+        .prefetch_related("policy__rules")
+        .order_by("kind", "cycle")
+    )
+    latest = {t.kind: t for t in timers}  # ordered by cycle: the last one wins
+    status = Status(task.status)
+
+    fired = []
+    for timer in timers:
+        if timer.stopped_at is None:
+            timer.task = task
+            fired.append((timer, escalation.advance(timer, _levels(timer), at)))
+    escalation.record(fired, at)
+
+    if policy is not None and task.is_open:
+        if not timers:
+            for kind in TimerKind:
+                _start_timer(task, kind, policy, cycle=1, at=at)
+        elif (
+            (res := latest.get(TimerKind.RESOLUTION))
+            and res.stopped_at is not None
+            and res.state != TimerState.CANCELLED
+        ):
+            # A reopened card: a new resolution cycle; the finished one stays in history.
+            _start_timer(task, TimerKind.RESOLUTION, policy, cycle=res.cycle + 1, at=at)
+
+    for timer in timers:
+        if timer.stopped_at is None:
+            _follow(timer, task, status, policy, at)
+    escalation.follow_up(fired, at)
+    return [t for t in task.timers.all() if t.stopped_at is None]
+
+
+def _levels(timer: SlaTimer) -> list:
+    return escalation.after_breach_rules(timer.policy, timer.kind)
+
+
+def _start_timer(
+    task: Task, kind: TimerKind, policy: SlaPolicy, *, cycle: int, at: datetime
+) -> SlaTimer | None:
+    target_row = policy.target_for(task.priority)
+    target = target_row.get(kind) if target_row else None
+    if target is None:
+        return None  # this policy sets no such target for this priority
+    if kind == TimerKind.RESPONSE and task.first_response_at is not None:
+        return None  # taken into work before it had an SLA: nothing left to respond to
+    calendar = policy.calendar.work_calendar()
+    clock = engine.start(target, at, target_row.warn_after(target))
+    # A card may get its first policy while it waits (e.g. its request type changed): then
+    # the clock starts paused, exactly as `_follow` would have paused it.
+    paused = policy.pauses(task.status, task.blocking_reason)
+    if paused:
+        clock = engine.pause(calendar, clock, at)
+    timer = SlaTimer(
+        task=task,
+        kind=kind,
+        cycle=cycle,
+        policy=policy,
+        calendar=policy.calendar,
+        observe=policy.observe_only,
+        target=target,
+        started_at=at,
+    )
+    _store(timer, clock, calendar, at)
+    timer.save()
+    if paused:
+        SlaPause.objects.create(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=task.status
+        )
+    return timer
+
+
+def _follow(
+    timer: SlaTimer, task: Task, status: Status, policy: SlaPolicy | None, at: datetime
+) -> None:
+    calendar = timer.calendar.work_calendar()
+    clock = engine.rebase(calendar, timer.clock, at)
+
+    if status == Status.CANCELLED or status in STOPS_AT[TimerKind(timer.kind)]:
+        clock = engine.pause(calendar, clock, at)
+        _end_open_pause(timer, calendar, at)
+        timer.consumed, timer.running_since = clock.consumed, None
+        timer.stopped_at = at
+        timer.next_check_at = None
+        if status == Status.CANCELLED:
+            timer.state = TimerState.CANCELLED
+        elif timer.breached_at is not None or clock.consumed > clock.target:
+            timer.state = TimerState.BREACHED
+            timer.breached_at = timer.breached_at or _crossing(timer.due_at, at)
+        else:
+            timer.state = TimerState.MET
+        timer.save()
+        return
+
+    if policy is not None:
+        clock, calendar = _retarget(timer, task, policy, clock, calendar, at)
+
+    governing = policy or timer.policy
+    if governing.pauses(status, task.blocking_reason) and clock.running:
+        clock = engine.pause(calendar, clock, at)
+        SlaPause.objects.create(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+        )
+    elif not governing.pauses(status, task.blocking_reason) and not clock.running:
+        clock = engine.resume(clock, at)
+        _end_open_pause(timer, calendar, at)
+    _store(timer, clock, calendar, at)
+    timer.save()
+
+
+def _retarget(timer, task, policy, clock, calendar, at):
+    """Follow a change of priority, request type or policy, keeping the time consumed."""
+    target_row = policy.target_for(task.priority)
+    target = target_row.get(timer.kind) if target_row else None
+    if target is None or (target == timer.target and policy.pk == timer.policy_id):
+        return clock, calendar
+    if target != timer.target:
+        SlaRetarget.objects.create(
+            timer=timer,
+            at=at,
+            old_target=timer.target,
+            new_target=target,
+            consumed=clock.consumed,
+            old_policy_id=timer.policy_id,
+            new_policy=policy,
+        )
+    # `clock` was rebased at `at` in the old calendar; from here on the new one measures.
+    timer.policy, timer.calendar, timer.observe = policy, policy.calendar, policy.observe_only
+    timer.target = target
+    return engine.retarget(clock, target, target_row.warn_after(target)), (
+        policy.calendar.work_calendar()
+    )
+
+
+def _crossing(known: datetime | None, at: datetime) -> datetime:
+    """When a threshold was crossed: the stored instant if it lies before `at`; otherwise
+    `at` itself (a new, smaller target is missed from the moment it is set)."""
+    return known if known is not None and known <= at else at
+
+
+def _store(timer: SlaTimer, clock: engine.Clock, calendar: WorkCalendar, at: datetime) -> None:
+    """Write the clock and everything derived from it: deadlines, state, next check."""
+    timer.consumed, timer.running_since = clock.consumed, clock.running_since
+    timer.target, timer.warn_after = clock.target, clock.warn_after
+    if clock.running:
+        due = engine.due_at(calendar, clock)
+        if due is None:
+            # Re-targeted below the time already used: missed from the moment it is set.
+            due = _crossing(timer.breached_at, at)
+            timer.breached_at = timer.breached_at or due
+        timer.due_at = due
+        if timer.warned_at is None and clock.warn_after is not None:
+            warn = engine.warn_at(calendar, clock)
+            timer.warn_at = warn if warn is not None else at
+        elif clock.warn_after is None:
+            timer.warn_at = None
+    else:
+        timer.due_at = None
+        if timer.warned_at is None:
+            timer.warn_at = None
+        if timer.breached_at is None and clock.consumed > clock.target:
+            timer.breached_at = at  # re-targeted below the time already used, while paused
+    if timer.breached_at is not None:
+        timer.state = TimerState.BREACHED
+    else:
+        timer.state = TimerState.RUNNING if clock.running else TimerState.PAUSED
+    timer.next_check_at = escalation.next_check(timer, _levels(timer))
+
+
+def _end_open_pause(timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
+    for pause in timer.pauses.filter(ended_at__isnull=True):
+        pause.ended_at = at
+        pause.business_lost = calendar.between(pause.started_at, at)
+        pause.save(update_fields=["ended_at", "business_lost"])
+
+
+def recompute_calendar_timers(
+    *, calendar: BusinessCalendar, before: WorkCalendar, at: datetime, batch: int = 2000
+) -> int:
+    """Hours or holidays of `calendar` changed: re-derive the deadlines of its open timers.
+
+    Time used before `at` stays measured by the old calendar (`before`); the remaining
+    target is laid onto the new one. Returns the number of timers updated.
+    """
+    after = calendar.work_calendar()
+    fields = [
+        "consumed",
+        "running_since",
+        "due_at",
+        "warn_at",
+        "warned_at",
+        "breached_at",
+        "state",
+        "next_check_at",
+        "escalation_level",
+    ]
+    updated = 0
+    timers = (
+        SlaTimer.objects.open()
+        .filter(calendar=calendar)
+        .select_related("calendar", "policy", "task__owner", "task__team__manager")
+        .prefetch_related("policy__rules")
+        .order_by("pk")
+    )
+    last_pk = 0
+    while True:
+        chunk = list(timers.filter(pk__gt=last_pk)[:batch])
+        if not chunk:
+            return updated
+        with transaction.atomic():
+            fired = [(t, escalation.advance(t, _levels(t), at)) for t in chunk]
+            escalation.record(fired, at)
+            for timer in chunk:
+                clock = engine.rebase(before, timer.clock, at)
+                _store(timer, clock, after, at)
+            SlaTimer.objects.bulk_update(chunk, fields)
+        updated += len(chunk)
+        last_pk = chunk[-1].pk

@@ -1,0 +1,159 @@
+"""Timer arithmetic, pure (no Django): turns a timer's facts into consumed time and deadlines.
+
+A timer is a *clock* of business time against a target. Its facts are kept incrementally:
+`consumed` is the business time used up to `running_since` (or in total while it is paused),
+and `running_since` is the instant it last started or resumed (None while paused/stopped).
+So the time used at `now` is `consumed + calendar.between(running_since, now)`, and the due
+time is the instant at which that reaches the target. Because pauses simply stop the clock,
+resuming moves the due time by the *business* time lost, never by wall-clock time; and a new
+target keeps the time already consumed (history is never rewritten).
+
+All datetimes are timezone-aware; durations are `timedelta` of business (open) time in the
+calendar passed in. `replay` computes the same figures from the full pause history and is
+the reference the incremental functions are tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+ZERO = timedelta(0)
+
+
+class Calendar(Protocol):
+    def add(self, start: datetime, duration: timedelta) -> datetime: ...
+    def between(self, start: datetime, end: datetime) -> timedelta: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The stored facts of one timer."""
+
+    target: timedelta
+    consumed: timedelta = ZERO
+    running_since: datetime | None = None
+    warn_after: timedelta | None = None  # business time at which to warn, if any
+
+    @property
+    def running(self) -> bool:
+        return self.running_since is not None
+
+
+def warn_threshold(target: timedelta, pct: int | None, lead: timedelta | None) -> timedelta | None:
+    """Business time after which a timer warns: `pct` % of the target and/or `lead` before
+    it; when both are set the earlier one wins. None when neither is set."""
+    candidates = []
+    if pct is not None:
+        if not 0 < pct < 100:
+            raise ValueError("The warning percentage must be between 1 and 99.")
+        # Whole microseconds, rounded down: warning a hair early beats warning late.
+        candidates.append(timedelta(microseconds=target // timedelta(microseconds=1) * pct // 100))
+    if lead is not None:
+        if lead <= ZERO or lead >= target:
+            raise ValueError("The warning lead time must be positive and shorter than the target.")
+        candidates.append(target - lead)
+    return min(candidates) if candidates else None
+
+
+def consumed_at(calendar: Calendar, clock: Clock, now: datetime) -> timedelta:
+    """Business time used up to `now` (never less than what was stored)."""
+    if clock.running_since is None or now <= clock.running_since:
+        return clock.consumed
+    return clock.consumed + calendar.between(clock.running_since, now)
+
+
+def start(target: timedelta, at: datetime, warn_after: timedelta | None = None) -> Clock:
+    if target <= ZERO:
+        raise ValueError("An SLA target must be a positive duration.")
+    return Clock(target=target, running_since=at, warn_after=warn_after)
+
+
+def pause(calendar: Calendar, clock: Clock, at: datetime) -> Clock:
+    """Stop the clock at `at`, folding the running stretch into `consumed`."""
+    if clock.running_since is None:
+        return clock
+    return replace(clock, consumed=consumed_at(calendar, clock, at), running_since=None)
+
+
+def resume(clock: Clock, at: datetime) -> Clock:
+    if clock.running_since is not None:
+        return clock
+    return replace(clock, running_since=at)
+
+
+def rebase(calendar: Calendar, clock: Clock, at: datetime) -> Clock:
+    """Fold time used so far into `consumed` as of `at` (before a calendar or target change,
+    so the stretch before `at` stays measured as it was)."""
+    if clock.running_since is None or at <= clock.running_since:
+        return clock
+    return replace(clock, consumed=consumed_at(calendar, clock, at), running_since=at)
+
+
+def retarget(clock: Clock, target: timedelta, warn_after: timedelta | None) -> Clock:
+    """A new target (priority or request type changed); consumed time is kept."""
+    if target <= ZERO:
+        raise ValueError("An SLA target must be a positive duration.")
+    return replace(clock, target=target, warn_after=warn_after)
+
+
+def reaches(calendar: Calendar, clock: Clock, amount: timedelta) -> datetime | None:
+    """The instant the running clock reaches `amount` of business time, assuming it keeps
+    running. None while paused, or when `amount` was already reached before
+    `running_since` (the caller knows when that was, or treats it as now)."""
+    if clock.running_since is None:
+        return None
+    need = amount - clock.consumed
+    if need < ZERO:
+        return None
+    return calendar.add(clock.running_since, need)
+
+
+def due_at(calendar: Calendar, clock: Clock) -> datetime | None:
+    return reaches(calendar, clock, clock.target)
+
+
+def warn_at(calendar: Calendar, clock: Clock) -> datetime | None:
+    if clock.warn_after is None:
+        return None
+    return reaches(calendar, clock, clock.warn_after)
+
+
+def replay(
+    calendar: Calendar,
+    started_at: datetime,
+    pauses: Iterable[tuple[datetime, datetime | None]],
+    until: datetime,
+) -> timedelta:
+    """Business time used between `started_at` and `until`, from the full history: open time
+    minus the open time inside pause intervals. The reference for the incremental clock."""
+    used = calendar.between(started_at, until) if until > started_at else ZERO
+    for begin, end in pauses:
+        end = until if end is None or end > until else end
+        if end > begin:
+            used -= calendar.between(begin, end)
+    return used
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a page shows about a timer at `now`."""
+
+    consumed: timedelta
+    remaining: timedelta  # negative when over target
+    fraction: float  # share of target consumed, may exceed 1.0
+
+    @property
+    def percent(self) -> int:
+        return round(self.fraction * 100)
+
+
+def progress(calendar: Calendar, clock: Clock, now: datetime) -> Progress:
+    used = consumed_at(calendar, clock, now)
+    return Progress(
+        consumed=used,
+        remaining=clock.target - used,
+        fraction=used / clock.target if clock.target else 1.0,
+    )

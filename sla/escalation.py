@@ -1,0 +1,254 @@
+"""Thresholds firing: warnings, breaches and escalation levels, written as an outbox.
+
+`advance` decides (in memory, no queries) which thresholds of a timer have passed by `now`
+and moves the timer past them; `record` writes one SlaEvent per fired threshold and one
+Notification per (event, recipient, channel) in the caller's transaction. Both the
+per-minute scan (sla.jobs) and the per-card sync (sla.actions) use these two functions, so
+a threshold fires the same way whichever notices it first; the unique constraint on
+(timer, key) makes it exactly-once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import User
+
+from sla.models import (
+    Channel,
+    EscalationRule,
+    Notification,
+    SlaEvent,
+    SlaPolicy,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+)
+from tasks.models import Task
+
+Trigger = EscalationRule.Trigger
+NOT_TAKEN_IN_TIME = "Not taken in time"
+
+
+@dataclass(frozen=True)
+class Fired:
+    key: str
+    kind: str
+    at: datetime
+    rule: EscalationRule | None = None
+
+
+def after_breach_rules(policy: SlaPolicy, kind: str) -> list[EscalationRule]:
+    """The policy's after-breach levels for a timer kind, in the order they fire.
+    Uses `policy.rules.all()`, so prefetch `rules` when handling many timers."""
+    rules = [
+        r for r in policy.rules.all() if r.trigger == Trigger.AFTER_BREACH and r.applies_to(kind)
+    ]
+    return sorted(rules, key=lambda r: (r.minutes_after_breach, r.pk))
+
+
+def escalation_at(timer: SlaTimer, rule: EscalationRule) -> datetime:
+    delay = timedelta(minutes=rule.minutes_after_breach)
+    if rule.clock == EscalationRule.Clock.BUSINESS:
+        return timer.calendar.work_calendar().add(timer.breached_at, delay)
+    return timer.breached_at + delay
+
+
+def next_check(timer: SlaTimer, levels: Sequence[EscalationRule]) -> datetime | None:
+    """The next instant something may fire for this timer (None: nothing pending)."""
+    if timer.stopped_at is not None:
+        return None
+    pending = []
+    if timer.running_since is not None:
+        if timer.warned_at is None and timer.warn_at is not None:
+            pending.append(timer.warn_at)
+        if timer.breached_at is None and timer.due_at is not None:
+            pending.append(timer.due_at)
+    if timer.breached_at is not None and timer.escalation_level < len(levels):
+        pending.append(escalation_at(timer, levels[timer.escalation_level]))
+    return min(pending) if pending else None
+
+
+def advance(timer: SlaTimer, levels: Sequence[EscalationRule], now: datetime) -> list[Fired]:
+    """Move an open timer past every threshold that passed by `now`, stamping each at the
+    instant it was crossed (not when it was noticed). A timer found already breached gets
+    no warning: the breach says more."""
+    fired: list[Fired] = []
+    if timer.stopped_at is not None:
+        return fired
+    if timer.running_since is not None:
+        if timer.breached_at is None and timer.due_at is not None and timer.due_at < now:
+            timer.breached_at = timer.due_at
+            timer.state = TimerState.BREACHED
+            fired.append(Fired("breach", SlaEvent.Kind.BREACH, timer.due_at))
+            if timer.warned_at is None and timer.warn_at is not None:
+                timer.warned_at = timer.warn_at  # passed silently, see docstring
+        elif timer.warned_at is None and timer.warn_at is not None and timer.warn_at <= now:
+            timer.warned_at = timer.warn_at
+            fired.append(Fired("warning", SlaEvent.Kind.WARNING, timer.warn_at))
+    if timer.breached_at is not None:
+        while timer.escalation_level < len(levels):
+            rule = levels[timer.escalation_level]
+            at = escalation_at(timer, rule)
+            if at > now:
+                break
+            fired.append(Fired(f"escalation:{rule.pk}", SlaEvent.Kind.ESCALATION, at, rule))
+            timer.escalation_level += 1
+    timer.next_check_at = next_check(timer, levels)
+    return fired
+
+
+def rules_for(timer: SlaTimer, fired: Fired) -> list[EscalationRule]:
+    if fired.rule is not None:
+        return [fired.rule]
+    trigger = Trigger.WARNING if fired.kind == SlaEvent.Kind.WARNING else Trigger.BREACH
+    return [
+        r for r in timer.policy.rules.all() if r.trigger == trigger and r.applies_to(timer.kind)
+    ]
+
+
+class _People:
+    """Recipients of a batch of cards, loaded in a fixed number of queries."""
+
+    def __init__(self, tasks: Iterable[Task]) -> None:
+        tasks = list(tasks)
+        task_ids = [t.pk for t in tasks]
+        team_ids = {t.team_id for t in tasks if t.team_id}
+        self.performers: dict[int, list[User]] = defaultdict(list)
+        for row in Task.performers.through.objects.filter(task_id__in=task_ids).select_related(
+            "user"
+        ):
+            self.performers[row.task_id].append(row.user)
+        self.dispatchers: dict[int, list[User]] = defaultdict(list)
+        members = Task.team.field.related_model.members.through.objects.filter(
+            team_id__in=team_ids, user__groups__name="dispatcher", user__is_active=True
+        ).select_related("user")
+        for row in members:
+            self.dispatchers[row.team_id].append(row.user)
+        self._groups: dict[int, list[User]] = {}
+
+    def group(self, group_id: int) -> list[User]:
+        if group_id not in self._groups:
+            self._groups[group_id] = list(User.objects.filter(groups__id=group_id, is_active=True))
+        return self._groups[group_id]
+
+    def for_rule(self, task: Task, rule: EscalationRule) -> list[User]:
+        people: list[User | None] = []
+        if rule.notify_owner:
+            people.append(task.owner)
+        if rule.notify_performers:
+            people.extend(self.performers[task.pk])
+        if rule.notify_approver:
+            people.append(task.approver)
+        if rule.notify_team_manager and task.team_id:
+            people.append(task.team.manager)
+        if rule.notify_dispatchers and task.team_id:
+            people.extend(self.dispatchers[task.team_id])
+        if rule.notify_user_id:
+            people.append(rule.notify_user)
+        if rule.notify_group_id:
+            people.extend(self.group(rule.notify_group_id))
+        unique = {p.pk: p for p in people if p is not None and p.is_active}
+        return list(unique.values())
+
+
+def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list[SlaEvent]:
+    """Write the events and their notifications for fired thresholds (caller's transaction).
+    Observe-mode timers get events but no notifications. Returns the events written."""
+    rows = [(timer, f) for timer, fired in batch for f in fired]
+    if not rows:
+        return []
+    events = SlaEvent.objects.bulk_create(
+        [
+            SlaEvent(
+                timer=timer,
+                key=f.key,
+                kind=f.kind,
+                rule=f.rule,
+                at=f.at,
+                recorded_at=now,
+                observe=timer.observe,
+            )
+            for timer, f in rows
+        ]
+    )
+    people = _People(timer.task for timer, _ in rows if not timer.observe)
+    notifications: dict[tuple[int, str, str], Notification] = {}
+    for event, (timer, f) in zip(events, rows, strict=True):
+        if timer.observe:
+            continue
+        for rule in rules_for(timer, f):
+            for note in _notifications(event, timer.task, rule, people, now):
+                notifications.setdefault((event.pk, note.channel, note.recipient_key), note)
+    Notification.objects.bulk_create(notifications.values())
+    return events
+
+
+def _notifications(event, task, rule, people, now) -> Iterable[Notification]:
+    def note(channel, key, recipient=None, address="", state=Notification.State.PENDING, error=""):
+        return Notification(
+            event=event,
+            recipient=recipient,
+            channel=channel,
+            recipient_key=key,
+            address=address,
+            state=state,
+            last_error=error,
+            next_attempt_at=now if state == Notification.State.PENDING else None,
+            created_at=now,
+            sent_at=now if state == Notification.State.SENT else None,
+        )
+
+    for user in people.for_rule(task, rule):
+        if rule.in_app:
+            # In-app needs no delivery: the bell reads it straight away.
+            yield note(Channel.IN_APP, f"user:{user.pk}", user, state=Notification.State.SENT)
+        if rule.email:
+            if user.email:
+                yield note(Channel.EMAIL, f"user:{user.pk}", user, address=user.email)
+            else:
+                yield note(
+                    Channel.EMAIL, f"user:{user.pk}", user, state=Notification.State.FAILED,
+                    error=f"{user.get_username()} has no email address.",
+                )  # fmt: skip
+    if rule.slack:
+        url = rule.slack_webhook_url or (task.team.slack_webhook_url if task.team_id else "")
+        if url:
+            yield note(Channel.SLACK, f"slack:{url}", address=url)
+        else:
+            yield note(
+                Channel.SLACK, f"slack:rule{rule.pk}", state=Notification.State.FAILED,
+                error="No Slack webhook configured on the rule or the card's team.",
+            )  # fmt: skip
+
+
+def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> None:
+    """Card-side consequences, run after the timers' transaction committed (so the scan
+    never holds timer locks while taking card locks): flag cards not taken in time for
+    dispatch, and run rule actions."""
+    from tasks import actions
+    from tasks.models import Priority
+
+    not_taken: list[int] = []
+    for timer, fired in batch:
+        if timer.observe:
+            continue
+        for f in fired:
+            if timer.kind == TimerKind.RESPONSE and f.kind != SlaEvent.Kind.ESCALATION:
+                not_taken.append(timer.task_id)
+            for rule in rules_for(timer, f):
+                if rule.action == EscalationRule.Action.RAISE_PRIORITY:
+                    task = Task.objects.get(pk=timer.task_id)
+                    actions.change_priority(
+                        task=task, priority=Priority.raised(Priority(task.priority)), actor=None
+                    )
+                elif rule.action == EscalationRule.Action.TO_DISPATCH:
+                    actions.flag_for_dispatch(
+                        task=Task.objects.get(pk=timer.task_id),
+                        reason=f"Escalated: {timer.get_kind_display().lower()} {f.kind}",
+                    )
+    if not_taken:
+        actions.flag_many_for_dispatch(task_ids=not_taken, reason=NOT_TAKEN_IN_TIME, at=now)
