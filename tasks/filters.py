@@ -1,0 +1,41 @@
+"""Card list filters (django-filter), reflected in the URL."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
+
+User = get_user_model()
+
+
+class TaskFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    open = django_filters.BooleanFilter(method="only_open", label="Open only")
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
+    request_type = django_filters.ModelChoiceFilter(queryset=RequestType.objects.all())
+    client = django_filters.ModelChoiceFilter(
+        queryset=RelatedObject.objects.filter(parent__isnull=True),
+        field_name="related_object__root",
+        label="Client / related object",
+    )
+    blocking_reason = django_filters.ModelChoiceFilter(queryset=BlockingReason.objects.all())
+    no_owner = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
+
+    class Meta:
+        model = Task
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if value.startswith("#") and value[1:].isdigit():
+            return queryset.filter(pk=int(value[1:]))
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+    def only_open(self, queryset, name, value):
+        return queryset.open() if value else queryset

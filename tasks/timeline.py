@@ -1,0 +1,94 @@
+"""The card timeline: TaskEvents (typed values) turned into readable lines, in a fixed
+number of queries however long the history is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+
+from tasks.models import BlockingReason, Comment, Priority, RequestType, Status, TaskEvent, Team
+
+User = get_user_model()
+Kind = TaskEvent.Kind
+
+
+@dataclass
+class Entry:
+    at: datetime
+    actor: str
+    kind: str
+    text: str
+    note: str = ""
+    comment: Comment | None = None
+
+
+def _label(choices, value) -> str:
+    try:
+        return choices(value).label
+    except ValueError:
+        return str(value)
+
+
+def timeline(events: list[TaskEvent]) -> list[Entry]:
+    user_ids, reason_ids, type_ids, team_ids = set(), set(), set(), set()
+    for e in events:
+        values = [e.old_value, e.new_value]
+        if e.kind in (Kind.OWNER_CHANGED, Kind.APPROVER_CHANGED):
+            user_ids.update(v for v in values if v)
+        elif e.kind == Kind.PERFORMERS_CHANGED:
+            user_ids.update(u for v in values for u in (v or []))
+        elif e.kind in (Kind.BLOCKING_REASON_SET, Kind.BLOCKING_REASON_CLEARED):
+            reason_ids.update(v for v in values if v)
+        elif e.kind == Kind.REQUEST_TYPE_CHANGED:
+            type_ids.update(v for v in values if v)
+        elif e.kind == Kind.TEAM_CHANGED:
+            team_ids.update(v for v in values if v)
+    users = {
+        u.pk: u.get_full_name() or u.get_username() for u in User.objects.filter(pk__in=user_ids)
+    }
+    reasons = dict(BlockingReason.objects.filter(pk__in=reason_ids).values_list("pk", "name"))
+    types = dict(RequestType.objects.filter(pk__in=type_ids).values_list("pk", "name"))
+    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name"))
+
+    def who(pk) -> str:
+        return users.get(pk, "nobody") if pk else "nobody"
+
+    entries = []
+    for e in events:
+        old, new = e.old_value, e.new_value
+        match e.kind:
+            case Kind.CREATED:
+                text = f"created the card ({_label(Priority, new.get('priority'))} priority)"
+            case Kind.STATUS_CHANGED:
+                text = f"moved it from {_label(Status, old)} to {_label(Status, new)}"
+            case Kind.BLOCKING_REASON_SET:
+                text = f"marked it blocked: {reasons.get(new, new)}"
+            case Kind.BLOCKING_REASON_CLEARED:
+                text = f"cleared the blocking reason ({reasons.get(old, old)})"
+            case Kind.OWNER_CHANGED:
+                text = f"made {who(new)} the owner (was {who(old)})"
+            case Kind.APPROVER_CHANGED:
+                text = f"made {who(new)} the approver (was {who(old)})"
+            case Kind.PERFORMERS_CHANGED:
+                names = ", ".join(who(pk) for pk in new or []) or "nobody"
+                text = f"set the performers to {names}"
+            case Kind.PRIORITY_CHANGED:
+                old_label, new_label = _label(Priority, old), _label(Priority, new)
+                text = f"changed the priority from {old_label} to {new_label}"
+            case Kind.REQUEST_TYPE_CHANGED:
+                text = f"changed the type from {types.get(old, old)} to {types.get(new, new)}"
+            case Kind.TEAM_CHANGED:
+                text = f"handed it from {teams.get(old, 'no team')} to {teams.get(new, 'no team')}"
+            case Kind.NEXT_STEP_SET:
+                text = f"set the next step: {new.get('text') or '(cleared)'}"
+            case Kind.DISPATCH_FLAGGED:
+                text = f"flagged it for dispatch: {new}"
+            case Kind.COMMENTED:
+                text = "commented"
+            case _:
+                text = e.get_kind_display()
+        actor = (e.actor.get_full_name() or e.actor.get_username()) if e.actor else "System"
+        entries.append(Entry(e.at, actor, e.kind, text, e.note, e.comment))
+    return entries
