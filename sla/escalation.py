@@ -184,7 +184,17 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list
             for note in _notifications(event, timer.task, rule, people, now):
                 notifications.setdefault((event.pk, note.channel, note.recipient_key), note)
     Notification.objects.bulk_create(notifications.values())
+    if any(n.state == Notification.State.PENDING for n in notifications.values()):
+        _enqueue_delivery()
     return events
+
+
+def _enqueue_delivery() -> None:
+    """Ask the cluster to deliver now. Enqueued inside the outbox transaction (ORM broker):
+    the job exists exactly when the notifications do. The per-minute schedule is the net."""
+    from django_q.tasks import async_task
+
+    async_task("sla.jobs.send_pending_notifications", task_name="deliver notifications")
 
 
 def _notifications(event, task, rule, people, now) -> Iterable[Notification]:
@@ -243,12 +253,16 @@ def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> N
                 if rule.action == EscalationRule.Action.RAISE_PRIORITY:
                     task = Task.objects.get(pk=timer.task_id)
                     actions.change_priority(
-                        task=task, priority=Priority.raised(Priority(task.priority)), actor=None
+                        task=task,
+                        priority=Priority.raised(Priority(task.priority)),
+                        actor=None,
+                        at=now,
                     )
                 elif rule.action == EscalationRule.Action.TO_DISPATCH:
                     actions.flag_for_dispatch(
                         task=Task.objects.get(pk=timer.task_id),
                         reason=f"Escalated: {timer.get_kind_display().lower()} {f.kind}",
+                        at=now,
                     )
     if not_taken:
         actions.flag_many_for_dispatch(task_ids=not_taken, reason=NOT_TAKEN_IN_TIME, at=now)

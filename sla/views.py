@@ -1,0 +1,49 @@
+"""In-app notifications: the bell in the nav and the inbox behind it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from sla.models import Channel, Notification
+
+INBOX_SIZE = 50
+
+
+def _inbox(user):
+    return (
+        Notification.objects.filter(
+            recipient=user, channel=Channel.IN_APP, state=Notification.State.SENT
+        )
+        .select_related("event__timer__task")
+        .order_by("-created_at", "-pk")[:INBOX_SIZE]
+    )
+
+
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    return render(request, "sla/notifications.html", {"notifications": _inbox(request.user)})
+
+
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    """The nav bell, polled every 30 s."""
+    return render(request, "sla/_bell.html")
+
+
+@require_POST
+def mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark one (`id`) or all of the user's notifications read. Only ever the user's own."""
+    unread = Notification.objects.unread_for(request.user)
+    note_id = request.POST.get("id", "")
+    if note_id:
+        if not note_id.isdigit():
+            return HttpResponse("Unknown notification.", status=400)
+        unread = unread.filter(pk=int(note_id))
+    unread.update(read_at=timezone.now())
+    if request.htmx:
+        context = {"notifications": _inbox(request.user)}
+        return render(request, "sla/notifications.html#inbox", context)
+    return redirect("notifications")
