@@ -45,6 +45,13 @@ _calendar_cache: dict[tuple[int, int], WorkCalendar] = {}
 _calendar_lock = threading.Lock()
 
 
+def clear_calendar_cache() -> None:
+    """Forget built calendars (a deleted calendar's id may be reused, e.g. on SQLite after a
+    rolled-back transaction, with revision 1 again)."""
+    with _calendar_lock:
+        _calendar_cache.clear()
+
+
 class BusinessCalendar(models.Model):
     name = models.CharField(max_length=100, unique=True)
     timezone = models.CharField(
@@ -78,6 +85,11 @@ class BusinessCalendar(models.Model):
             weekly.setdefault(interval.weekday, []).append((interval.start, interval.end))
         holidays = self.holidays.values_list("date", flat=True)
         return WorkCalendar(self.timezone, weekly, holidays)
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        clear_calendar_cache()
+        return result
 
     def touch(self) -> None:
         """Hours or holidays changed: new revision, so every process rebuilds its cache."""

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from sla.models import clear_calendar_cache
 from tasks.roles import ensure_role_groups
 from tests.factories import RequestTypeFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendar_cache():
+    """Rolled-back tests reuse calendar ids (SQLite); never serve a previous test's calendar."""
+    clear_calendar_cache()
+    yield
+    clear_calendar_cache()
 
 
 @pytest.fixture

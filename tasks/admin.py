@@ -1,0 +1,301 @@
+"""Django admin for the work model.
+
+Configuration (teams, request types, related objects, blocking reasons) is edited here
+freely. Cards are not: every field the workflow owns is read-only, cards are created in the
+app, and the admin actions on cards call `tasks.actions` like every other entry point, so
+history and SLA timers stay right. Comments and events are append-only history.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sla.models import SlaTimer
+from tasks import actions
+from tasks.models import (
+    BlockingReason,
+    Comment,
+    Priority,
+    RelatedObject,
+    RequestType,
+    Status,
+    Task,
+    TaskEvent,
+    Team,
+)
+
+# Links typed without a scheme are https (Django 6's default; silences the 5.x warning).
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
+class ReadOnlyMixin:
+    """History and derived rows: visible to staff, never written through the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "manager", "member_count"]
+    list_select_related = ["manager"]
+    search_fields = ["name"]
+    autocomplete_fields = ["manager"]
+    filter_horizontal = ["members"]
+    formfield_overrides = URL_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, team: Team) -> int:
+        return team.member_count
+
+
+@admin.register(RequestType)
+class RequestTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "default_team", "active"]
+    list_filter = ["active", "default_team"]
+    list_select_related = ["default_team"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["default_team"]
+
+
+@admin.register(RelatedObject)
+class RelatedObjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "external_ref", "parent", "root"]
+    list_filter = ["kind"]
+    list_select_related = ["parent", "root"]
+    search_fields = ["name", "external_ref"]
+    autocomplete_fields = ["parent"]
+    # Kept by RelatedObject.save from the parent chain.
+    readonly_fields = ["root"]
+    formfield_overrides = URL_FIELDS
+
+
+@admin.register(BlockingReason)
+class BlockingReasonAdmin(admin.ModelAdmin):
+    list_display = ["name", "pauses_sla", "active"]
+    list_editable = ["pauses_sla", "active"]
+    list_filter = ["pauses_sla", "active"]
+    search_fields = ["name"]
+
+
+class SlaTimerInline(ReadOnlyMixin, admin.TabularInline):
+    model = SlaTimer
+    fields = [
+        "kind",
+        "cycle",
+        "state",
+        "policy",
+        "observe",
+        "target",
+        "consumed",
+        "started_at",
+        "warn_at",
+        "due_at",
+        "breached_at",
+        "stopped_at",
+        "next_check_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "SLA timers"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SlaTimer]:
+        return super().get_queryset(request).select_related("policy")
+
+
+class CommentInline(ReadOnlyMixin, admin.TabularInline):
+    model = Comment
+    fields = ["created_at", "author", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
+        return super().get_queryset(request).select_related("author")
+
+
+class TaskEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = TaskEvent
+    fk_name = "task"
+    fields = ["at", "kind", "field", "old_value", "new_value", "actor", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "history"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+
+# Fields the workflow owns: they change only through tasks.actions (which writes the history
+# and moves the SLA timers). related_object decides which policy matches and has no action
+# yet, so it is read-only too.
+WORKFLOW_FIELDS = [
+    "status",
+    "blocking_reason",
+    "priority",
+    "request_type",
+    "related_object",
+    "team",
+    "owner",
+    "performers",
+    "approver",
+    "next_step",
+    "next_step_due",
+    "created_at",
+    "first_response_at",
+    "resolved_at",
+    "updated_at",
+    "version",
+]
+# What is left: descriptive fields that neither the workflow nor the SLA reads.
+EDITABLE_FIELDS = ["title", "description", "source_url", "observers"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "title",
+        "status",
+        "priority",
+        "owner",
+        "team",
+        "request_type",
+        "next_due",
+        "created_at",
+    ]
+    list_display_links = ["id", "title"]
+    list_filter = ["status", "priority", "team", "request_type", "blocking_reason"]
+    list_select_related = ["owner", "team", "request_type"]
+    search_fields = ["=id", "title", "related_object__name", "related_object__external_ref"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["observers"]
+    readonly_fields = WORKFLOW_FIELDS
+    formfield_overrides = URL_FIELDS
+    fieldsets = [
+        (None, {"fields": ["title", "description", "source_url"]}),
+        (
+            "Workflow (changed only through the app or the actions above)",
+            {
+                "fields": [
+                    ("status", "blocking_reason"),
+                    ("priority", "request_type"),
+                    "related_object",
+                    ("team", "owner"),
+                    "performers",
+                    "approver",
+                    "observers",
+                    ("next_step", "next_step_due"),
+                ]
+            },
+        ),
+        (
+            "Timestamps",
+            {
+                "fields": [
+                    ("created_at", "updated_at"),
+                    ("first_response_at", "resolved_at"),
+                    "version",
+                ]
+            },
+        ),
+    ]
+    inlines = [SlaTimerInline, CommentInline, TaskEventInline]
+    actions = ["cancel_cards", "raise_priority"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(next_due=Min("timers__due_at", filter=Q(timers__stopped_at__isnull=True)))
+        )
+
+    @admin.display(description="next due", ordering="next_due")
+    def next_due(self, task: Task):
+        return task.next_due
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # cards are created in the app, through tasks.actions.create_task
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # history is never rewritten: cancel a card instead
+
+    def save_model(self, request: HttpRequest, obj: Task, form, change: bool) -> None:
+        # Write only the descriptive fields the form changed, so a workflow change made
+        # meanwhile (status, owner…) is never overwritten by this form's stale copy.
+        fields = [f for f in form.changed_data if f in EDITABLE_FIELDS and f != "observers"]
+        if fields:
+            obj.updated_at = timezone.now()
+            obj.version = F("version") + 1  # open forms elsewhere are now stale
+            obj.save(update_fields=[*fields, "updated_at", "version"])
+            obj.refresh_from_db(fields=["version"])
+
+    @admin.action(description="Cancel selected cards", permissions=["change"])
+    def cancel_cards(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        done = 0
+        for task in queryset.order_by("pk"):
+            try:
+                actions.change_status(task=task, to=Status.CANCELLED, actor=request.user)
+            except actions.WorkflowError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Cancelled {done} card(s).", messages.SUCCESS)
+
+    @admin.action(description="Raise priority one step", permissions=["change"])
+    def raise_priority(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        done = 0
+        for task in queryset.order_by("pk"):
+            current = Priority(task.priority)
+            raised = Priority.raised(current)
+            if raised == current:
+                self.message_user(
+                    request, f"{task}: already {current.label.lower()}.", messages.WARNING
+                )
+                continue
+            try:
+                actions.change_priority(task=task, priority=raised, actor=request.user)
+            except actions.WorkflowError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Raised the priority of {done} card(s).", messages.SUCCESS)
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["created_at", "task", "author", "excerpt"]
+    list_select_related = ["task", "author"]
+    search_fields = ["text", "task__title", "=task__id"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="text")
+    def excerpt(self, comment: Comment) -> str:
+        return comment.text if len(comment.text) <= 80 else comment.text[:79] + "…"
+
+
+@admin.register(TaskEvent)
+class TaskEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["at", "task", "kind", "field", "old_value", "new_value", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["task", "actor"]
+    search_fields = ["=task__id", "task__title", "note"]
+    date_hierarchy = "at"
