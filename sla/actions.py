@@ -128,9 +128,7 @@ def _start_timer(
     _store(timer, clock, calendar, at)
     timer.save()
     if paused:
-        SlaPause.objects.create(
-            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=task.status
-        )
+        _open_pause(timer, task, Status(task.status), at)
     return timer
 
 
@@ -160,12 +158,21 @@ def _follow(
         clock, calendar = _retarget(timer, task, policy, clock, calendar, at)
 
     governing = policy or timer.policy
-    if governing.pauses(status, task.blocking_reason) and clock.running:
+    pausing = governing.pauses(status, task.blocking_reason)
+    if pausing and clock.running:
         clock = engine.pause(calendar, clock, at)
-        SlaPause.objects.create(
-            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
-        )
-    elif not governing.pauses(status, task.blocking_reason) and not clock.running:
+        _open_pause(timer, task, status, at)
+    elif pausing:
+        # Still paused, maybe for another cause (waiting → on approval): time lost is
+        # attributed to each cause separately.
+        current = timer.pauses.filter(ended_at__isnull=True).first()
+        if current and (current.blocking_reason_id, current.status) != (
+            task.blocking_reason_id,
+            status,
+        ):
+            _end_open_pause(timer, calendar, at)
+            _open_pause(timer, task, status, at)
+    elif not clock.running:
         clock = engine.resume(clock, at)
         _end_open_pause(timer, calendar, at)
     _store(timer, clock, calendar, at)
@@ -208,27 +215,32 @@ def _store(timer: SlaTimer, clock: engine.Clock, calendar: WorkCalendar, at: dat
     timer.target, timer.warn_after = clock.target, clock.warn_after
     if clock.running:
         due = engine.due_at(calendar, clock)
-        if due is None:
-            # Re-targeted below the time already used: missed from the moment it is set.
-            due = _crossing(timer.breached_at, at)
-            timer.breached_at = timer.breached_at or due
-        timer.due_at = due
+        # None: re-targeted below the time already used, so due from the moment it is set;
+        # left for `escalation.advance` (scan or next change) to stamp and announce.
+        timer.due_at = due if due is not None else _crossing(timer.breached_at, at)
         if timer.warned_at is None and clock.warn_after is not None:
             warn = engine.warn_at(calendar, clock)
             timer.warn_at = warn if warn is not None else at
         elif clock.warn_after is None:
             timer.warn_at = None
     else:
-        timer.due_at = None
+        # Paused: no deadline, unless re-targeted below the time already used — then it is
+        # due from that moment, and `escalation.advance` stamps and announces the breach.
+        over = timer.breached_at is None and clock.consumed > clock.target
+        timer.due_at = _crossing(timer.due_at, at) if over else None
         if timer.warned_at is None:
             timer.warn_at = None
-        if timer.breached_at is None and clock.consumed > clock.target:
-            timer.breached_at = at  # re-targeted below the time already used, while paused
     if timer.breached_at is not None:
         timer.state = TimerState.BREACHED
     else:
         timer.state = TimerState.RUNNING if clock.running else TimerState.PAUSED
     timer.next_check_at = escalation.next_check(timer, _levels(timer))
+
+
+def _open_pause(timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
+    SlaPause.objects.create(
+        timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+    )
 
 
 def _end_open_pause(timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:

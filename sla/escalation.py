@@ -62,11 +62,11 @@ def next_check(timer: SlaTimer, levels: Sequence[EscalationRule]) -> datetime | 
     if timer.stopped_at is not None:
         return None
     pending = []
-    if timer.running_since is not None:
-        if timer.warned_at is None and timer.warn_at is not None:
-            pending.append(timer.warn_at)
-        if timer.breached_at is None and timer.due_at is not None:
-            pending.append(timer.due_at)
+    if timer.running_since is not None and timer.warned_at is None and timer.warn_at is not None:
+        pending.append(timer.warn_at)
+    # A paused timer has no due time, except one re-targeted below the time it had used.
+    if timer.breached_at is None and timer.due_at is not None:
+        pending.append(timer.due_at)
     if timer.breached_at is not None and timer.escalation_level < len(levels):
         pending.append(escalation_at(timer, levels[timer.escalation_level]))
     return min(pending) if pending else None
@@ -79,16 +79,20 @@ def advance(timer: SlaTimer, levels: Sequence[EscalationRule], now: datetime) ->
     fired: list[Fired] = []
     if timer.stopped_at is not None:
         return fired
-    if timer.running_since is not None:
-        if timer.breached_at is None and timer.due_at is not None and timer.due_at < now:
-            timer.breached_at = timer.due_at
-            timer.state = TimerState.BREACHED
-            fired.append(Fired("breach", SlaEvent.Kind.BREACH, timer.due_at))
-            if timer.warned_at is None and timer.warn_at is not None:
-                timer.warned_at = timer.warn_at  # passed silently, see docstring
-        elif timer.warned_at is None and timer.warn_at is not None and timer.warn_at <= now:
-            timer.warned_at = timer.warn_at
-            fired.append(Fired("warning", SlaEvent.Kind.WARNING, timer.warn_at))
+    if timer.breached_at is None and timer.due_at is not None and timer.due_at < now:
+        timer.breached_at = timer.due_at
+        timer.state = TimerState.BREACHED
+        fired.append(Fired("breach", SlaEvent.Kind.BREACH, timer.due_at))
+        if timer.warned_at is None and timer.warn_at is not None:
+            timer.warned_at = timer.warn_at  # passed silently, see docstring
+    elif (
+        timer.running_since is not None
+        and timer.warned_at is None
+        and timer.warn_at is not None
+        and timer.warn_at <= now
+    ):
+        timer.warned_at = timer.warn_at
+        fired.append(Fired("warning", SlaEvent.Kind.WARNING, timer.warn_at))
     if timer.breached_at is not None:
         while timer.escalation_level < len(levels):
             rule = levels[timer.escalation_level]
