@@ -234,6 +234,8 @@ def _store(timer: SlaTimer, clock: engine.Clock, calendar: WorkCalendar, at: dat
         timer.state = TimerState.BREACHED
     else:
         timer.state = TimerState.RUNNING if clock.running else TimerState.PAUSED
+    timer.target_seconds = int(clock.target.total_seconds())
+    timer.due_clock = engine.position(calendar, timer.due_at) if clock.running else None
     timer.next_check_at = escalation.next_check(timer, _levels(timer))
 
 
@@ -269,6 +271,8 @@ def recompute_calendar_timers(
         "state",
         "next_check_at",
         "escalation_level",
+        "due_clock",
+        "target_seconds",
     ]
     updated = 0
     timers = (

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 ZERO = timedelta(0)
+# Origin of every calendar's business-time axis (see `position`).
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class Calendar(Protocol):
@@ -135,6 +137,12 @@ def replay(
         if end > begin:
             used -= calendar.between(begin, end)
     return used
+
+
+def position(calendar: Calendar, at: datetime) -> int:
+    """Whole seconds of open time between EPOCH and `at`: a monotone axis on which the
+    business time between two instants of one calendar is a subtraction."""
+    return int(calendar.between(EPOCH, at).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,6 +312,12 @@ class SlaTimer(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     # The one column the scan reads: the next instant something may happen to this timer.
     next_check_at = models.DateTimeField(null=True, blank=True)
+    # The deadline's position on the calendar's business-time axis (seconds of open time
+    # since engine.EPOCH; empty while paused) and the target in seconds: business time left
+    # at `now` is `due_clock - position(now)`, so the at-risk queue ranks timers by share of
+    # target left in SQL, fairly across targets and calendars (sla.queries).
+    due_clock = models.BigIntegerField(null=True, blank=True)
+    target_seconds = models.PositiveIntegerField(default=0)
     # How many after-breach escalation rules have fired (they fire in order of delay).
     escalation_level = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,6 +6,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from sla.models import SlaTimer
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 
 User = get_user_model()
@@ -39,3 +40,46 @@ class TaskFilter(django_filters.FilterSet):
 
     def only_open(self, queryset, name, value):
         return queryset.open() if value else queryset
+
+
+class AtRiskFilter(django_filters.FilterSet):
+    """Filters of the at-risk queue, over open SLA timers and their cards."""
+
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), field_name="task__team")
+    owner = django_filters.ModelChoiceFilter(
+        queryset=User.objects.filter(is_active=True), field_name="task__owner"
+    )
+    request_type = django_filters.ModelChoiceFilter(
+        queryset=RequestType.objects.all(), field_name="task__request_type"
+    )
+    priority = django_filters.MultipleChoiceFilter(
+        choices=Priority.choices, field_name="task__priority"
+    )
+    client = django_filters.ModelChoiceFilter(
+        queryset=RelatedObject.objects.filter(parent__isnull=True),
+        field_name="task__related_object__root",
+        label="Client / related object",
+    )
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, field_name="task__status")
+    blocking_reason = django_filters.ModelChoiceFilter(
+        queryset=BlockingReason.objects.all(), field_name="task__blocking_reason"
+    )
+    timer = django_filters.ChoiceFilter(
+        label="Timer state",
+        choices=[("breached", "Breached"), ("warned", "At risk"), ("running", "Running"),
+                 ("paused", "Paused")],
+        method="by_band",
+    )  # fmt: skip
+    kind = django_filters.ChoiceFilter(
+        label="Timer", choices=[("response", "First response"), ("resolution", "Resolution")]
+    )
+
+    class Meta:
+        model = SlaTimer
+        fields: list[str] = []
+
+    def by_band(self, queryset, name, value):
+        from sla.queries import BAND_NAMES
+
+        band = {v: k for k, v in BAND_NAMES.items()}[value]
+        return queryset.filter(band=band)

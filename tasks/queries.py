@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 SEE_ALL_GROUPS = ("manager", "dispatcher", "observer")
 
 
+def sees_all(user: AbstractBaseUser) -> bool:
+    """Whether a user reads every card (staff, managers, dispatchers, observers)."""
+    if user.is_superuser or user.is_staff:
+        return True
+    return user.groups.filter(name__in=SEE_ALL_GROUPS).exists()
+
+
 class TaskQuerySet(models.QuerySet):
     def open(self) -> TaskQuerySet:
         return self.exclude(status__in=["done", "cancelled"])
@@ -23,9 +30,7 @@ class TaskQuerySet(models.QuerySet):
     def visible_to(self, user: AbstractBaseUser) -> TaskQuerySet:
         """Cards a user may read: all for staff, managers, dispatchers and observers;
         otherwise cards of their teams and cards they own, perform, approve or observe."""
-        if user.is_superuser or user.is_staff:
-            return self
-        if user.groups.filter(name__in=SEE_ALL_GROUPS).exists():
+        if sees_all(user):
             return self
         through_performers = self.model.performers.through
         through_observers = self.model.observers.through

@@ -1,9 +1,14 @@
 from django.urls import path
 
-from tasks import views
+from tasks import boards, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", boards.home, name="home"),
+    path("at-risk/", boards.at_risk, name="at_risk"),
+    path("dispatch/", boards.dispatch, name="dispatch"),
+    path("dispatch/<int:pk>/assign/", boards.dispatch_assign, name="dispatch_assign"),
+    path("my-work/", boards.my_work, name="my_work"),
+    path("my-work/<int:pk>/status/", boards.my_work_status, name="my_work_status"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/new/", views.task_create, name="task_create"),
     path("cards/<int:pk>/", views.task_detail, name="task_detail"),

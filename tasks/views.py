@@ -35,11 +35,6 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("task_list")
-
-
-@require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
     cards = Task.objects.visible_to(request.user).for_list().order_by("-created_at", "-pk")
     filterset = TaskFilter(request.GET or None, queryset=cards)

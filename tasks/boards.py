@@ -1,0 +1,229 @@
+"""The screens people live in: the at-risk queue (managers), the dispatch board
+(dispatchers) and My work (performers). Each renders in a constant number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from sla.engine import Progress
+from sla.models import SlaTimer, TimerState
+from sla.queries import band_counts, with_risk
+from tasks import actions, permissions
+from tasks.filters import AtRiskFilter
+from tasks.forms import StatusForm
+from tasks.models import BlockingReason, Status, Task
+from tasks.queries import sees_all
+from tasks.views import forbidden
+
+User = get_user_model()
+QUEUE_PAGE = 50
+BOARD_LIMIT = 50
+ROW_RELATED = ("task__owner", "task__related_object", "task__blocking_reason",
+               "task__request_type", "task__team", "calendar")  # fmt: skip
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands where its work is."""
+    user = request.user
+    if user.has_perm("tasks.assign_task") and user.groups.filter(name="manager").exists():
+        return redirect("at_risk")
+    if user.groups.filter(name="dispatcher").exists():
+        return redirect("dispatch")
+    if user.has_perm("tasks.work_task"):
+        return redirect("my_work")
+    return redirect("task_list")
+
+
+@dataclass
+class RiskRow:
+    timer: SlaTimer
+    progress: Progress
+
+    @property
+    def task(self) -> Task:
+        return self.timer.task
+
+
+def _visible_timers(user):
+    timers = SlaTimer.objects.all()
+    if not sees_all(user):
+        timers = timers.filter(task__in=Task.objects.visible_to(user))
+    return timers
+
+
+@require_GET
+def at_risk(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("sla.view_slatimer"):
+        return forbidden(request, "You may not see SLA timers.")
+    now = timezone.now()
+    ranked = with_risk(_visible_timers(request.user), now)
+    filterset = AtRiskFilter(request.GET or None, queryset=ranked)
+    timers = filterset.qs
+    counts = band_counts(timers)
+    paginator = Paginator(timers.select_related(*ROW_RELATED), QUEUE_PAGE)
+    paginator.count = sum(counts.values())  # the bands partition the queue: no second COUNT
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "filter": filterset,
+        "page": page,
+        "rows": [RiskRow(t, t.progress(now)) for t in page],
+        "counts": counts,
+        "query": _query_without_page(request),
+        "now": now,
+    }
+    template = "tasks/at_risk.html#queue" if request.htmx else "tasks/at_risk.html"
+    return render(request, template, context)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _people_with_load():
+    """Everyone who can own cards, with their open cards and how many of those are at risk
+    (one query)."""
+    now = timezone.now()
+    at_risk = SlaTimer.objects.filter(task__owner=OuterRef("pk"), stopped_at__isnull=True).filter(
+        Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now)
+    )
+    return (
+        User.objects.filter(is_active=True, groups__name__in=["performer", "dispatcher"])
+        .distinct()
+        .annotate(
+            open_load=Count(
+                "owned_tasks",
+                filter=~Q(owned_tasks__status__in=[Status.DONE, Status.CANCELLED]),
+                distinct=True,
+            ),
+            at_risk_load=Subquery(
+                at_risk.values("task__owner").annotate(n=Count("task", distinct=True)).values("n")
+            ),
+        )
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def _board_cards(user):
+    return Task.objects.visible_to(user).open().for_list().order_by("created_at", "pk")
+
+
+@require_GET
+def dispatch(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("tasks.assign_task"):
+        return forbidden(request, "The dispatch board is for dispatchers and managers.")
+    cards = _board_cards(request.user)
+    context = {
+        "unowned": list(cards.filter(owner__isnull=True)[:BOARD_LIMIT]),
+        "not_taken": list(cards.exclude(dispatch_flag="")[:BOARD_LIMIT]),
+        "no_next_step": list(
+            cards.filter(owner__isnull=False, next_step="", dispatch_flag="")[:BOARD_LIMIT]
+        ),
+        "people": list(_people_with_load()),
+    }
+    return render(request, "tasks/dispatch.html", context)
+
+
+@require_POST
+def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Assign an owner from the board; HTMX gets the updated row back."""
+    task = Task.objects.for_list().filter(pk=pk).first()
+    if task is None:
+        return HttpResponse("This card no longer exists.", status=404)
+    if not permissions.can_assign(request.user, task):
+        return forbidden(request, "Only dispatchers and managers of the card's team may assign.")
+    owner_id = request.POST.get("owner", "")
+    owner = User.objects.filter(pk=owner_id, is_active=True).first() if owner_id.isdigit() else None
+    error, status = "", 200
+    if owner is None:
+        error, status = "Choose who should own this card.", 400
+    else:
+        try:
+            actions.assign_owner(
+                task=task,
+                owner=owner,
+                actor=request.user,
+                expected_version=_int(request.POST.get("version")),
+            )
+        except actions.WorkflowError as exc:
+            error, status = str(exc), 409 if isinstance(exc, actions.StaleCard) else 400
+        task = Task.objects.for_list().get(pk=pk)
+    if not request.htmx:
+        return redirect("dispatch")
+    context = {"task": task, "people": list(_people_with_load()), "error": error, "done": not error}
+    return render(request, "tasks/dispatch.html#row", context, status=status)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@require_GET
+def my_work(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    performing = Task.performers.through.objects.filter(task=OuterRef("pk"), user=user)
+    open_timers = SlaTimer.objects.filter(task=OuterRef("pk"), stopped_at__isnull=True)
+    mine = (
+        Task.objects.open()
+        .filter(Q(owner=user) | Exists(performing))
+        .for_list()
+        .annotate(
+            breached=Exists(open_timers.filter(state=TimerState.BREACHED)),
+            next_due=Min("timers__due_at", filter=Q(timers__stopped_at__isnull=True)),
+        )
+        .order_by("-breached", "next_due", "created_at")
+    )
+    cards = list(mine[:200])
+    context = {
+        "cards": cards,
+        "without_next_step": [t for t in cards if not t.next_step],
+        "reasons": list(BlockingReason.objects.filter(active=True)),
+        "now": timezone.now(),
+    }
+    return render(request, "tasks/my_work.html", context)
+
+
+@require_POST
+def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Quick actions from My work (take into work, waiting with a reason, done)."""
+    task = Task.objects.for_list().filter(pk=pk).first()
+    if task is None:
+        return HttpResponse("This card no longer exists.", status=404)
+    if not permissions.can_work(request.user, task):
+        return forbidden(request, "You may not change this card.")
+    form = StatusForm(request.POST)
+    error, status = "", 200
+    if form.is_valid():
+        try:
+            actions.change_status(
+                task=task,
+                to=form.cleaned_data["to"],
+                actor=request.user,
+                blocking_reason=form.cleaned_data["blocking_reason"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except actions.WorkflowError as exc:
+            error, status = str(exc), 409 if isinstance(exc, actions.StaleCard) else 400
+    else:
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        status = 400
+    if not request.htmx:
+        return redirect("my_work")
+    task = Task.objects.for_list().get(pk=pk)
+    context = {
+        "task": task,
+        "error": error,
+        "reasons": list(BlockingReason.objects.filter(active=True)),
+        "now": timezone.now(),
+    }
+    return render(request, "tasks/my_work.html#card", context, status=status)
