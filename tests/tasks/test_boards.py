@@ -1,0 +1,271 @@
+"""The dashboards: ranking, filters, permissions, bad input and query budgets."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, WorkingInterval
+from tasks import actions
+from tasks.models import Priority, Status
+from tests.factories import BlockingReasonFactory, RequestTypeFactory, UserFactory, make_task
+
+pytestmark = pytest.mark.django_db
+H = timedelta(hours=1)
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _policy(name, calendar, response, resolution, **criteria):
+    policy = SlaPolicy.objects.create(name=name, calendar=calendar, **criteria)
+    for priority in Priority:
+        SlaTarget.objects.create(
+            policy=policy,
+            priority=priority,
+            response_target=response,
+            resolution_target=resolution,
+        )
+    return policy
+
+
+@pytest.fixture
+def always():
+    return BusinessCalendar.objects.create(name="24/7", always_open=True)
+
+
+@pytest.fixture
+def default_policy(always):
+    return _policy("Default", always, 1 * H, 8 * H, is_default=True)
+
+
+def card_created(ago, *, actor, owner=None, **kwargs):
+    return make_task(actor=actor, owner=owner, at=timezone.now() - ago, **kwargs)
+
+
+def queue_titles(response):
+    html = response.content.decode()
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr ")[1:]
+    return [row.split("</a>", 1)[0].rsplit(" ", 1)[-1] for row in rows]
+
+
+def test_breached_timers_come_first_then_the_smallest_share_of_target_left(
+    manager, performer, request_type, default_policy, always
+):
+    long_type = RequestTypeFactory(name="Long")
+    _policy("Long", always, 10 * H, 40 * H, request_type=long_type, order=1)
+    # Default targets: resolution 8 h. Created 7 h ago: 1/8 left. Created 9 h ago: breached.
+    card_created(7 * H, actor=manager, owner=performer, request_type=request_type, title="Eighth")
+    card_created(9 * H, actor=manager, owner=performer, request_type=request_type, title="Late")
+    # Long targets: 40 h resolution, created 30 h ago: 1/4 left (more wall time, larger share).
+    card_created(30 * H, actor=manager, owner=performer, request_type=long_type, title="Quarter")
+    response = client_for(manager).get(reverse("at_risk"), {"kind": "resolution"})
+    assert queue_titles(response) == ["Late", "Eighth", "Quarter"]
+
+
+def test_business_time_left_not_wall_clock_time_ranks_a_friday_evening_deadline(
+    manager, performer, request_type, always
+):
+    """An office card due Monday 10:00 seen on Friday evening has one business hour left,
+    however many wall-clock hours the weekend has."""
+    office = BusinessCalendar.objects.create(name="Office", timezone="UTC")
+    for day in range(7):  # open every day 09-17 except around "now"
+        WorkingInterval.objects.create(calendar=office, weekday=day, start=time(9), end=time(17))
+    office_type = RequestTypeFactory(name="Office work")
+    _policy("Office", office, 30 * H, 30 * H, request_type=office_type, order=1)
+    _policy("Default", always, 100 * H, 100 * H, is_default=True)
+    card_created(timedelta(0), actor=manager, owner=performer, request_type=office_type,
+                 title="Office")  # fmt: skip
+    card_created(50 * H, actor=manager, owner=performer, request_type=request_type,
+                 title="Always")  # fmt: skip
+    response = client_for(manager).get(reverse("at_risk"), {"kind": "resolution"})
+    # Office: nothing used yet (100 % left). Always: 50 of 100 h used (50 % left).
+    assert queue_titles(response) == ["Always", "Office"]
+
+
+def test_the_queue_partial_keeps_filters_and_counts_bands(
+    manager, performer, request_type, default_policy
+):
+    card_created(9 * H, actor=manager, owner=performer, request_type=request_type, title="Late")
+    card_created(H / 2, actor=manager, owner=performer, request_type=request_type, title="Fresh")
+    card_created(9 * H, actor=manager, owner=performer, request_type=request_type,
+                 title="Low", priority=Priority.LOW)  # fmt: skip
+    response = client_for(manager).get(
+        reverse("at_risk"), {"priority": "normal", "kind": "resolution"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'hx-trigger="every 30s"' in html
+    assert "priority=normal" in html and "kind=resolution" in html  # the poll keeps filters
+    assert queue_titles(response) == ["Late", "Fresh"]
+    assert "1 breached" in html and "1 running" in html
+
+
+def test_timer_state_filter(manager, performer, request_type, default_policy):
+    card_created(9 * H, actor=manager, owner=performer, request_type=request_type, title="Late")
+    card_created(H / 2, actor=manager, owner=performer, request_type=request_type, title="Fresh")
+    client = client_for(manager)
+    response = client.get(reverse("at_risk"), {"timer": "breached", "kind": "resolution"})
+    assert queue_titles(response) == ["Late"]
+    response = client.get(reverse("at_risk"), {"timer": "running", "kind": "resolution"})
+    assert queue_titles(response) == ["Fresh"]
+
+
+def test_bogus_queue_filters_are_reported_not_a_500(manager, default_policy):
+    response = client_for(manager).get(
+        reverse("at_risk"), {"priority": "urgent!", "team": "x", "timer": "zzz", "page": "9"}
+    )
+    assert response.status_code == 200
+    assert b"Some filters were not understood" in response.content
+
+
+def test_the_queue_partial_renders_in_eight_queries_whatever_the_rows(
+    manager, performer, request_type, default_policy, django_assert_max_num_queries
+):
+    for n in range(60):
+        card_created(n * H / 8, actor=manager, owner=performer, request_type=request_type)
+    client = client_for(manager)
+    client.get(reverse("at_risk"))  # build the calendar cache once
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
+    assert len(queue_titles(response)) == 50
+    with django_assert_max_num_queries(14):
+        client.get(reverse("at_risk"))
+
+
+def test_people_outside_a_team_see_none_of_its_timers(outsider, manager, performer, request_type,
+                                                     default_policy):  # fmt: skip
+    card_created(H, actor=manager, owner=performer, request_type=request_type, title="Secret")
+    response = client_for(outsider).get(reverse("at_risk"))
+    assert response.status_code == 200
+    assert queue_titles(response) == []
+
+
+def test_a_user_without_any_role_cannot_see_the_queue_or_the_board(db):
+    nobody = UserFactory(username="nobody")
+    client = client_for(nobody)
+    assert client.get(reverse("at_risk")).status_code == 403
+    assert client.get(reverse("dispatch")).status_code == 403
+
+
+def test_landing_page_by_role(manager, dispatcher, performer, observer):
+    assert client_for(manager).get("/")["Location"] == reverse("at_risk")
+    assert client_for(dispatcher).get("/")["Location"] == reverse("dispatch")
+    assert client_for(performer).get("/")["Location"] == reverse("my_work")
+    assert client_for(observer).get("/")["Location"] == reverse("task_list")
+
+
+def test_dispatch_board_lists_unowned_late_and_nextless_cards_with_load(
+    dispatcher, performer, request_type, default_policy
+):
+    unowned = make_task(actor=dispatcher, request_type=request_type, title="Unowned")
+    owned = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Mine")
+    actions.flag_for_dispatch(task=owned, reason="Not taken in time")
+    response = client_for(dispatcher).get(reverse("dispatch"))
+    html = response.content.decode()
+    assert f"dispatch-row-{unowned.pk}" in html
+    assert "Not taken in time" in html
+    assert "Paula Performer — 1 open, 0 at risk" in html
+
+
+def test_dispatcher_assigns_from_the_board_and_gets_the_row_back(
+    dispatcher, performer, request_type, default_policy
+):
+    card = make_task(actor=dispatcher, request_type=request_type, title="Unowned")
+    response = client_for(dispatcher).post(
+        reverse("dispatch_assign", args=[card.pk]),
+        {"owner": performer.pk, "version": card.version},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<tr id="dispatch-row-{card.pk}"')
+    assert "Assigned to Paula Performer" in html
+    card.refresh_from_db()
+    assert (card.owner, card.status) == (performer, Status.ASSIGNED)
+
+
+def test_board_assignment_bad_input(dispatcher, performer, outsider, request_type, default_policy):
+    card = make_task(actor=dispatcher, request_type=request_type, title="Unowned")
+    client = client_for(dispatcher)
+    url = reverse("dispatch_assign", args=[card.pk])
+    assert client.post(url, {"owner": ""}, HTTP_HX_REQUEST="true").status_code == 400
+    assert client.post(url, {"owner": "abc"}, HTTP_HX_REQUEST="true").status_code == 400
+    assert client.post(url, {"owner": 999999}, HTTP_HX_REQUEST="true").status_code == 400
+    stale = client.post(url, {"owner": performer.pk, "version": card.version + 5},
+                        HTTP_HX_REQUEST="true")  # fmt: skip
+    assert stale.status_code == 409
+    assert b"changed by someone else" in stale.content
+    unknown = reverse("dispatch_assign", args=[999999])
+    assert client.post(unknown, {"owner": performer.pk}).status_code == 404
+    card.refresh_from_db()
+    assert card.owner is None
+    # A performer may not assign, and neither may a dispatcher of another team.
+    assert client_for(performer).post(url, {"owner": performer.pk}).status_code == 403
+    assert client_for(outsider).post(url, {"owner": outsider.pk}).status_code == 403
+    card.refresh_from_db()
+    assert card.owner is None
+
+
+def test_dispatch_board_query_count_does_not_grow(
+    dispatcher, performer, request_type, default_policy, django_assert_max_num_queries
+):
+    for n in range(60):
+        make_task(actor=dispatcher, request_type=request_type, title=f"U{n}")
+        make_task(actor=dispatcher, owner=performer, request_type=request_type, title=f"O{n}")
+    client = client_for(dispatcher)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("dispatch"))
+    assert response.status_code == 200
+
+
+def test_my_work_lists_my_cards_breached_first_with_quick_actions(
+    performer, other_performer, dispatcher, request_type, default_policy
+):
+    card_created(H / 2, actor=dispatcher, owner=performer, request_type=request_type, title="Soon")
+    card_created(9 * H, actor=dispatcher, owner=performer, request_type=request_type, title="Late")
+    card_created(H, actor=dispatcher, owner=other_performer, request_type=request_type,
+                 title="Theirs")  # fmt: skip
+    html = client_for(performer).get(reverse("my_work")).content.decode()
+    assert html.index("Late") < html.index("Soon")
+    assert "Theirs" not in html
+    assert "Take into work" in html
+
+
+def test_quick_actions_from_my_work(performer, other_performer, dispatcher, request_type,
+                                    default_policy):  # fmt: skip
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Go")
+    reason = BlockingReasonFactory(name="Waiting for documents")
+    client = client_for(performer)
+    url = reverse("my_work_status", args=[card.pk])
+    missing = client.post(url, {"to": "waiting", "version": card.version}, HTTP_HX_REQUEST="true")
+    assert missing.status_code == 400
+    assert b"Say what the card is waiting for" in missing.content
+    response = client.post(
+        url,
+        {"to": "waiting", "blocking_reason": reason.pk, "version": card.version},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert b"Waiting for documents" in response.content
+    card.refresh_from_db()
+    assert card.status == Status.WAITING
+    assert client_for(other_performer).post(
+        url, {"to": "done", "version": card.version}
+    ).status_code in (403,)
+
+
+def test_my_work_query_count_does_not_grow(
+    performer, dispatcher, request_type, default_policy, django_assert_max_num_queries
+):
+    for n in range(60):
+        make_task(actor=dispatcher, owner=performer, request_type=request_type, title=f"C{n}")
+    client = client_for(performer)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("my_work"))
+    assert response.content.count(b'class="work-card"') == 60
