@@ -1,0 +1,660 @@
+"""A believable demo company and weeks of card history, for `manage.py seed_demo`.
+
+Two halves:
+- `ensure_company()` writes the people, teams, request types and related objects (found by
+  name, so it can run again);
+- `plan_cards()` is pure: from a `random.Random`, a fixed "now" and each request type's SLA
+  profile it plans every card's life as steps at instants, and `apply_plans()` replays those
+  steps through `tasks.actions` (so history and timers are the real ones).
+
+Determinism: every random draw happens while the *structure* of a card is decided (type,
+title, fate, people, steps), in an order that never depends on clock values; the instants are
+laid onto the calendars afterwards. So a seed always gives the same cards, users and statuses,
+whatever the current time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from tasks import actions
+from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
+
+DEMO_PASSWORD = "demo"
+Kind = RelatedObject.Kind
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    first_name: str
+    last_name: str
+    role: str  # manager | dispatcher | performer | observer
+    teams: tuple[str, ...] = ()  # member of
+    manages: str = ""
+
+
+TEAMS = ("Sales", "Customer Success", "Legal", "Field Service", "Finance", "HR")
+PEOPLE = (
+    Person("manager", "Maria", "Schneider", "manager", manages="Sales"),
+    Person("dispatcher", "Dan", "Becker", "dispatcher", ("Sales", "Field Service")),
+    Person("performer", "Paula", "Wagner", "performer", ("Sales",)),
+    Person("observer", "Olga", "Petrova", "observer", ("Sales", "Customer Success")),
+    Person("lukas.weber", "Lukas", "Weber", "performer", ("Sales",)),
+    Person("sofia.rossi", "Sofia", "Rossi", "performer", ("Sales",)),
+    Person("jonas.hoffmann", "Jonas", "Hoffmann", "performer", ("Sales",)),
+    Person("claire.dubois", "Claire", "Dubois", "manager", manages="Customer Success"),
+    Person("nina.kraus", "Nina", "Kraus", "dispatcher", ("Customer Success",)),
+    Person("tom.fischer", "Tom", "Fischer", "performer", ("Customer Success",)),
+    Person("aylin.yilmaz", "Aylin", "Yilmaz", "performer", ("Customer Success",)),
+    Person("ben.schulz", "Ben", "Schulz", "performer", ("Customer Success",)),
+    Person("henrik.larsen", "Henrik", "Larsen", "manager", manages="Legal"),
+    Person("eva.novak", "Eva", "Novak", "performer", ("Legal",)),
+    Person("marco.bianchi", "Marco", "Bianchi", "performer", ("Legal",)),
+    Person("stefan.koch", "Stefan", "Koch", "manager", manages="Field Service"),
+    Person("felix.braun", "Felix", "Braun", "performer", ("Field Service",)),
+    Person("katarina.horvat", "Katarina", "Horvat", "performer", ("Field Service",)),
+    Person("oliver.wolf", "Oliver", "Wolf", "performer", ("Field Service",)),
+    Person("mehmet.demir", "Mehmet", "Demir", "performer", ("Field Service",)),
+    Person("julia.richter", "Julia", "Richter", "manager", manages="Finance"),
+    Person("anna.klein", "Anna", "Klein", "dispatcher", ("Finance",)),
+    Person("peter.lang", "Peter", "Lang", "performer", ("Finance",)),
+    Person("lena.vogel", "Lena", "Vogel", "performer", ("Finance",)),
+    Person("sarah.neumann", "Sarah", "Neumann", "manager", manages="HR"),
+    Person("david.meyer", "David", "Meyer", "performer", ("HR",)),
+    Person("hannah.schmitt", "Hannah", "Schmitt", "performer", ("HR",)),
+)
+
+
+@dataclass(frozen=True)
+class RequestTypeSpec:
+    name: str
+    team: str
+    weight: int  # share of the card volume
+    kind: str  # related object kind (and, for documents, which ones)
+    priorities: tuple[int, int, int, int]  # weights of critical, high, normal, low
+    requesters: tuple[str, ...]  # teams whose people open such cards
+    titles: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    comments: tuple[str, ...]
+
+
+REQUEST_TYPES = (
+    RequestTypeSpec(
+        "Sales lead", "Sales", 30, Kind.DEAL, (3, 20, 60, 17), ("Sales",),
+        ("{client}: inquiry about {detail}", "Lead from the trade fair: {client}",
+         "{client} asks for a quote for {detail}", "Demo request from {client}",
+         "Upsell {detail} to {client}"),
+        ("Call {client} back to qualify the lead", "Send the quote", "Book a demo slot",
+         "Send the case study and pricing sheet"),
+        ("Left a voicemail, will try again after lunch.", "Budget confirmed for Q1.",
+         "They compare us with two other vendors.", "Decision maker is the COO."),
+    ),
+    RequestTypeSpec(
+        "Client change request", "Customer Success", 26, Kind.ORDER, (2, 18, 60, 20),
+        ("Customer Success", "Sales"),
+        ("{client}: change the delivery address on {ref}", "{client}: add {n} licences to {ref}",
+         "{client}: new billing contact", "{client}: reschedule the installation of {ref}",
+         "{client}: switch {ref} to quarterly invoicing"),
+        ("Confirm the change with the client", "Update the order in the ERP",
+         "Send the amended order confirmation"),
+        ("Change applied in the ERP, waiting for the sync.", "Client confirmed by e-mail.",
+         "The order is already packed, checking with the warehouse."),
+    ),
+    RequestTypeSpec(
+        "Contract review", "Legal", 10, "contract", (5, 25, 55, 15), ("Sales", "Customer Success"),
+        ("Review the MSA amendment for {client}", "NDA for {client}",
+         "Data processing agreement with {client}", "Liability cap redline from {client}"),
+        ("Send the redlined draft", "Clarify the liability clause with the client's counsel"),
+        ("Clause 7.2 conflicts with our standard terms.", "First pass done, two open points.",
+         "Their counsel accepted our wording on termination."),
+    ),
+    RequestTypeSpec(
+        "Emergency call", "Field Service", 10, Kind.SITE, (35, 45, 15, 5), ("Field Service",),
+        ("Cooling unit down at {detail}", "Power outage at {detail}",
+         "Water leak in the server room at {detail}", "Fire alarm panel fault at {detail}",
+         "Freight lift stuck at {detail}"),
+        ("Dispatch a technician", "Order the replacement part", "Confirm the fix on site"),
+        ("Technician on the way, ETA 40 minutes.", "Temporary fix in place.",
+         "Customer confirmed the unit is running again."),
+    ),
+    RequestTypeSpec(
+        "Invoice approval", "Finance", 14, "invoice", (2, 15, 63, 20),
+        ("Finance", "Sales", "Customer Success"),
+        ("Approve invoice {ref} for {client}", "Credit note on {ref} for {client}",
+         "Discounted invoice {ref} for {client}"),
+        ("Check the invoice against the order", "Get the approval signed off"),
+        ("Amounts match the purchase order.", "VAT ID of the client is missing on the invoice.",
+         "Discount was agreed by sales in October."),
+    ),
+    RequestTypeSpec(
+        "Candidate screening", "HR", 10, Kind.CANDIDATE, (0, 15, 60, 25), ("HR",),
+        ("Screen {detail}", "Phone interview with {detail}", "Reference check for {detail}"),
+        ("Book the phone interview", "Send the take-home task", "Collect the references"),
+        ("Strong CV, relevant experience.", "Salary expectations above the band.",
+         "Candidate is available from March."),
+    ),
+)  # fmt: skip
+
+CLIENTS = (
+    "Nordwind Logistics GmbH", "Brightwater Foods", "Kessler & Partner", "Alpenglück Hotels",
+    "Helix Pharma AG", "Urban Nest Properties", "Blue Harbor Shipping", "Fennec Software",
+    "Grünfeld Agrar", "Müller Maschinenbau", "Lumen Optics", "Atlas Retail Group",
+    "Sternberg Bank", "Vireo Health", "Papyrus Publishing", "Rheinland Energie",
+    "Orbit Telecom", "Baltic Timber AB", "Costa Verde Imports", "Quantum Labs",
+)  # fmt: skip
+PRODUCTS = ("the CRM rollout", "fleet telematics", "the Gold support plan", "cloud backup",
+            "warehouse scanners", "the analytics add-on", "an onboarding package",
+            "a multi-site licence")  # fmt: skip
+SITES = ("Hamburg warehouse", "Berlin data centre", "Munich office", "Leipzig depot",
+         "Cologne plant", "Potsdam branch")  # fmt: skip
+CANDIDATES = ("Laura Jensen", "Tobias Krüger", "Amira Haddad", "Jan Kowalski", "Mia Lehmann",
+              "Noah Schröder", "Elif Kaya", "Lucas Martin", "Zofia Nowak", "Finn Hansen",
+              "Clara Becker", "Omar Said", "Ida Lindqvist", "Paul Zimmermann",
+              "Rosa Ferreira")  # fmt: skip
+POSITIONS = ("Backend developer", "Account executive", "Service technician", "Accountant",
+             "Customer success manager", "Legal counsel")  # fmt: skip
+
+WAIT_NOTES = {
+    "Waiting for customer": ("Asked the customer to confirm the scope.",
+                             "Customer is out of office until Monday."),
+    "Waiting for documents": ("Waiting for the signed purchase order.",
+                              "Need the updated VAT certificate."),
+    "No product": ("Spare part is back-ordered.", "Licences out of stock at the distributor."),
+    "Needs manager decision": ("Discount above 15 % needs a decision.",
+                               "Out-of-policy request, escalated to the manager."),
+    "Awaiting payment": ("Pro-forma invoice sent, waiting for payment.",
+                         "Overdue balance must be cleared first."),
+}  # fmt: skip
+CANCEL_NOTES = ("Duplicate of an existing card.", "Customer withdrew the request.",
+                "No longer needed.", "Turned out to be spam.")  # fmt: skip
+REOPEN_NOTES = ("Customer says the problem is back.", "Reopened: the wrong order was changed.",
+                "Reopened after the customer's feedback.")  # fmt: skip
+GENERIC_COMMENTS = ("Looking into it now.", "Called, no answer; sent an e-mail instead.",
+                    "Picked this up from the morning stand-up.", "Back on track.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RelatedSpec:
+    kind: str
+    name: str
+    ref: str = ""
+    parent: str = ""  # name of the parent client
+    client: str = ""
+    detail: str = ""  # product, site, position… used in titles
+    doc: str = ""  # contract | invoice for documents
+
+
+def related_specs() -> list[RelatedSpec]:
+    """The company's clients and what hangs under them: fixed, whatever the seed."""
+    rng = random.Random("turnaround demo company")
+    specs = []
+    for n, client in enumerate(CLIENTS, 1):
+        specs.append(RelatedSpec(Kind.CLIENT, client, f"CUST-{1000 + n}", client=client))
+        for product in rng.sample(PRODUCTS, 2):
+            ref = f"DEAL-{rng.randint(100, 999)}{n:02d}"
+            specs.append(RelatedSpec(Kind.DEAL, f"{product[0].upper()}{product[1:]} for {client}",
+                                     ref, client, client, product))  # fmt: skip
+        for _ in range(3):
+            ref = f"ORD-2026-{rng.randint(100, 999)}{n:02d}"
+            specs.append(RelatedSpec(Kind.ORDER, f"Order {ref}", ref, client, client, ref))
+        ref = f"CTR-{rng.randint(100, 999)}{n:02d}"
+        specs.append(RelatedSpec(Kind.DOCUMENT, f"Master services agreement, {client}", ref,
+                                 client, client, ref, "contract"))  # fmt: skip
+        for _ in range(3):
+            ref = f"INV-2026-{rng.randint(1000, 9999)}{n:02d}"
+            specs.append(RelatedSpec(Kind.DOCUMENT, f"Invoice {ref}", ref, client, client, ref,
+                                     "invoice"))  # fmt: skip
+        if n % 5 in (0, 2):
+            site = f"{client}, {rng.choice(SITES)}"
+            specs.append(RelatedSpec(Kind.SITE, site, f"SITE-{n:03d}", client, client, site))
+    for n, name in enumerate(CANDIDATES, 1):
+        label = f"{name} ({POSITIONS[n % len(POSITIONS)]})"
+        specs.append(RelatedSpec(Kind.CANDIDATE, label, f"CAND-{n:03d}", detail=label))
+    return specs
+
+
+class Calendar(Protocol):
+    def add(self, start: datetime, duration: timedelta) -> datetime: ...
+    def between(self, start: datetime, end: datetime) -> timedelta: ...
+
+
+@dataclass(frozen=True)
+class SlaProfile:
+    """The calendar of a request type's cards and (response, resolution) per priority."""
+
+    calendar: Calendar
+    targets: Mapping[str, tuple[timedelta, timedelta]]
+
+
+@dataclass
+class Step:
+    action: str  # assign | performers | approver | status | priority | next_step | comment
+    actor: str
+    offset: int  # open minutes of the card's calendar since the card was created
+    user: str = ""  # owner or approver
+    users: tuple[str, ...] = ()
+    status: str = ""
+    reason: str = ""
+    text: str = ""
+    priority: str = ""
+    due_after: int = 0  # next step due: open minutes after the step
+    at: datetime | None = None
+    due: datetime | None = None
+
+
+@dataclass
+class CardPlan:
+    title: str
+    request_type: str
+    priority: str
+    related: RelatedSpec
+    creator: str
+    owner: str  # at creation ("" = new, for dispatch)
+    source_url: str
+    steps: list[Step] = field(default_factory=list)
+    status: str = Status.NEW  # after every step
+    final_priority: str = ""
+    final_owner: str = ""
+    open_minutes: int | None = None  # open cards: card age at "now", in open minutes
+    created_at: datetime | None = None
+
+    def outcome(self) -> tuple[str, str, str, str]:
+        return (self.title, self.status, self.final_priority, self.final_owner)
+
+
+# Fates and their weights; the first cards take each fate once so every status appears.
+FATES = {
+    "new": 4, "assigned": 6, "in_progress": 10, "waiting": 7, "on_approval": 4,
+    "reopened_open": 1, "done": 45, "done_late": 12, "cancelled": 6, "reopened_done": 2,
+}  # fmt: skip
+HISTORY = timedelta(weeks=6)
+
+
+def _team(team: str) -> tuple[str, str, list[str]]:
+    """(manager, dispatcher or manager, performers) of a team, by username."""
+    manager = next(p.username for p in PEOPLE if p.manages == team)
+    dispatcher = next(
+        (p.username for p in PEOPLE if p.role == "dispatcher" and team in p.teams), manager
+    )
+    performers = [p.username for p in PEOPLE if p.role == "performer" and team in p.teams]
+    return manager, dispatcher, performers
+
+
+def _now_fraction(rng: random.Random) -> float:
+    """How much of its governing target an open card has used now: mostly healthy, a good
+    share past the warning (75 %), some breached."""
+    band = rng.choices(((0.1, 0.6), (0.6, 0.75), (0.76, 0.98), (1.05, 2.5)), (40, 15, 25, 20))[0]
+    return rng.uniform(*band)
+
+
+class _Card:
+    """Builds one card's steps in open minutes, tracking its state like the workflow does."""
+
+    def __init__(
+        self, rng: random.Random, plan: CardPlan, spec: RequestTypeSpec, profile: SlaProfile
+    ):
+        self.rng, self.plan, self.spec, self.profile = rng, plan, spec, profile
+        self.manager, self.dispatcher, self.performers = _team(spec.team)
+        self.offset = 0
+        self.cycle_start = 0  # offset where the current resolution cycle began
+        self.paused = 0  # open minutes spent paused in this cycle
+        plan.final_priority, plan.final_owner = plan.priority, plan.owner
+        plan.status = Status.ASSIGNED if plan.owner else Status.NEW
+
+    def minutes(self, which: int) -> int:
+        """The current response (0) or resolution (1) target, in minutes."""
+        target = self.profile.targets[self.plan.final_priority][which]
+        return int(target.total_seconds() // 60)
+
+    def consumed(self) -> int:
+        return self.offset - self.cycle_start - self.paused
+
+    def push(self, gap: float, action: str, actor: str, **fields) -> None:
+        self.offset += max(1, round(gap))
+        self.plan.steps.append(Step(action, actor, self.offset, **fields))
+
+    def status(self, to: Status, gap: float, actor: str = "", **fields) -> None:
+        self.push(gap, "status", actor or self.plan.final_owner, status=to, **fields)
+        self.plan.status = to
+
+    def assign(self) -> None:
+        rng, creator = self.rng, self.plan.creator
+        if creator in self.performers and rng.random() < 0.5:
+            owner = creator
+        else:  # the well-known demo performer gets a fuller queue
+            weights = [3 if p == "performer" else 2 for p in self.performers]
+            owner = rng.choices(self.performers, weights)[0]
+        self.push(rng.uniform(0.05, 0.5) * self.minutes(0), "assign", self.dispatcher, user=owner)
+        helpers = [rng.choice(self.performers)] if rng.random() < 0.2 else []
+        self.push(rng.randint(1, 10), "performers", self.dispatcher, users=(owner, *helpers))
+        self.plan.final_owner, self.plan.status = owner, Status.ASSIGNED
+
+    def start_work(self, late: bool) -> None:
+        goal = self.rng.uniform(1.1, 2.5) if late else self.rng.uniform(0.15, 0.9)
+        self.status(Status.IN_PROGRESS, goal * self.minutes(0) - self.consumed())
+
+    def chatter(self, which: int = 1) -> None:
+        """Comments, a next step, now and then a priority change: the texture of real work,
+        paced by the response (0) or resolution (1) target."""
+        rng, owner, pace = self.rng, self.plan.final_owner, self.minutes(which)
+        if rng.random() < 0.6:
+            text = rng.choice(self.spec.comments + GENERIC_COMMENTS)
+            self.push(rng.uniform(0.02, 0.15) * pace, "comment", owner, text=text)
+        if rng.random() < 0.55:
+            text = rng.choice(self.spec.next_steps).format(client=self.plan.related.client)
+            due = round(rng.uniform(0.1, 0.6) * pace)
+            gap = rng.uniform(0.01, 0.1) * pace
+            self.push(gap, "next_step", owner, text=text, due_after=due)
+        if rng.random() < 0.08:
+            order = list(Priority)
+            here = order.index(Priority(self.plan.final_priority))
+            up = here > 0 and rng.random() < 0.7
+            new = order[here - 1] if up else order[min(here + 1, len(order) - 1)]
+            if new != self.plan.final_priority:
+                gap = rng.uniform(0.01, 0.1) * pace
+                self.push(gap, "priority", self.dispatcher, priority=new)
+                self.plan.final_priority = new
+
+    def wait(self, reason: str) -> None:
+        note = self.rng.choice(WAIT_NOTES.get(reason, ("Waiting.",)))
+        gap = self.rng.uniform(0.02, 0.2) * self.minutes(1)
+        self.status(Status.WAITING, gap, reason=reason, text=note)
+
+    def approval(self) -> None:
+        gap = self.rng.uniform(0.05, 0.3) * self.minutes(1)
+        self.push(gap, "approver", self.plan.final_owner, user=self.manager)
+        self.status(Status.ON_APPROVAL, self.rng.randint(1, 15))
+
+    def finish(self, late: bool) -> None:
+        goal = self.rng.uniform(1.05, 2.2) if late else self.rng.uniform(0.3, 0.95)
+        actor = self.manager if self.plan.status == Status.ON_APPROVAL else ""
+        self.status(Status.DONE, goal * self.minutes(1) - self.consumed(), actor=actor)
+
+    def idle_until(self, fraction: float, which: int) -> None:
+        """An open card: make it `fraction` of its response (0) / resolution (1) target old."""
+        rest = round(fraction * self.minutes(which) - self.consumed())
+        self.plan.open_minutes = self.offset + max(1, rest)
+
+
+def _live(card: _Card, fate: str, reasons: Sequence[tuple[str, bool]], counter: list[int]):
+    """Script a card's life up to its fate. Every random draw happens here, decided by the
+    structure only (never by a clock value), so a seed gives the same cards at any time."""
+    rng, plan = card.rng, card.plan
+    now_fraction = _now_fraction(rng)
+    late_response = rng.random() < 0.15
+    if fate == "new":
+        if rng.random() < 0.3:
+            text = rng.choice(GENERIC_COMMENTS)
+            card.push(rng.uniform(0.05, 0.3) * card.minutes(0), "comment", plan.creator, text=text)
+        return card.idle_until(now_fraction, 0)
+    if fate == "cancelled" and not plan.owner and rng.random() < 0.4:
+        gap, note = rng.uniform(0.1, 1.0) * card.minutes(0), rng.choice(CANCEL_NOTES)
+        return card.status(Status.CANCELLED, gap, actor=card.dispatcher, text=note)
+    if not plan.owner:
+        card.assign()
+    if fate == "assigned":
+        if rng.random() < 0.4:
+            card.chatter(0)
+        return card.idle_until(now_fraction, 0)
+    card.start_work(late_response)
+    card.chatter()
+    if fate == "waiting":  # every blocking reason in turn, so each one shows up
+        reason, pauses = reasons[counter[0] % len(reasons)]
+        counter[0] += 1
+        card.wait(reason)
+        if not pauses:
+            return card.idle_until(now_fraction, 1)
+        plan.open_minutes = card.offset + rng.randint(20, 3 * 8 * 60)
+        return None
+    if fate != "in_progress" and rng.random() < 0.3:  # a wait along the way
+        reason, pauses = rng.choice(reasons)
+        card.wait(reason)
+        minutes = max(1, round(rng.uniform(0.1, 0.8) * card.minutes(1)))
+        card.status(Status.IN_PROGRESS, minutes, text=f"No longer blocked: {reason.lower()}.")
+        card.paused += minutes if pauses else 0
+    if fate == "cancelled":
+        gap, note = rng.uniform(0.1, 0.5) * card.minutes(1), rng.choice(CANCEL_NOTES)
+        return card.status(Status.CANCELLED, gap, actor=card.dispatcher, text=note)
+    needs_sign_off = card.spec.kind in ("contract", "invoice")
+    if fate == "on_approval" or rng.random() < (0.6 if needs_sign_off else 0.15):
+        card.approval()
+    if fate in ("in_progress", "on_approval"):
+        return card.idle_until(now_fraction, 1)
+    card.finish(late=fate == "done_late")
+    if fate.startswith("reopened"):
+        note = rng.choice(REOPEN_NOTES)
+        gap = rng.randint(60, 3 * 8 * 60)
+        card.status(Status.IN_PROGRESS, gap, actor=plan.creator, text=note)
+        card.cycle_start, card.paused = card.offset, 0  # a new resolution cycle
+        card.chatter()
+        if fate == "reopened_done":
+            return card.finish(late=False)
+        return card.idle_until(now_fraction, 1)
+    return None
+
+
+def plan_cards(
+    *,
+    rng: random.Random,
+    count: int,
+    now: datetime,
+    profiles: Mapping[str, SlaProfile],
+    reasons: Sequence[tuple[str, bool]],
+) -> list[CardPlan]:
+    """Plan `count` cards (oldest first) with every step at an instant before `now`.
+
+    `profiles` gives each request type's calendar and targets; `reasons` the blocking
+    reasons as (name, pauses SLA). Open cards are laid back from `now` so that they have used
+    a chosen share of their target now; closed ones start within the last six weeks.
+    """
+    specs = related_specs()
+    pools = {t.name: [s for s in specs if t.kind in (s.kind, s.doc)] for t in REQUEST_TYPES}
+    requesters = {
+        t.name: [
+            p.username for p in PEOPLE if p.role != "observer" and set(p.teams) & set(t.requesters)
+        ]
+        for t in REQUEST_TYPES
+    }
+    fates, fate_weights = list(FATES), list(FATES.values())
+    counter = [0]
+    plans = []
+    for i in range(count):
+        spec = rng.choices(REQUEST_TYPES, [t.weight for t in REQUEST_TYPES])[0]
+        fate = fates[i] if i < len(fates) else rng.choices(fates, fate_weights)[0]
+        priority = rng.choices(list(Priority), spec.priorities)[0]
+        related = rng.choice(pools[spec.name])
+        title = rng.choice(spec.titles).format(
+            client=related.client, detail=related.detail, ref=related.ref, n=rng.choice((5, 10, 25))
+        )
+        creator = rng.choice(requesters[spec.name] or [_team(spec.team)[1]])
+        self_assigned = creator in _team(spec.team)[2] and rng.random() < 0.35 and fate != "new"
+        thread = rng.randint(10000, 99999)
+        source = f"https://chat.example.com/threads/{thread}" if rng.random() < 0.4 else ""
+        off_hours, jitter = rng.random() < 0.15, rng.randint(10, 600)
+        age, backoff = rng.random(), rng.randint(5, 240)
+        plan = CardPlan(title, spec.name, priority, related, creator,
+                        creator if self_assigned else "", source)  # fmt: skip
+        profile = profiles[spec.name]
+        _live(_Card(rng, plan, spec, profile), fate, reasons, counter)
+        _place(plan, profile.calendar, now, off_hours, jitter, age, backoff)
+        plans.append(plan)
+    plans.sort(key=lambda p: p.created_at)
+    return plans
+
+
+def _place(plan, calendar, now, off_hours, jitter, age, backoff) -> None:
+    """Lay the planned open minutes onto the calendar (no random draws here).
+
+    Open cards end at `now`, having used their planned open minutes. Closed cards start at
+    the share `age` of the open time between six weeks and a day and a half ago (so mostly in
+    office hours), or at that share of the wall-clock time when they came in `off_hours`.
+    """
+    last = plan.steps[-1].offset if plan.steps else 0
+    if plan.open_minutes is not None:
+        created = _rewind(calendar, now, plan.open_minutes)
+        earlier = created - timedelta(minutes=jitter)
+        if off_hours and calendar.between(earlier, created) == timedelta(0):
+            created = earlier  # arrived outside office hours: its clocks wait for the opening
+    else:
+        oldest, newest = now - HISTORY, now - timedelta(hours=36)
+        if off_hours:
+            created = (oldest + age * (newest - oldest)).replace(second=0, microsecond=0)
+        else:
+            window = calendar.between(oldest, newest) // timedelta(minutes=1)
+            created = _rewind(calendar, newest, round(age * window))
+        latest = now - timedelta(minutes=backoff)
+        if calendar.add(created, timedelta(minutes=last)) > latest:
+            created = _rewind(calendar, latest, last)
+    plan.created_at = created
+    for step in plan.steps:
+        step.at = calendar.add(created, timedelta(minutes=step.offset))
+        if step.due_after:
+            step.due = calendar.add(step.at, timedelta(minutes=step.due_after))
+
+
+def _rewind(calendar: Calendar, end: datetime, minutes: int) -> datetime:
+    """The latest instant (to the minute) from which `minutes` of open time pass by `end`."""
+    need = timedelta(minutes=minutes)
+    span = max(need, timedelta(days=1))
+    while calendar.between(end - span, end) < need:
+        span *= 2
+    lo, hi = end - span, end  # between(lo, end) >= need > between(hi, end)
+    while hi - lo > timedelta(minutes=1):
+        mid = lo + timedelta(minutes=(hi - lo) // timedelta(minutes=1) // 2)
+        if calendar.between(mid, end) >= need:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@dataclass
+class Company:
+    users: dict
+    teams: dict[str, Team]
+    request_types: dict[str, RequestType]
+    related: dict[tuple[str, str], RelatedObject]
+
+
+@transaction.atomic
+def ensure_company() -> Company:
+    """People (in their role groups), teams, request types and related objects, found by
+    name. Demo users get the password `demo` when they are created."""
+    user_model = get_user_model()
+    groups = {g.name: g for g in Group.objects.filter(name__in={p.role for p in PEOPLE})}
+    password_hash = ""
+    users = {}
+    for person in (*PEOPLE, Person("admin", "Ada", "Admin", "")):
+        user, created = user_model.objects.get_or_create(
+            username=person.username,
+            defaults={
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "email": f"{person.username}@example.com",
+            },
+        )
+        if created or not user.has_usable_password():
+            if not password_hash:  # one hash for all: the default hasher is slow by design
+                user.set_password(DEMO_PASSWORD)
+                password_hash = user.password
+            user.password = password_hash
+            user.save(update_fields=["password"])
+        if person.role:
+            user.groups.add(groups[person.role])
+        users[person.username] = user
+    admin = users["admin"]
+    if not (admin.is_staff and admin.is_superuser):
+        admin.is_staff = admin.is_superuser = True
+        admin.save(update_fields=["is_staff", "is_superuser"])
+
+    teams = {}
+    for name in TEAMS:
+        team, _ = Team.objects.get_or_create(name=name)
+        manager = users[_team(name)[0]]
+        if team.manager_id != manager.pk:
+            team.manager = manager
+            team.save(update_fields=["manager"])
+        team.members.add(*(users[p.username] for p in PEOPLE if name in p.teams))
+        teams[name] = team
+
+    request_types = {}
+    for spec in REQUEST_TYPES:
+        request_type, _ = RequestType.objects.get_or_create(
+            name=spec.name, defaults={"default_team": teams[spec.team]}
+        )
+        if request_type.default_team_id is None:
+            request_type.default_team = teams[spec.team]
+            request_type.save(update_fields=["default_team"])
+        request_types[spec.name] = request_type
+
+    related = {(o.kind, o.name): o for o in RelatedObject.objects.all()}
+    for spec in related_specs():  # clients come before what hangs under them
+        if (spec.kind, spec.name) not in related:
+            parent = related[(Kind.CLIENT, spec.parent)] if spec.parent else None
+            related[(spec.kind, spec.name)] = RelatedObject.objects.create(
+                kind=spec.kind, name=spec.name, external_ref=spec.ref, parent=parent
+            )
+    return Company(users, teams, request_types, related)
+
+
+def apply_plans(
+    plans: Sequence[CardPlan],
+    company: Company,
+    *,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 25,
+) -> None:
+    """Replay the planned cards through `tasks.actions` (a transaction per batch of cards)."""
+    reasons = {r.name: r for r in BlockingReason.objects.all()}
+    for start in range(0, len(plans), batch):
+        with transaction.atomic():
+            for done, plan in enumerate(plans[start : start + batch], start + 1):
+                _apply(plan, company, reasons)
+                if progress:
+                    progress(done)
+
+
+def _apply(plan: CardPlan, company: Company, reasons: dict[str, BlockingReason]) -> None:
+    users = company.users
+    task = actions.create_task(
+        title=plan.title,
+        request_type=company.request_types[plan.request_type],
+        priority=plan.priority,
+        actor=users[plan.creator],
+        related_object=company.related[(plan.related.kind, plan.related.name)],
+        owner=users[plan.owner] if plan.owner else None,
+        source_url=plan.source_url,
+        at=plan.created_at,
+    )
+    for step in plan.steps:
+        actor, at = users[step.actor], step.at
+        if step.action == "assign":
+            actions.assign_owner(task=task, owner=users[step.user], actor=actor, at=at)
+        elif step.action == "performers":
+            performers = [users[u] for u in step.users]
+            actions.set_performers(task=task, users=performers, actor=actor, at=at)
+        elif step.action == "approver":
+            actions.set_approver(task=task, approver=users[step.user], actor=actor, at=at)
+        elif step.action == "status":
+            reason = reasons[step.reason] if step.reason else None
+            actions.change_status(
+                task=task, to=step.status, blocking_reason=reason, note=step.text,
+                actor=actor, at=at,
+            )  # fmt: skip
+        elif step.action == "priority":
+            actions.change_priority(task=task, priority=step.priority, actor=actor, at=at)
+        elif step.action == "next_step":
+            actions.set_next_step(task=task, text=step.text, due=step.due, actor=actor, at=at)
+        elif step.action == "comment":
+            actions.add_comment(task=task, text=step.text, actor=actor, at=at)
+        else:
+            raise ValueError(f"Unknown demo step {step.action!r}")
