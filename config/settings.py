@@ -128,6 +128,8 @@ STORAGES = {
 # Email: EMAIL_URL such as smtp://user:pass@host:587/?tls=True; console by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Turnaround <turnaround@localhost>")
+# An unreachable mail server must fail a delivery attempt, not hang the delivery job.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Production-safe defaults when DEBUG is off.

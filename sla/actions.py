@@ -284,10 +284,11 @@ def recompute_calendar_timers(
     )
     last_pk = 0
     while True:
-        chunk = list(timers.filter(pk__gt=last_pk)[:batch])
-        if not chunk:
-            return updated
         with transaction.atomic():
+            # Locked like the scan locks them, so a scan and a recompute never interleave.
+            chunk = list(timers.filter(pk__gt=last_pk).select_for_update(of=("self",))[:batch])
+            if not chunk:
+                return updated
             fired = [(t, escalation.advance(t, _levels(t), at)) for t in chunk]
             escalation.record(fired, at)
             for timer in chunk:

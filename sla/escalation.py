@@ -165,6 +165,16 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list
     rows = [(timer, f) for timer, fired in batch for f in fired]
     if not rows:
         return []
+    # Normally nothing here exists yet (the timers are locked); if something did write the
+    # same threshold, skip it rather than fail the whole batch on the unique constraint.
+    existing = set(
+        SlaEvent.objects.filter(
+            timer_id__in={t.pk for t, _ in rows}, key__in={f.key for _, f in rows}
+        ).values_list("timer_id", "key")
+    )
+    rows = [(timer, f) for timer, f in rows if (timer.pk, f.key) not in existing]
+    if not rows:
+        return []
     events = SlaEvent.objects.bulk_create(
         [
             SlaEvent(

@@ -8,6 +8,7 @@ threshold; delivery claims notifications with a compare-and-set lease.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -22,7 +23,11 @@ log = logging.getLogger(__name__)
 SCAN_BATCH = 1000
 DELIVERY_BATCH = 200
 MAX_ATTEMPTS = 5
-LEASE = timedelta(minutes=2)  # longer than one delivery batch takes; shorter than Q timeout
+# A delivery run stops claiming and sending after DELIVERY_BUDGET and hands back what it
+# has not sent, so a claim (LEASE) never expires while its run still works on it, and every
+# run ends well within the cluster's timeout (120 s).
+DELIVERY_BUDGET = timedelta(seconds=60)
+LEASE = timedelta(minutes=3)
 TIMER_FIELDS = [
     "warned_at",
     "breached_at",
@@ -43,9 +48,9 @@ def scan_due_timers(now: datetime | None = None, batch_size: int = SCAN_BATCH) -
     now = now or timezone.now()
     total = 0
     while True:
-        fired, claimed = _scan_batch(now, batch_size)
+        fired, claimed, recorded = _scan_batch(now, batch_size)
         escalation.follow_up(fired, now)
-        total += sum(len(f) for _, f in fired)
+        total += recorded
         if claimed < batch_size:
             break
     if total:
@@ -77,15 +82,19 @@ def _scan_batch(now: datetime, batch_size: int):
             fired.append((timer, []))
         timer.updated_at = now
     SlaTimer.objects.bulk_update(timers, TIMER_FIELDS)
-    escalation.record(fired, now)
-    return fired, len(timers)
+    events = escalation.record(fired, now)
+    return fired, len(timers), len(events)
 
 
 def _levels(timer: SlaTimer):
     return escalation.after_breach_rules(timer.policy, timer.kind)
 
 
-def send_pending_notifications(now: datetime | None = None, batch: int = DELIVERY_BATCH) -> int:
+def send_pending_notifications(
+    now: datetime | None = None,
+    batch: int = DELIVERY_BATCH,
+    budget: timedelta = DELIVERY_BUDGET,
+) -> int:
     """Deliver due email and Slack notifications; returns how many were sent.
 
     Each row is claimed by pushing its `next_attempt_at` forward with a compare-and-set
@@ -94,14 +103,16 @@ def send_pending_notifications(now: datetime | None = None, batch: int = DELIVER
     row is left `failed` with its error (re-sendable from admin).
     """
     now = now or timezone.now()
+    deadline = time.monotonic() + budget.total_seconds()
     sent = 0
-    while True:
+    while time.monotonic() < deadline:
         claimed = _claim(now, batch)
         if not claimed:
             return sent
-        sent += _deliver(claimed, now)
+        sent += _deliver(claimed, now, deadline)
         if len(claimed) < batch:
             return sent
+    return sent
 
 
 def _claim(now: datetime, batch: int) -> list[Notification]:
@@ -125,10 +136,18 @@ def _claim(now: datetime, batch: int) -> list[Notification]:
     )
 
 
-def _deliver(notifications: list[Notification], now: datetime) -> int:
+def _deliver(notifications: list[Notification], now: datetime, deadline: float) -> int:
     sent = 0
     connection_ = None
-    for note in notifications:
+    for index, note in enumerate(notifications):
+        if time.monotonic() >= deadline:
+            # Out of time: hand the rest back for the next run instead of letting the lease
+            # run out under us (then another run could send them too).
+            rest = [n.pk for n in notifications[index:]]
+            Notification.objects.filter(pk__in=rest, state=Notification.State.PENDING).update(
+                next_attempt_at=now
+            )
+            break
         try:
             if note.channel == Channel.EMAIL:
                 connection_ = connection_ or notify.mail_connection()

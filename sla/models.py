@@ -486,6 +486,10 @@ class EscalationRule(models.Model):
             errors["notify_owner"] = "Choose at least one recipient (or Slack)."
         if not (self.in_app or self.email or self.slack):
             errors["in_app"] = "Choose at least one channel."
+        if self.email and self.notify_user_id and not self.notify_user.email:
+            errors["notify_user"] = (
+                f"{self.notify_user} has no email address: add one, or untick email."
+            )
         if errors:
             raise ValidationError(errors)
 

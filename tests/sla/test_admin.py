@@ -515,6 +515,34 @@ def test_an_escalation_rule_without_minutes_after_a_breach_is_refused(admin_clie
     assert not SlaPolicy.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"notify_user": "NOADDRESS", "email": "on"}, "has no email address"),
+        ({"slack": "on", "slack_webhook_url": "not a url"}, "Enter a valid URL."),
+        ({"in_app": "on"}, "Choose at least one recipient"),
+    ],
+    ids=["email_recipient_without_address", "slack_url_not_a_url", "no_recipients"],
+)
+def test_a_bad_escalation_rule_is_refused_with_a_clear_error(admin_client, office, fields, error):
+    from tests.factories import UserFactory
+
+    silent = UserFactory(username="silent", email="")
+    rule = {"active": "on", "trigger": "breach", "minutes_after_breach": "0",
+            "clock": "business"}  # fmt: skip
+    rule.update({k: (silent.pk if v == "NOADDRESS" else v) for k, v in fields.items()})
+    data = policy_data(
+        calendar=office.pk,
+        is_default="on",
+        targets=[{"priority": "normal", "response_target": "1:00:00"}],
+        rules=[rule],
+    )
+    response = admin_client.post(ADD_POLICY, data)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not SlaPolicy.objects.exists()
+
+
 def test_the_add_page_offers_one_target_row_per_priority(admin_client):
     page = admin_client.get(ADD_POLICY)
     formset = page.context["inline_admin_formsets"][0].formset

@@ -1,0 +1,261 @@
+"""Shared parts for the scan and delivery tests: calendars, a policy with targets and
+escalation rules, cards made through the action layer, and real loopback servers that stand
+in for Slack (HTTP) and the mail relay (SMTP).
+
+Instants are written in Berlin local time. 2026-11-20 is a Friday, 2026-11-23 a Monday.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.db import connection
+
+from sla import jobs
+from sla import models as sla_models
+from sla.models import (
+    BusinessCalendar,
+    EscalationRule,
+    PolicyMode,
+    SlaPolicy,
+    SlaTarget,
+    SlaTimer,
+    TimerKind,
+    WorkingInterval,
+)
+from tasks import actions
+from tasks.models import Priority, Task
+
+BERLIN = ZoneInfo("Europe/Berlin")
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+FRI = (2026, 11, 20)
+MON = (2026, 11, 23)
+
+Trigger = EscalationRule.Trigger
+Clock = EscalationRule.Clock
+
+
+def berlin(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BERLIN)
+
+
+def needs_postgresql() -> None:
+    """Skip tests that share the database with other processes or connections."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: the SQLite test database is in memory and cannot be shared "
+            "with other processes or concurrent connections (CI runs these on PostgreSQL)"
+        )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, read and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendar_cache():
+    # BusinessCalendar.work_calendar() caches by (pk, revision); test databases roll back and
+    # hand out the same pk again, so a calendar of an earlier test could be served.
+    sla_models._calendar_cache.clear()
+    yield
+    sla_models._calendar_cache.clear()
+
+
+# --------------------------------------------------------------------------- calendars
+
+
+@pytest.fixture
+def round_the_clock(db) -> BusinessCalendar:
+    return BusinessCalendar.objects.create(name="24/7", timezone="Europe/Berlin", always_open=True)
+
+
+@pytest.fixture
+def berlin_office(db) -> BusinessCalendar:
+    """Mon-Fri 09:00-13:00 and 14:00-18:00, Europe/Berlin."""
+    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
+    for weekday in range(5):
+        for start, end in ((time(9), time(13)), (time(14), time(18))):
+            WorkingInterval.objects.create(calendar=calendar, weekday=weekday, start=start, end=end)
+    return calendar
+
+
+# --------------------------------------------------------------------------- policy, rules
+
+
+@pytest.fixture
+def make_policy(request_type) -> Callable[..., SlaPolicy]:
+    """A policy for the `request_type` cards with the same targets for every priority."""
+
+    def make(
+        calendar: BusinessCalendar,
+        *,
+        response: timedelta | None = None,
+        resolution: timedelta | None = H,
+        warn_pct: int | None = 75,
+        mode: PolicyMode = PolicyMode.ENFORCE,
+        name: str = "Sales leads",
+    ) -> SlaPolicy:
+        policy_ = SlaPolicy.objects.create(
+            name=name, calendar=calendar, order=10, request_type=request_type, mode=mode
+        )
+        for priority in Priority:
+            SlaTarget.objects.create(
+                policy=policy_,
+                priority=priority,
+                response_target=response,
+                resolution_target=resolution,
+                warn_pct=warn_pct,
+            )
+        return policy_
+
+    return make
+
+
+@pytest.fixture
+def make_rule() -> Callable[..., EscalationRule]:
+    """An escalation rule, validated like the admin form would (full_clean)."""
+
+    def make(policy_: SlaPolicy, trigger: Trigger, **fields) -> EscalationRule:
+        rule = EscalationRule(policy=policy_, trigger=trigger, **fields)
+        rule.full_clean()
+        rule.save()
+        return rule
+
+    return make
+
+
+@pytest.fixture
+def new_card(request_type, dispatcher, performer) -> Callable[..., Task]:
+    """A card created through the action layer at `at`, owned by the performer."""
+
+    def make(
+        at: datetime, *, priority=Priority.NORMAL, owner=performer, title="Quote for 40 desks"
+    ):
+        return actions.create_task(
+            title=title,
+            request_type=request_type,
+            priority=priority,
+            actor=dispatcher,
+            owner=owner,
+            at=at,
+        )
+
+    return make
+
+
+def timer_of(task: Task, kind: TimerKind = TimerKind.RESOLUTION, cycle: int = 1) -> SlaTimer:
+    return SlaTimer.objects.get(task=task, kind=kind, cycle=cycle)
+
+
+def scan(now: datetime, **kwargs) -> int:
+    """One run of the scan job at `now`, with the clock stopped there for everything that
+    reads it (delivery runs inline in the tests' sync mode and stamps with the clock)."""
+    with time_machine.travel(now, tick=False):
+        return jobs.scan_due_timers(now=now, **kwargs)
+
+
+def deliver(now: datetime) -> int:
+    with time_machine.travel(now, tick=False):
+        return jobs.send_pending_notifications(now=now)
+
+
+# --------------------------------------------------------------------------- Slack stand-in
+
+
+@dataclass
+class Hook:
+    path: str
+    body: dict
+
+
+@dataclass
+class SlackServer:
+    """A local HTTP server answering like Slack incoming webhooks (200 "ok"), recording every
+    POST. `status[path] = 500` makes one webhook fail."""
+
+    base_url: str
+    requests: list[Hook] = field(default_factory=list)
+    status: dict[str, int] = field(default_factory=dict)
+    delay: dict[str, float] = field(default_factory=dict)  # seconds before answering
+
+    def url(self, path: str = "/hook") -> str:
+        return f"{self.base_url}{path}"
+
+    def posts_to(self, path: str) -> list[Hook]:
+        return [r for r in self.requests if r.path == path]
+
+
+@pytest.fixture
+def slack_server() -> Iterator[SlackServer]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with lock:
+                server.requests.append(Hook(self.path, body))
+                status = server.status.get(self.path, 200)
+                delay = server.delay.get(self.path, 0)
+            threading.Event().wait(delay)
+            payload = b"ok" if status == 200 else b"internal_error"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = SlackServer(base_url=f"http://127.0.0.1:{httpd.server_address[1]}")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- SMTP stand-in
+
+
+@dataclass
+class SmtpReceiver:
+    port: int
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver(port=free_port())
+    controller = Controller(receiver, hostname="127.0.0.1", port=receiver.port)
+    controller.start()
+    try:
+        yield receiver
+    finally:
+        controller.stop()

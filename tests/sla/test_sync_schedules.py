@@ -1,0 +1,90 @@
+"""`manage.py sync_schedules` registers the recurring jobs with django-q2, idempotently."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from sla.management.commands.sync_schedules import SCHEDULES
+from tests.sla.conftest import MON, berlin
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ("name", "func", "schedule_type", "minutes", "cron", "repeats", "next_run", "kwargs")
+SLA_JOBS = {
+    "sla: scan due timers": "sla.jobs.scan_due_timers",
+    "sla: deliver notifications": "sla.jobs.send_pending_notifications",
+}
+
+
+def sync(at) -> str:
+    out = StringIO()
+    with time_machine.travel(at, tick=False):
+        call_command("sync_schedules", stdout=out)
+    return out.getvalue()
+
+
+def rows() -> list[tuple]:
+    return list(Schedule.objects.order_by("name").values_list(*FIELDS))
+
+
+def test_running_twice_leaves_one_row_per_job_with_unchanged_values():
+    first = sync(berlin(*MON, 10, 0, 30))
+    before = rows()
+    second = sync(berlin(*MON, 10, 7, 45))
+
+    assert rows() == before
+    assert len(before) == len(SCHEDULES)
+    assert first.count("Created") == len(SCHEDULES)
+    assert second.count("Up to date") == len(SCHEDULES)
+    sla = {s.name: s for s in Schedule.objects.filter(name__in=SLA_JOBS)}
+    assert {name: s.func for name, s in sla.items()} == SLA_JOBS
+    for schedule in sla.values():
+        assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+            Schedule.MINUTES,
+            1,
+            -1,
+        )
+
+
+def test_first_run_of_the_sla_jobs_is_the_next_minute_not_now():
+    sync(berlin(*MON, 10, 0, 30))
+
+    next_runs = {s.next_run for s in Schedule.objects.filter(name__in=SLA_JOBS)}
+    assert next_runs == {berlin(*MON, 10, 1)}
+
+
+def test_first_run_of_a_cron_schedule_is_its_next_slot_not_the_next_minute():
+    now = berlin(*MON, 10, 0, 30)
+    sync(now)
+
+    for schedule in Schedule.objects.filter(schedule_type=Schedule.CRON):
+        with time_machine.travel(now, tick=False):
+            assert schedule.next_run == schedule.calculate_next_run()
+        assert schedule.next_run > berlin(*MON, 10, 1)
+
+
+def test_a_changed_schedule_is_put_back_and_keeps_its_next_run():
+    sync(berlin(*MON, 10, 0, 30))
+    Schedule.objects.filter(name="sla: scan due timers").update(minutes=15)
+
+    sync(berlin(*MON, 11))
+
+    scan = Schedule.objects.get(name="sla: scan due timers")
+    assert scan.minutes == 1
+    assert scan.next_run == berlin(*MON, 10, 1)
+
+
+def test_old_sla_schedules_are_removed_and_others_left_alone():
+    Schedule.objects.create(name="sla: old nightly job", func="sla.jobs.gone")
+    Schedule.objects.create(name="housekeeping", func="django.core.management.call_command")
+
+    out = sync(berlin(*MON, 10))
+
+    assert "Removed 1 old schedule(s)." in out
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert names == {s["name"] for s in SCHEDULES} | {"housekeeping"}
