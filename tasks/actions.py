@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from tasks.models import (
@@ -102,6 +102,19 @@ def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
     task.save()
     TaskEvent.objects.bulk_create(events)
     sync_timers(task=task, at=at)
+
+
+def _set(task: Task, field: str, value: Any, kind: str, *, actor, at: datetime) -> None:
+    """Set one field of a locked card, record the change (ids for relations, codes for
+    choices) and save. Setting the value it already has changes and records nothing."""
+    attname = task._meta.get_field(field).attname
+    old = getattr(task, attname)
+    new = value.pk if isinstance(value, models.Model) else value
+    if new == old:
+        return
+    event = _event(task, kind, actor=actor, at=at, field=field, old=old, new=new)
+    setattr(task, field, value)
+    _save(task, [event], at=at)
 
 
 def _active_user(user: AbstractBaseUser | None, role: str) -> None:
@@ -239,18 +252,10 @@ def set_approver(
 ) -> Task:
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    new_id = approver.pk if approver else None
-    if new_id == task.approver_id:
-        return task
-    if approver is None and task.status == Status.ON_APPROVAL:
+    if approver is None and task.approver_id and task.status == Status.ON_APPROVAL:
         raise WorkflowError("A card on approval needs an approver.")
     _active_user(approver, "approver")
-    event = _event(
-        task, Kind.APPROVER_CHANGED, actor=actor, at=at, field="approver",
-        old=task.approver_id, new=new_id,
-    )  # fmt: skip
-    task.approver = approver
-    _save(task, [event], at=at)
+    _set(task, "approver", approver, Kind.APPROVER_CHANGED, actor=actor, at=at)
     return task
 
 
@@ -341,14 +346,7 @@ def change_priority(
         priority = Priority(priority)
     except ValueError:
         raise WorkflowError(f"Unknown priority {priority!r}.") from None
-    if priority == task.priority:
-        return task
-    event = _event(
-        task, Kind.PRIORITY_CHANGED, actor=actor, at=at, field="priority",
-        old=task.priority, new=priority,
-    )  # fmt: skip
-    task.priority = priority
-    _save(task, [event], at=at)
+    _set(task, "priority", priority, Kind.PRIORITY_CHANGED, actor=actor, at=at)
     return task
 
 
@@ -364,14 +362,7 @@ def change_request_type(
     """Reclassify the card; running timers move to the matching policy's targets."""
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    if request_type.pk == task.request_type_id:
-        return task
-    event = _event(
-        task, Kind.REQUEST_TYPE_CHANGED, actor=actor, at=at, field="request_type",
-        old=task.request_type_id, new=request_type.pk,
-    )  # fmt: skip
-    task.request_type = request_type
-    _save(task, [event], at=at)
+    _set(task, "request_type", request_type, Kind.REQUEST_TYPE_CHANGED, actor=actor, at=at)
     return task
 
 
@@ -387,14 +378,7 @@ def change_team(
     """Hand the card to another team (a hand-off that reports measure)."""
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    new_id = team.pk if team else None
-    if new_id == task.team_id:
-        return task
-    event = _event(
-        task, Kind.TEAM_CHANGED, actor=actor, at=at, field="team", old=task.team_id, new=new_id
-    )
-    task.team = team
-    _save(task, [event], at=at)
+    _set(task, "team", team, Kind.TEAM_CHANGED, actor=actor, at=at)
     return task
 
 
