@@ -13,6 +13,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tasks.view_taskevent",
         "sla.view_slatimer",
         "sla.view_slapolicy",
+        "reports.view_reports",
     ],
     "dispatcher": [
         "tasks.view_task",

@@ -19,6 +19,18 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    {
+        "name": "reports: refresh derived tables",
+        "func": "reports.jobs.refresh_report_tables",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    {
+        "name": "reports: weekly review digest",
+        "func": "reports.jobs.send_weekly_digest",
+        "schedule_type": Schedule.CRON,
+        "cron": "0 7 * * 1",
+    },
 ]
 
 
@@ -33,7 +45,9 @@ class Command(BaseCommand):
             name = spec["name"]
             defaults = {k: v for k, v in spec.items() if k != "name"}
             schedule, created = Schedule.objects.update_or_create(name=name, defaults=defaults)
-            if created:
+            # A cron schedule got its next slot from django-q on create; the next minute
+            # would send e.g. a weekly digest straight after the first deploy.
+            if created and schedule.schedule_type != Schedule.CRON:
                 Schedule.objects.filter(pk=schedule.pk).update(next_run=first_run)
             self.stdout.write(f"{'Created' if created else 'Up to date'}: {name}")
         known = [s["name"] for s in SCHEDULES]

@@ -1,0 +1,90 @@
+"""Forms of the calibration and weekly pages. Bad values become messages, never a 500."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+
+from reports import calibration, digest, metrics
+from sla.models import SlaPolicy
+from tasks.models import Priority, Team
+
+
+class CalibrationForm(forms.Form):
+    source = forms.ChoiceField(choices=list(calibration.SOURCES.items()), required=False)
+    percentile = forms.ChoiceField(
+        label="Propose at",
+        choices=[(k, f"p{k}") for k in calibration.PERCENTILES],
+        required=False,
+    )
+    response = forms.CharField(label="What if response target were", required=False)
+    resolution = forms.CharField(label="What if resolution target were", required=False)
+
+    def clean_response(self) -> timedelta | None:
+        return self._duration("response")
+
+    def clean_resolution(self) -> timedelta | None:
+        return self._duration("resolution")
+
+    def _duration(self, name: str) -> timedelta | None:
+        text = self.cleaned_data.get(name, "")
+        if not text:
+            return None
+        try:
+            return metrics.parse_duration(text)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def options(self) -> dict[str, Any]:
+        """Options for calibration.distribution; a bad value falls back to its default."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        if self.is_bound and not self.is_valid():
+            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return {
+            "source": data.get("source") or "observe",
+            "percentile": calibration.PERCENTILES[data.get("percentile") or "80"],
+            "candidates": {
+                "response": data.get("response"),
+                "resolution": data.get("resolution"),
+            },
+        }
+
+    def problems(self) -> list[str]:
+        if not self.is_bound or self.is_valid():
+            return []
+        return [
+            f"{self.fields[name].label or name.title()}: {' '.join(errors)} (ignored)"
+            for name, errors in self.errors.items()
+        ]
+
+
+class ApplyForm(forms.Form):
+    policy = forms.ModelChoiceField(queryset=SlaPolicy.objects.filter(active=True))
+    priority = forms.ChoiceField(choices=Priority.choices)
+    response_seconds = forms.IntegerField(min_value=60, required=False)
+    resolution_seconds = forms.IntegerField(min_value=60, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for kind in ("response", "resolution"):
+            seconds = data.get(f"{kind}_seconds")
+            data[kind] = timedelta(seconds=seconds) if seconds else None
+        return data
+
+
+class WeeklyForm(forms.Form):
+    week = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Week of"
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+
+    def choice(self, default_week: date) -> tuple[date, Team | None, list[str]]:
+        problems = []
+        if self.is_bound and not self.is_valid():
+            for name, errors in self.errors.items():
+                problems.append(f"{self.fields[name].label or name}: {' '.join(errors)} (ignored)")
+        data = {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        week = digest.week_of(data["week"]) if data.get("week") else default_week
+        return week, data.get("team"), problems

@@ -1,0 +1,68 @@
+"""django-q2 entry points of the reports app (registered by `sync_schedules`).
+
+Both are idempotent: the refresh recomputes only cards whose version moved on, and each
+team's weekly digest is claimed by a unique row before it is sent, so a re-run (at-least-once
+delivery) sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from reports import digest, rollup
+from reports.models import DigestSent
+from tasks.models import Team
+
+log = logging.getLogger(__name__)
+
+
+def refresh_report_tables(now: datetime | None = None) -> int:
+    """Recompute the derived tables of changed cards; returns how many cards."""
+    return rollup.refresh(now=now)
+
+
+def send_weekly_digest(now: datetime | None = None) -> int:
+    """Email last week's review to each team's manager; returns the number sent."""
+    now = now or timezone.now()
+    rollup.refresh(now=now)  # stages of last week's cards must be known
+    week = digest.last_week(now)
+    teams = (
+        Team.objects.filter(manager__isnull=False, manager__is_active=True)
+        .exclude(manager__email="")
+        .select_related("manager")
+    )
+    sent = 0
+    for team in teams:
+        try:
+            with transaction.atomic():
+                DigestSent.objects.create(
+                    team=team, week_start=week, recipient=team.manager.email, sent_at=now
+                )
+                _send(digest.build(week, team), team)
+        except IntegrityError:
+            continue  # already sent for this week
+        sent += 1
+    if sent:
+        log.info("weekly review sent to %d team manager(s)", sent)
+    return sent
+
+
+def _send(review: digest.Digest, team: Team) -> None:
+    url = f"{settings.SITE_URL}{reverse('reports_weekly')}?week={review.week_start}&team={team.pk}"
+    context = {"digest": review, "team": team, "url": url}
+    subject = f"Weekly review for {team.name}: week of {review.week_start:%d %b %Y}"
+    message = EmailMultiAlternatives(
+        subject,
+        render_to_string("reports/email/weekly.txt", context),
+        to=[team.manager.email],
+    )
+    message.attach_alternative(render_to_string("reports/email/weekly.html", context), "text/html")
+    message.send()

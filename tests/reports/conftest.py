@@ -1,0 +1,159 @@
+"""A small, fully known history for the report tests, made through tasks.actions with `at=`.
+
+Calendar "Office": Mon–Fri 09:00–17:00 Europe/Berlin. 2026-11-16 is a Monday.
+Policies: "Standard" (default, enforce; normal 1h/4h, high 30m/2h, no target for low, so low
+cards have no SLA) and "Leads observe" (request type Sales lead, observe; normal 2h/8h).
+Warnings at 75 %.
+
+Cards (Support unless said), times Berlin:
+  A normal: created Mon 09:00 (owner Paula), in progress 09:30, done 11:30.
+  B normal: created Mon 10:00, in progress 11:30 (response 1h30: missed), waiting for
+     "Customer" 12:00, in progress Tue 10:00 (pause: 6h business), done Tue 10:30.
+  C low, no owner: created Tue 09:00, never touched (no SLA).
+  D Sales lead normal: created Mon 09:00, in progress 10:00, done 13:00 (observe: met, met).
+  E Sales lead normal: created Tue 09:00, in progress 12:00, done Wed 11:00
+     (observe: response 3h and resolution 10h both missed).
+  G normal, approver Maria: created Wed 09:00, in progress 09:40, on approval 11:00,
+     in progress Thu 10:00 (approval 7h), handed to Sales Thu 11:00, done Thu 14:00
+     (resolution 13h: missed at Wed 13:00).
+  H normal: created Thu 09:00, in progress 09:50 (response 50m: warned, met: a near miss);
+     still in progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reports import rollup
+from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
+from tasks import actions
+from tasks.models import Priority, Status, Task, Team
+from tests.factories import BlockingReasonFactory, RequestTypeFactory, TeamFactory
+
+BERLIN = ZoneInfo("Europe/Berlin")
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+MON, TUE, WED, THU = (2026, 11, 16), (2026, 11, 17), (2026, 11, 18), (2026, 11, 19)
+
+
+def berlin(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def office(db):
+    calendar = BusinessCalendar.objects.create(name="Office", timezone="Europe/Berlin")
+    for day in range(5):
+        WorkingInterval.objects.create(calendar=calendar, weekday=day, start=time(9), end=time(17))
+    return calendar
+
+
+def _policy(name, calendar, targets, **fields) -> SlaPolicy:
+    policy = SlaPolicy.objects.create(name=name, calendar=calendar, **fields)
+    for priority, (response, resolution) in targets.items():
+        SlaTarget.objects.create(
+            policy=policy,
+            priority=priority,
+            response_target=response,
+            resolution_target=resolution,
+            warn_pct=75,
+        )
+    return policy
+
+
+@pytest.fixture
+def support_team(db):
+    return TeamFactory(name="Support")
+
+
+@pytest.fixture
+def support(support_team):
+    return RequestTypeFactory(name="Support", default_team=support_team)
+
+
+@pytest.fixture
+def policies(office, request_type):
+    standard = _policy(
+        "Standard",
+        office,
+        {Priority.NORMAL: (H, 4 * H), Priority.HIGH: (30 * M, 2 * H)},
+        is_default=True,
+    )
+    leads = _policy(
+        "Leads observe",
+        office,
+        {Priority.NORMAL: (2 * H, 8 * H)},
+        order=10,
+        request_type=request_type,
+        mode=PolicyMode.OBSERVE,
+    )
+    return standard, leads
+
+
+@dataclass
+class History:
+    cards: dict[str, Task]
+    customer: object
+    sales: Team
+    support: Team
+
+
+def _card(title, rtype, at, owner, actor, priority=Priority.NORMAL) -> Task:
+    return actions.create_task(
+        title=title, request_type=rtype, priority=priority, actor=actor, owner=owner, at=at
+    )
+
+
+def _move(task, to, at, actor, **kw) -> Task:
+    return actions.change_status(task=task, to=to, actor=actor, at=at, **kw)
+
+
+@pytest.fixture
+def history(policies, team, support, support_team, request_type, manager, performer):
+    customer = BlockingReasonFactory(name="Customer", pauses_sla=True)
+    support_team.members.add(performer)
+    p, IP = performer, Status.IN_PROGRESS
+    cards = {}
+
+    a = cards["A"] = _card("A", support, berlin(*MON, 9), p, p)
+    _move(a, IP, berlin(*MON, 9, 30), p)
+    _move(a, Status.DONE, berlin(*MON, 11, 30), p)
+
+    b = cards["B"] = _card("B", support, berlin(*MON, 10), p, p)
+    _move(b, IP, berlin(*MON, 11, 30), p)
+    _move(b, Status.WAITING, berlin(*MON, 12), p, blocking_reason=customer)
+    _move(b, IP, berlin(*TUE, 10), p)
+    _move(b, Status.DONE, berlin(*TUE, 10, 30), p)
+
+    cards["C"] = _card("C", support, berlin(*TUE, 9), None, manager, priority=Priority.LOW)
+
+    d = cards["D"] = _card("D", request_type, berlin(*MON, 9), p, p)
+    _move(d, IP, berlin(*MON, 10), p)
+    _move(d, Status.DONE, berlin(*MON, 13), p)
+
+    e = cards["E"] = _card("E", request_type, berlin(*TUE, 9), p, p)
+    _move(e, IP, berlin(*TUE, 12), p)
+    _move(e, Status.DONE, berlin(*WED, 11), p)
+
+    g = cards["G"] = _card("G", support, berlin(*WED, 9), p, p)
+    actions.set_approver(task=g, approver=manager, actor=p, at=berlin(*WED, 9))
+    _move(g, IP, berlin(*WED, 9, 40), p)
+    _move(g, Status.ON_APPROVAL, berlin(*WED, 11), p)
+    _move(g, IP, berlin(*THU, 10), manager)
+    actions.change_team(task=g, team=team, actor=p, at=berlin(*THU, 11))
+    _move(g, Status.DONE, berlin(*THU, 14), p)
+
+    h = cards["H"] = _card("H", support, berlin(*THU, 9), p, p)
+    _move(h, IP, berlin(*THU, 9, 50), p)
+
+    for task in cards.values():
+        task.refresh_from_db()
+    rollup.refresh(now=berlin(*THU, 15))
+    return History(cards, customer, team, support_team)
+
+
+WEEK = {"start": "2026-11-16", "end": "2026-11-22"}

@@ -1,0 +1,215 @@
+"""Report pages: permission, filters and bad input, CSV, charts with tables, query counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from reports import rollup
+from reports.catalogue import REPORTS
+from sla.models import SlaTarget
+from tasks import actions
+from tasks.models import Priority, Status
+from tests.factories import RelatedObjectFactory, TeamFactory, UserFactory
+from tests.reports.conftest import MON, TUE, WEEK, H, berlin
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [f"/reports/{slug}/" for slug in REPORTS] + ["/reports/calibration/", "/reports/weekly/"]
+
+
+@pytest.fixture
+def as_manager(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_report_page_requires_the_reports_permission(client, performer, url):
+    client.force_login(performer)
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_visitors_are_sent_to_log_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_the_nav_links_to_reports_only_for_managers(client, manager, performer):
+    client.force_login(manager)
+    assert 'href="/reports/"' in client.get("/cards/").content.decode()
+    client.force_login(performer)
+    assert 'href="/reports/"' not in client.get("/cards/").content.decode()
+
+
+def test_the_overview_shows_each_figure_as_a_chart_and_a_table(as_manager, history):
+    html = as_manager.get("/reports/overview/", WEEK).content.decode()
+    assert html.count("<canvas data-chart=") == 3
+    assert html.count("<table>") == 3
+    assert "vendor/chartjs/chart.umd.min.js" in html
+    assert "66.7 %" in html  # response share met: 4 of 6
+
+
+def test_every_table_downloads_as_csv_with_the_same_numbers(as_manager, history):
+    response = as_manager.get("/reports/causes/", {**WEEK, "export": "causes"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:2] == ["Cause", "Business time lost (business hours)"]
+    assert rows[1][:3] == ["Customer", "6.0", "1"]
+
+
+def test_an_unknown_csv_table_is_a_404_not_a_500(as_manager, history):
+    assert as_manager.get("/reports/causes/", {"export": "nope"}).status_code == 404
+    assert as_manager.get("/reports/nope/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"team": "999999"}, "Team: Select a valid choice"),
+        ({"team": "abc"}, "Team: Select a valid choice"),
+        ({"priority": "urgent"}, "Priority: Select a valid choice"),
+        ({"start": "2026-13-45"}, "From: Enter a valid date"),
+        ({"start": "2026-11-20", "end": "2026-11-01"}, "The period starts after it ends"),
+    ],
+)
+def test_bad_filter_values_are_reported_and_ignored(as_manager, history, params, message):
+    response = as_manager.get("/reports/overview/", params)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+def test_a_period_with_no_cards_says_so(as_manager, history):
+    html = as_manager.get("/reports/overview/", {"start": "2020-01-01", "end": "2020-01-31"})
+    assert "No cards in this period match these filters." in html.content.decode()
+
+
+@pytest.fixture
+def many_cards(history, support, manager):
+    """Enough owners, teams, clients and approvals that a per-row query would show."""
+    for i in range(12):
+        owner = UserFactory(username=f"owner{i}")
+        team = TeamFactory(name=f"Team {i}")
+        client = RelatedObjectFactory(name=f"Client {i}")
+        card = actions.create_task(
+            title=f"bulk {i}", request_type=support, priority=Priority.NORMAL, actor=manager,
+            owner=owner, team=team, related_object=client, at=berlin(*MON, 9),
+        )  # fmt: skip
+        actions.set_approver(task=card, approver=owner, actor=manager, at=berlin(*MON, 9))
+        actions.change_status(task=card, to=Status.ON_APPROVAL, actor=owner, at=berlin(*MON, 10))
+        actions.change_team(task=card, team=history.support, actor=manager, at=berlin(*MON, 11))
+        actions.change_status(task=card, to=Status.DONE, actor=owner, at=berlin(*TUE, 12))
+    rollup.refresh()
+
+
+@pytest.mark.parametrize(
+    ("url", "limit"),
+    [
+        ("/reports/overview/", 16),
+        ("/reports/flow/", 14),
+        ("/reports/misses/", 14),
+        ("/reports/causes/", 10),
+        ("/reports/workload/", 14),
+        ("/reports/automation/", 10),
+        ("/reports/calibration/", 12),
+        ("/reports/weekly/", 16),
+    ],
+)
+def test_pages_use_a_fixed_number_of_queries(
+    as_manager, many_cards, django_assert_max_num_queries, url, limit
+):
+    with django_assert_max_num_queries(limit):
+        response = as_manager.get(url, {**WEEK, "week": "2026-11-16"})
+    assert response.status_code == 200
+
+
+# --- calibration -------------------------------------------------------------------
+
+
+def test_calibration_shows_percentiles_and_a_rounded_proposal(as_manager, history):
+    html = as_manager.get("/reports/calibration/", {**WEEK, "source": "observe"}).content
+    html = html.decode()
+    # Observe clocks of Sales lead / normal: response 1h and 3h, resolution 4h and 10h.
+    assert "<td>1h</td><td>3h</td><td>3h</td>" in html
+    assert "<strong>3h</strong>" in html and "<strong>12h</strong>" in html
+
+
+def test_calibration_what_if_shows_the_share_within_a_candidate(as_manager, history):
+    html = as_manager.get(
+        "/reports/calibration/", {**WEEK, "source": "history", "response": "1h"}
+    ).content.decode()
+    assert "50.0 %" in html  # Sales lead: D (1h) within, E (3h) not
+
+
+def test_a_bad_what_if_value_is_explained_not_a_500(as_manager, history):
+    response = as_manager.get("/reports/calibration/", {"response": "soon", "percentile": "99"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is not a duration" in html and "(ignored)" in html
+
+
+def test_applying_a_proposal_needs_the_target_permission(client, manager, history):
+    leads = history_policies()[1]
+    client.force_login(manager)
+    response = client.post("/reports/calibration/apply/", _apply(leads))
+    assert response.status_code == 403
+    assert SlaTarget.objects.get(policy=leads, priority=Priority.NORMAL).response_target == 2 * H
+
+
+def test_applying_a_proposal_updates_the_target(client, manager, history):
+    leads = history_policies()[1]
+    for codename in ("change_slatarget", "add_slatarget"):
+        manager.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(manager)
+    page = client.get("/reports/calibration/", {**WEEK, "source": "observe"}).content.decode()
+    assert "Set on Leads observe" in page
+
+    response = client.post("/reports/calibration/apply/", _apply(leads))
+
+    assert response.status_code == 302
+    target = SlaTarget.objects.get(policy=leads, priority=Priority.NORMAL)
+    assert (target.response_target, target.resolution_target) == (3 * H, 12 * H)
+
+
+def test_applying_creates_a_missing_target_and_rejects_bad_values(client, manager, history):
+    leads = history_policies()[1]
+    manager.user_permissions.add(*Permission.objects.filter(codename__endswith="_slatarget"))
+    client.force_login(manager)
+    client.post("/reports/calibration/apply/", _apply(leads, priority=Priority.HIGH))
+    assert SlaTarget.objects.get(policy=leads, priority=Priority.HIGH).response_target == 3 * H
+
+    response = client.post(
+        "/reports/calibration/apply/", {**_apply(leads), "response_seconds": "-5"}, follow=True
+    )
+    assert "Nothing was applied" in response.content.decode()
+    assert SlaTarget.objects.get(policy=leads, priority=Priority.NORMAL).response_target == 2 * H
+
+
+def test_applying_without_a_csrf_token_is_refused(manager, history):
+    leads = history_policies()[1]
+    manager.user_permissions.add(*Permission.objects.filter(codename__endswith="_slatarget"))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+    assert client.post("/reports/calibration/apply/", _apply(leads)).status_code == 403
+
+
+def history_policies():
+    from sla.models import SlaPolicy
+
+    return SlaPolicy.objects.get(name="Standard"), SlaPolicy.objects.get(name="Leads observe")
+
+
+def _apply(policy, priority=Priority.NORMAL):
+    return {
+        "policy": policy.pk,
+        "priority": priority,
+        "response_seconds": 3 * 3600,
+        "resolution_seconds": 12 * 3600,
+        "next": "/reports/calibration/",
+    }
