@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from sla.escalation import replaying_history
 from tasks import actions
 from tasks.models import Priority, RelatedObject, RequestType, Status, Team
 
@@ -54,7 +55,7 @@ def read(lines: Iterable[str], *, tz: ZoneInfo, actor=None, now=None) -> ImportR
         if not any(clean.values()):
             continue
         try:
-            with transaction.atomic():
+            with transaction.atomic(), replaying_history():
                 task = _import_row(clean, tz=tz, actor=actor, now=now)
         except (RowError, actions.WorkflowError) as error:
             result.errors.append((line, str(error)))

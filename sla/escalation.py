@@ -11,7 +11,9 @@ a threshold fires the same way whichever notices it first; the unique constraint
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +33,20 @@ from tasks.models import Task
 
 Trigger = EscalationRule.Trigger
 NOT_TAKEN_IN_TIME = "Not taken in time"
+
+_replaying = ContextVar("replaying_history", default=False)
+
+
+@contextmanager
+def replaying_history() -> Iterator[None]:
+    """While past history is replayed (importing old cards), thresholds crossed long ago are
+    recorded as events, for the reports, but announce nothing and trigger no automatic
+    reactions: nobody wants an email about a breach from last March."""
+    token = _replaying.set(True)
+    try:
+        yield
+    finally:
+        _replaying.reset(token)
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,8 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list
             for timer, f in rows
         ]
     )
+    if _replaying.get():
+        return events
     people = _People(timer.task for timer, _ in rows if not timer.observe)
     notifications: dict[tuple[int, str, str], Notification] = {}
     for event, (timer, f) in zip(events, rows, strict=True):
@@ -256,6 +274,8 @@ def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> N
     from tasks import actions
     from tasks.models import Priority
 
+    if _replaying.get():
+        return
     not_taken: list[int] = []
     for timer, fired in batch:
         if timer.observe:

@@ -13,6 +13,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tasks.view_taskevent",
         "sla.view_slatimer",
         "sla.view_slapolicy",
+        # Managers set their targets from calibration (one click on the calibration page).
+        "sla.add_slatarget",
+        "sla.change_slatarget",
         "reports.view_reports",
     ],
     "dispatcher": [

@@ -102,3 +102,26 @@ def test_a_file_without_the_required_columns_is_refused_before_anything(tmp_path
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_cards", str(tmp_path / "nope.csv"))
+
+
+def test_importing_a_card_that_breached_long_ago_records_the_breach_but_tells_nobody(
+    tmp_path, policies, support, performer, mailoutbox
+):
+    from sla.models import EscalationRule, Notification, SlaEvent, SlaPolicy
+
+    standard = SlaPolicy.objects.get(name="Standard")
+    EscalationRule.objects.create(
+        policy=standard, trigger="breach", notify_owner=True, in_app=True, email=True
+    )
+    # High priority: 2 h resolution; done the next day, so breached while being replayed.
+    out, err, error = run(
+        tmp_path,
+        "Old fire,Support,high,2026-11-16 09:00,paula,,ACME,2026-11-16 09:20,2026-11-17 16:00\n",
+    )
+
+    assert error is None, err
+    resolution = SlaTimer.objects.get(task__title="Old fire", kind="resolution")
+    assert resolution.state == TimerState.BREACHED
+    assert SlaEvent.objects.filter(timer=resolution, kind="breach").exists()
+    assert not Notification.objects.exists()
+    assert mailoutbox == []
