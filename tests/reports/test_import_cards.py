@@ -114,7 +114,7 @@ def test_importing_a_card_that_breached_long_ago_records_the_breach_but_tells_no
         policy=standard, trigger="breach", notify_owner=True, in_app=True, email=True
     )
     # High priority: 2 h resolution; done the next day, so breached while being replayed.
-    out, err, error = run(
+    _out, err, error = run(
         tmp_path,
         "Old fire,Support,high,2026-11-16 09:00,paula,,ACME,2026-11-16 09:20,2026-11-17 16:00\n",
     )
