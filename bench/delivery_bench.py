@@ -1,0 +1,199 @@
+"""Benchmark sla.jobs.send_pending_notifications: Slack and email delivery rate on loopback.
+
+How to run (same dedicated database as bench/scan_bench.py; it is reset):
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/turnaround_bench
+    export DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS='*'
+    .venv/bin/python bench/delivery_bench.py --count 5000
+
+What it does, all on 127.0.0.1 and bounded by --count:
+  1. starts a Slack stand-in (ThreadingHTTPServer answering every POST with 200 "ok") and an
+     SMTP receiver (aiosmtpd, accepts and drops every message), and points EMAIL_URL at it;
+  2. `manage.py bench_timers --reset --open N --due N --slack-webhook http://127.0.0.1:…/`
+     and one `scan_due_timers` run: N breaches, each with a pending email to the card's owner
+     and a pending Slack message (plus an in-app row, sent at once, not delivered);
+  3. times `send_pending_notifications` twice: first the Slack rows alone (the email rows are
+     parked a day ahead), then the email rows; prints notifications/s per channel, SQL queries,
+     and what the receivers got (HTTP requests, SMTP sessions and messages).
+
+    --profile FILE   cProfile both delivery runs (top functions by cumulative and own time)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import socket
+import sys
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+HTTP_REQUESTS = Counter()
+
+
+class SlackStandIn(BaseHTTPRequestHandler):
+    """Answers like a Slack incoming webhook: 200 and the body "ok"."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        HTTP_REQUESTS.add()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+class SmtpSink:
+    """aiosmtpd handler: counts SMTP sessions (EHLO) and messages, keeps nothing."""
+
+    def __init__(self) -> None:
+        self.sessions = 0
+        self.messages = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        self.sessions += 1
+        return responses
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages += 1
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_receivers() -> tuple[ThreadingHTTPServer, Controller, SmtpSink]:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), SlackStandIn)
+    http.daemon_threads = True
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    sink = SmtpSink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    return http, smtp, sink
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=5000, help="breaches (one email + one Slack)")
+    parser.add_argument("--profile", metavar="FILE")
+    args = parser.parse_args()
+
+    http, smtp, sink = start_receivers()
+    webhook = f"http://127.0.0.1:{http.server_address[1]}/services/bench"
+    os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp.port}"
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopback only
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["Q_SYNC"] = "false"
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from sla.jobs import scan_due_timers, send_pending_notifications
+    from sla.models import Channel, Notification
+
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. …/turnaround_bench).")
+    n = args.count
+    call_command("bench_timers", open=n, due=n, reset=True, slack_webhook=webhook)
+    fired = scan_due_timers(now=timezone.now())
+    pending = Notification.objects.filter(state=Notification.State.PENDING)
+    print(
+        f"scan fired {fired:,} breaches; pending: "
+        f"{pending.filter(channel=Channel.SLACK).count():,} Slack, "
+        f"{pending.filter(channel=Channel.EMAIL).count():,} email"
+    )
+    # Park the email rows so the first run delivers Slack alone.
+    pending.filter(channel=Channel.EMAIL).update(next_attempt_at=timezone.now() + timedelta(days=1))
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sla_notification")
+
+    print("load average before the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    profiler = cProfile.Profile() if args.profile else None
+    rows = []
+    for channel, now in (
+        (Channel.SLACK, timezone.now()),
+        (Channel.EMAIL, timezone.now() + timedelta(days=2)),
+    ):
+        received_before = (HTTP_REQUESTS.value, sink.sessions, sink.messages)
+        connection.queries_log.clear()  # the log keeps 9,000 queries; count from empty
+        with CaptureQueriesContext(connection) as ctx:
+            if profiler:
+                profiler.enable()
+            started = time.perf_counter()
+            sent = send_pending_notifications(now=now)
+            wall = time.perf_counter() - started
+            if profiler:
+                profiler.disable()
+        failed = Notification.objects.filter(channel=channel, state=Notification.State.FAILED)
+        errors = list(failed.values_list("last_error", flat=True)[:3])
+        received = (
+            HTTP_REQUESTS.value - received_before[0]
+            if channel == Channel.SLACK
+            else sink.messages - received_before[2]
+        )
+        sessions = "-" if channel == Channel.SLACK else f"{sink.sessions - received_before[1]:,}"
+        rows.append(
+            f"| {channel.label} | {sent:,} | {received:,} | {sessions} | {wall:,.2f} "
+            f"| {sent / wall:,.0f} | {len(ctx.captured_queries):,} | {failed.count():,} |"
+        )
+        if errors:
+            print(f"{channel.label} errors, e.g.: {errors}")
+
+    print(
+        "\n| Channel | Sent | Received | SMTP sessions | Wall s | Notifications/s "
+        "| Queries | Failed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats("tottime").print_stats(25)
+        Path(args.profile).write_text(out.getvalue())
+        print(f"profile written to {args.profile}")
+
+    http.shutdown()
+    smtp.stop()
+    asyncio.set_event_loop(None)
+
+
+if __name__ == "__main__":
+    main()
