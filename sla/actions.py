@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from sla import engine, escalation
+from sla import bulk, engine, escalation
 from sla.calendar import WorkCalendar
 from sla.models import (
     BusinessCalendar,
@@ -294,6 +294,6 @@ def recompute_calendar_timers(
             for timer in chunk:
                 clock = engine.rebase(before, timer.clock, at)
                 _store(timer, clock, after, at)
-            SlaTimer.objects.bulk_update(chunk, fields)
+            bulk.update_rows(chunk, fields)
         updated += len(chunk)
         last_pk = chunk[-1].pk

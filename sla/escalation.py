@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.models import User
 
+from sla import bulk
 from sla.models import (
     Channel,
     EscalationRule,
@@ -175,12 +177,32 @@ class _People:
         return list(unique.values())
 
 
-def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list[SlaEvent]:
-    """Write the events and their notifications for fired thresholds (caller's transaction).
-    Observe-mode timers get events but no notifications. Returns the events written."""
+EVENT_FIELDS = ("timer_id", "key", "kind", "rule_id", "at", "recorded_at", "observe")
+
+
+class NoteRow(NamedTuple):
+    """One outbox row, in the column order `bulk.insert_rows` writes."""
+
+    event_id: int
+    recipient_id: int | None
+    channel: str
+    recipient_key: str
+    address: str
+    state: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
+    """Write the events and their notifications for fired thresholds (caller's transaction),
+    as plain rows (no model instances: this is the scan's hot path). Observe-mode timers get
+    events but no notifications. Returns the number of events written."""
     rows = [(timer, f) for timer, fired in batch for f in fired]
     if not rows:
-        return []
+        return 0
     # Normally nothing here exists yet (the timers are locked); if something did write the
     # same threshold, skip it rather than fail the whole batch on the unique constraint.
     existing = set(
@@ -190,35 +212,32 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> list
     )
     rows = [(timer, f) for timer, f in rows if (timer.pk, f.key) not in existing]
     if not rows:
-        return []
-    events = SlaEvent.objects.bulk_create(
+        return 0
+    inserted = bulk.insert_rows(
+        SlaEvent,
+        EVENT_FIELDS,
         [
-            SlaEvent(
-                timer=timer,
-                key=f.key,
-                kind=f.kind,
-                rule=f.rule,
-                at=f.at,
-                recorded_at=now,
-                observe=timer.observe,
-            )
+            (timer.pk, f.key, f.kind, f.rule.pk if f.rule else None, f.at, now, timer.observe)
             for timer, f in rows
-        ]
+        ],
+        returning=("id", "timer_id", "key"),
     )
     if _replaying.get():
-        return events
+        return len(inserted)
+    event_ids = {(timer_id, key): pk for pk, timer_id, key in inserted}
     people = _People(timer.task for timer, _ in rows if not timer.observe)
-    notifications: dict[tuple[int, str, str], Notification] = {}
-    for event, (timer, f) in zip(events, rows, strict=True):
+    notes: dict[tuple[int, str, str], NoteRow] = {}
+    for timer, f in rows:
         if timer.observe:
             continue
+        event_id = event_ids[(timer.pk, f.key)]
         for rule in rules_for(timer, f):
-            for note in _notifications(event, timer.task, rule, people, now):
-                notifications.setdefault((event.pk, note.channel, note.recipient_key), note)
-    Notification.objects.bulk_create(notifications.values())
-    if any(n.state == Notification.State.PENDING for n in notifications.values()):
+            for note in _notifications(event_id, timer.task, rule, people, now):
+                notes.setdefault((event_id, note.channel, note.recipient_key), note)
+    bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
+    if any(n.state == Notification.State.PENDING for n in notes.values()):
         _enqueue_delivery()
-    return events
+    return len(inserted)
 
 
 def _enqueue_delivery() -> None:
@@ -229,15 +248,16 @@ def _enqueue_delivery() -> None:
     async_task("sla.jobs.send_pending_notifications", task_name="deliver notifications")
 
 
-def _notifications(event, task, rule, people, now) -> Iterable[Notification]:
+def _notifications(event_id, task, rule, people, now) -> Iterable[NoteRow]:
     def note(channel, key, recipient=None, address="", state=Notification.State.PENDING, error=""):
-        return Notification(
-            event=event,
-            recipient=recipient,
+        return NoteRow(
+            event_id=event_id,
+            recipient_id=recipient.pk if recipient else None,
             channel=channel,
             recipient_key=key,
             address=address,
             state=state,
+            attempts=0,
             last_error=error,
             next_attempt_at=now if state == Notification.State.PENDING else None,
             created_at=now,

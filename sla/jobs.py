@@ -15,8 +15,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from sla import escalation, notify
+from sla import bulk, escalation, notify
 from sla.models import Channel, Notification, SlaTimer
+from tasks.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,7 @@ def scan_due_timers(now: datetime | None = None, batch_size: int = SCAN_BATCH) -
 def _scan_batch(now: datetime, batch_size: int):
     due = (
         SlaTimer.objects.due_for_check(now)
-        .select_related(
-            "calendar", "policy", "task__owner", "task__approver", "task__team__manager"
-        )
+        .select_related("calendar", "policy")
         .prefetch_related("policy__rules")
         .order_by("next_check_at")
     )
@@ -81,9 +80,16 @@ def _scan_batch(now: datetime, batch_size: int):
             timer.next_check_at = now + timedelta(minutes=10)
             fired.append((timer, []))
         timer.updated_at = now
-    SlaTimer.objects.bulk_update(timers, TIMER_FIELDS)
-    events = escalation.record(fired, now)
-    return fired, len(timers), len(events)
+    bulk.update_rows(timers, TIMER_FIELDS)
+    # Cards and people only for the timers that fired (often far fewer than claimed).
+    cards = Task.objects.select_related("owner", "approver", "team__manager").in_bulk(
+        {timer.task_id for timer, f in fired if f}
+    )
+    for timer, f in fired:
+        if f:
+            timer.task = cards[timer.task_id]
+    recorded = escalation.record(fired, now)
+    return fired, len(timers), recorded
 
 
 def _levels(timer: SlaTimer):
