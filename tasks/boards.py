@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,7 +19,7 @@ from sla.queries import band_counts, with_risk
 from tasks import actions, permissions
 from tasks.filters import AtRiskFilter
 from tasks.forms import StatusForm
-from tasks.models import BlockingReason, Status, Task
+from tasks.models import BlockingReason, Task
 from tasks.queries import sees_all
 from tasks.views import forbidden
 
@@ -90,28 +90,34 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _people_with_load():
-    """Everyone who can own cards, with their open cards and how many of those are at risk
-    (one query)."""
+def _people_with_load() -> list:
+    """Everyone who can own cards, with their open cards and how many of those are at risk:
+    two grouped queries over open cards only (a per-person subquery read every card a
+    person ever owned)."""
     now = timezone.now()
-    at_risk = SlaTimer.objects.filter(task__owner=OuterRef("pk"), stopped_at__isnull=True).filter(
-        Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now)
-    )
-    return (
+    people = list(
         User.objects.filter(is_active=True, groups__name__in=["performer", "dispatcher"])
         .distinct()
-        .annotate(
-            open_load=Count(
-                "owned_tasks",
-                filter=~Q(owned_tasks__status__in=[Status.DONE, Status.CANCELLED]),
-                distinct=True,
-            ),
-            at_risk_load=Subquery(
-                at_risk.values("task__owner").annotate(n=Count("task", distinct=True)).values("n")
-            ),
-        )
         .order_by("first_name", "last_name", "username")
     )
+    open_load = dict(
+        Task.objects.open()
+        .filter(owner__in=people)
+        .values_list("owner")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    at_risk_load = dict(
+        SlaTimer.objects.filter(stopped_at__isnull=True, task__owner__in=people)
+        .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
+        .values_list("task__owner")
+        .annotate(n=Count("task", distinct=True))
+        .order_by()
+    )
+    for person in people:
+        person.open_load = open_load.get(person.pk, 0)
+        person.at_risk_load = at_risk_load.get(person.pk, 0)
+    return people
 
 
 def _board_cards(user):
@@ -129,7 +135,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         "no_next_step": list(
             cards.filter(owner__isnull=False, next_step="", dispatch_flag="")[:BOARD_LIMIT]
         ),
-        "people": list(_people_with_load()),
+        "people": _people_with_load(),
     }
     return render(request, "tasks/dispatch.html", context)
 
@@ -160,7 +166,7 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
         task = Task.objects.for_list().get(pk=pk)
     if not request.htmx:
         return redirect("dispatch")
-    context = {"task": task, "people": list(_people_with_load()), "error": error, "done": not error}
+    context = {"task": task, "people": _people_with_load(), "error": error, "done": not error}
     return render(request, "tasks/dispatch.html#row", context, status=status)
 
 
@@ -181,7 +187,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
             breached=Exists(open_timers.filter(state=TimerState.BREACHED)),
             next_due=Min("timers__due_at", filter=Q(timers__stopped_at__isnull=True)),
         )
-        .order_by("-breached", "next_due", "created_at")
+        .order_by("-breached", F("next_due").asc(nulls_last=True), "created_at")
     )
     cards = list(mine[:200])
     context = {

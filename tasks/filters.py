@@ -45,24 +45,32 @@ class TaskFilter(django_filters.FilterSet):
 class AtRiskFilter(django_filters.FilterSet):
     """Filters of the at-risk queue, over open SLA timers and their cards."""
 
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), field_name="task__team")
+    team = django_filters.ModelChoiceFilter(
+        queryset=Team.objects.all(), field_name="task__team", label="Team"
+    )
     owner = django_filters.ModelChoiceFilter(
-        queryset=User.objects.filter(is_active=True), field_name="task__owner"
+        queryset=User.objects.filter(is_active=True), field_name="task__owner", label="Owner"
     )
     request_type = django_filters.ModelChoiceFilter(
-        queryset=RequestType.objects.all(), field_name="task__request_type"
+        queryset=RequestType.objects.all(), field_name="task__request_type", label="Type"
     )
     priority = django_filters.MultipleChoiceFilter(
-        choices=Priority.choices, field_name="task__priority"
+        choices=Priority.choices, field_name="task__priority", label="Priority"
     )
     client = django_filters.ModelChoiceFilter(
         queryset=RelatedObject.objects.filter(parent__isnull=True),
         field_name="task__related_object__root",
         label="Client / related object",
     )
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, field_name="task__status")
+    status = django_filters.MultipleChoiceFilter(
+        choices=[(s.value, s.label) for s in Status if s not in (Status.DONE, Status.CANCELLED)],
+        field_name="task__status",
+        label="Status",
+    )
     blocking_reason = django_filters.ModelChoiceFilter(
-        queryset=BlockingReason.objects.all(), field_name="task__blocking_reason"
+        queryset=BlockingReason.objects.all(),
+        field_name="task__blocking_reason",
+        label="Blocked by",
     )
     timer = django_filters.ChoiceFilter(
         label="Timer state",

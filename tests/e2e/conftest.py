@@ -26,6 +26,12 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _database_outlives_the_browser(transactional_db):
+    """Autouse, so the database is set up before the browser page and flushed only after the
+    page is closed: a poll landing on the live server mid-flush could break the flush."""
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {

@@ -219,7 +219,7 @@ def test_dispatch_board_query_count_does_not_grow(
         make_task(actor=dispatcher, request_type=request_type, title=f"U{n}")
         make_task(actor=dispatcher, owner=performer, request_type=request_type, title=f"O{n}")
     client = client_for(dispatcher)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("dispatch"))
     assert response.status_code == 200
 
