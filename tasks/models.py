@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from tasks.queries import TaskQuerySet
 
@@ -215,8 +216,6 @@ class Task(models.Model):
 
     @property
     def next_step_overdue(self) -> bool:
-        from django.utils import timezone
-
         return bool(self.next_step_due and self.is_open and self.next_step_due < timezone.now())
 
 
