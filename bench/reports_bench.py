@@ -10,7 +10,13 @@
 Each page is requested through Django's test client as a manager (full request: filters,
 queries, template, charts JSON), once to warm up and then --runs times; prints a Markdown
 row per page and period: median/min/max wall time, SQL queries, and the process's peak RSS
-growth during the timed runs (flat memory: rows never come into Python).
+growth during the timed runs (flat memory: rows never come into Python), and the machine's
+load average before and after (other work on the machine makes the times noisy).
+
+After changing the derived tables, rebuild them on an existing bench database (keeps the
+cards, rewrites CardFacts and DailyVolume set-based, about a minute at 1M cards):
+
+    .venv/bin/python manage.py bench_reports --derived-only
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ def main() -> None:
         stages = cursor.fetchone()[0]
     print(
         f"\n{n:,} cards, {events:,} events, {timers:,} timers, {stages:,} stage intervals; "
-        f"{args.runs} timed runs after one warm-up\n"
+        f"{args.runs} timed runs after one warm-up; load average {_load()}\n"
     )
     print("| Page | Period | Median | Min | Max | Queries | Peak RSS growth |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -109,6 +115,11 @@ def main() -> None:
                 f"| {min(times) * 1000:.0f} ms | {max(times) * 1000:.0f} ms "
                 f"| {len(queries)} | {growth / 1024:.1f} MB |"
             )
+    print(f"\nload average at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

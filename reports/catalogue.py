@@ -49,8 +49,7 @@ REPORTS: dict[str, Report] = {
             lambda s, now: [
                 queries.approaching_breach(s, now),
                 queries.attention(s, now),
-                queries.workload_teams(s, now),
-                queries.workload_people(s, now),
+                *queries.workload(s, now),
             ],
             current_state=True,
         ),

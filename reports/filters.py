@@ -13,7 +13,9 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from tasks.models import Priority, RelatedObject, RequestType, Task, Team
 
@@ -74,6 +76,26 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+class PlainSelect(forms.Select):
+    """A <select> rendered in Python: the same HTML as Django's template widget, without a
+    template render per <option> (the client list has thousands: ~0.2 s per page)."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], flatatt(option["attrs"]), option["label"])
+                for _, group, _ in widget["optgroups"]
+                for option in group
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options
+        )
+
+
 class ReportFilter(django_filters.FilterSet):
     start = django_filters.DateFilter(
         method="ignore", label="From", widget=forms.DateInput(attrs={"type": "date"})
@@ -81,11 +103,14 @@ class ReportFilter(django_filters.FilterSet):
     end = django_filters.DateFilter(
         method="ignore", label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
-    request_type = django_filters.ModelChoiceFilter(queryset=RequestType.objects.all())
-    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), widget=PlainSelect)
+    request_type = django_filters.ModelChoiceFilter(
+        queryset=RequestType.objects.all(), widget=PlainSelect
+    )
+    priority = django_filters.ChoiceFilter(choices=Priority.choices, widget=PlainSelect)
     client = django_filters.ModelChoiceFilter(
         queryset=RelatedObject.objects.filter(parent__isnull=True),
+        widget=PlainSelect,
         field_name="related_object__root",
         label="Client / related object",
     )

@@ -39,6 +39,29 @@ class CardFacts(models.Model):
     resolution_business = models.DurationField(null=True, help_text="Created → done.")
     handoffs = models.PositiveSmallIntegerField(default=0)
     computed_at = models.DateTimeField()
+    # The card's owner and close time (copies, so misses and volume read one table).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True)
+    # The card's SLA clocks as of `timers_seen` (the latest `updated_at` of its timers when
+    # these facts were computed): a timer updated since (the scan's breaches do not bump the
+    # card version) makes the facts stale too. Counts per kind and state; a reopened card's
+    # new resolution cycle counts again, as on the timers.
+    timers_seen = models.DateTimeField(null=True)
+    response_clocks = models.PositiveSmallIntegerField(default=0)
+    response_met = models.PositiveSmallIntegerField(default=0)
+    response_missed = models.PositiveSmallIntegerField(default=0)
+    response_running = models.PositiveSmallIntegerField(default=0)
+    response_cancelled = models.PositiveSmallIntegerField(default=0)
+    resolution_clocks = models.PositiveSmallIntegerField(default=0)
+    resolution_met = models.PositiveSmallIntegerField(default=0)
+    resolution_missed = models.PositiveSmallIntegerField(default=0)
+    resolution_running = models.PositiveSmallIntegerField(default=0)
+    resolution_cancelled = models.PositiveSmallIntegerField(default=0)
+    # Business time the response clock consumed, when it stopped met or missed (a card has
+    # one response clock at most: only resolution clocks start new cycles).
+    response_consumed = models.DurationField(null=True)
 
     class Meta:
         verbose_name = "card facts"
@@ -48,6 +71,23 @@ class CardFacts(models.Model):
             # Calibration and the automation report: one period of one table.
             models.Index(fields=["created_at"], name="facts_created"),
             models.Index(fields=["request_type", "priority"], name="facts_type_priority"),
+            # The latest refresh (rollup.stale_cards).
+            models.Index(fields=["computed_at"], name="facts_computed"),
+            # Volume: cards closed per week.
+            models.Index(fields=["resolved_at"], name="facts_resolved"),
+            # First response, calibration from history, repetitive work: the values of one
+            # period from the index alone (no table read when the period is short).
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "priority",
+                    "request_type",
+                    "response_consumed",
+                    "response_business",
+                    "resolution_business",
+                ],
+                name="facts_created_response",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +125,50 @@ class StageInterval(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.task_id} {self.status} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DailyVolume(models.Model):
+    """Per local day × team × request type × priority (the card's current ones): cards
+    created that day and their SLA clocks' outcomes so far, cards closed that day, SLA
+    breaches that happened that day. Rebuilt by reports.rollup for the days its refreshed
+    cards touch, so the volume trend and on-time shares over long periods read a few
+    thousand rows, not the cards."""
+
+    day = models.DateField()
+    team = models.ForeignKey(Team, null=True, on_delete=models.CASCADE, related_name="+")
+    request_type = models.ForeignKey(RequestType, on_delete=models.CASCADE, related_name="+")
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    created = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+    # Of the cards created that day: how many have a clock of the kind, and its outcomes.
+    response_cards = models.PositiveIntegerField(default=0)
+    response_met = models.PositiveIntegerField(default=0)
+    response_missed = models.PositiveIntegerField(default=0)
+    response_running = models.PositiveIntegerField(default=0)
+    response_cancelled = models.PositiveIntegerField(default=0)
+    resolution_cards = models.PositiveIntegerField(default=0)
+    resolution_met = models.PositiveIntegerField(default=0)
+    resolution_missed = models.PositiveIntegerField(default=0)
+    resolution_running = models.PositiveIntegerField(default=0)
+    resolution_cancelled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="daily_volume_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.request_type_id}/{self.priority}/{self.team_id}"
+
+
+class StaleDay(models.Model):
+    """A local day whose DailyVolume rows must be rebuilt: marked in the same transaction
+    as the card facts that changed it, removed in the same transaction as the rebuild, so
+    an interrupted refresh leaves nothing behind."""
+
+    day = models.DateField(primary_key=True)
+
+    def __str__(self) -> str:
+        return str(self.day)
 
 
 class DigestSent(models.Model):

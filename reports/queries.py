@@ -4,6 +4,12 @@ at a time (only the grouped results do, a few dozen rows at most).
 Periods: cards *created* in the period, except volume (created / closed / breached in each
 week), the Pareto of causes (pauses that began in the period) and stage times (stretches
 that began in the period). Workload and attention lists are the current state.
+
+On-time shares, volume and misses by team or request type read the daily rollup
+(DailyVolume) unless a client is chosen (the rollup has no client dimension); first response
+and misses by owner or client read CardFacts. Both are kept by reports.rollup (every few
+minutes); the `*_live` functions compute the same figures from the cards and timers
+themselves, for the tests that hold the derived tables to them.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +26,9 @@ from reports import metrics
 from reports.db import Percentile
 from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
-from reports.models import CardFacts, StageInterval
+from reports.models import CardFacts, DailyVolume, StageInterval
 from sla.models import SlaEvent, SlaPause, SlaTimer, TimerKind, TimerState
-from tasks.models import OPEN_STATUSES, Status, Task
+from tasks.models import OPEN_STATUSES, Priority, Status, Task
 
 NAME_LIMIT = 30  # rows per "by …" table, the largest first
 OUTCOME = (TimerState.MET, TimerState.BREACHED)
@@ -47,9 +53,46 @@ def cards_in(scope: Scope):
 # --- Overview: on time, first response, volume ------------------------------------------
 
 
+KIND_PREFIX = {TimerKind.RESPONSE: "response", TimerKind.RESOLUTION: "resolution"}
+STATES = ("met", "missed", "running", "cancelled")
+
+
 def on_time(scope: Scope) -> Figure:
     """Per timer kind: met, missed, still running, cancelled, and cards with no such SLA.
-    Share met = met / (met + missed); cards without SLA are shown, not dropped."""
+    Share met = met / (met + missed); cards without SLA are shown, not dropped. Read from
+    the daily rollup (CardFacts when a client is chosen)."""
+    if scope.client is None:
+        source = _rollup(scope)
+        totals = {"total": Sum("created")}
+        counted = {f"{k}_cards": Sum(f"{k}_cards") for k in KIND_PREFIX.values()}
+    else:
+        source = _facts(scope)
+        totals = {"total": Count("pk")}
+        counted = {
+            f"{k}_cards": Count("pk", filter=Q(**{f"{k}_clocks__gt": 0}))
+            for k in KIND_PREFIX.values()
+        }
+    sums = source.aggregate(
+        **totals,
+        **counted,
+        **{f"{k}_{s}": Sum(f"{k}_{s}") for k in KIND_PREFIX.values() for s in STATES},
+    )
+    total = sums["total"] or 0
+    grouped = {
+        kind: {
+            "met": sums[f"{k}_met"] or 0,
+            "missed": sums[f"{k}_missed"] or 0,
+            "running": sums[f"{k}_running"] or 0,
+            "cancelled": sums[f"{k}_cancelled"] or 0,
+            "cards": sums[f"{k}_cards"] or 0,
+        }
+        for kind, k in KIND_PREFIX.items()
+    }
+    return _on_time_figure(total, grouped)
+
+
+def on_time_live(scope: Scope) -> Figure:
+    """on_time from the cards and their timers (what the rollup must agree with)."""
     total = cards_in(scope).count()
     grouped = {
         row["kind"]: row
@@ -64,6 +107,21 @@ def on_time(scope: Scope) -> Figure:
         )
         .order_by()
     }
+    return _on_time_figure(total, grouped)
+
+
+def _rollup(scope: Scope):
+    """DailyVolume rows of the period and dimensions (not for a client: it has none)."""
+    return DailyVolume.objects.filter(
+        scope.derived(), day__gte=scope.first_day, day__lte=scope.last_day
+    )
+
+
+def _facts(scope: Scope):
+    return CardFacts.objects.filter(scope.derived(), scope.during("created_at"))
+
+
+def _on_time_figure(total: int, grouped: dict) -> Figure:
     rows = []
     if total:
         for kind in TimerKind:
@@ -102,32 +160,55 @@ def on_time(scope: Scope) -> Figure:
 
 
 def first_response(scope: Scope) -> Figure:
-    """Business time to first response, from stopped response clocks, per priority."""
+    """Business time to first response, from stopped response clocks, per priority (read
+    from CardFacts: a card has one response clock at most)."""
+    measured = _facts(scope).filter(response_consumed__isnull=False)
+    return _first_response_figure(
+        measured, "response_consumed", "priority", lambda: _created(scope)
+    )
+
+
+def _created(scope: Scope) -> int:
+    """Cards created in the period (from the rollup unless a client is chosen)."""
+    if scope.client is None:
+        return _rollup(scope).aggregate(n=Sum("created"))["n"] or 0
+    return _facts(scope).count()
+
+
+def first_response_live(scope: Scope) -> Figure:
     measured = SlaTimer.objects.filter(
         scope.cards("task__"),
         scope.during("task__created_at"),
         kind=TimerKind.RESPONSE,
         state__in=OUTCOME,
     )
-    stats = {
-        "count": Count("pk"),
-        "avg": Avg("consumed"),
-        "p50": Percentile("consumed", 0.5),
-        "p90": Percentile("consumed", 0.9),
-    }
-    by_priority = {
-        r["task__priority"]: r
-        for r in measured.values("task__priority").annotate(**stats).order_by()
-    }
-    overall = measured.aggregate(**stats)
+    return _first_response_figure(
+        measured, "consumed", "task__priority", lambda: cards_in(scope).count()
+    )
+
+
+def _first_response_figure(measured, value: str, priority: str, count: Callable[[], int]):
+    """One scan: per priority and overall as FILTERed aggregates of a single query."""
+    groups = {"": Q(), **{choice: Q(**{priority: choice}) for choice in Priority.values}}
+    stats = {}
+    for key, only in groups.items():
+        stats |= {
+            f"count{key}": Count(value, filter=only),  # not the pk: the index covers `value`
+            f"avg{key}": Avg(value, filter=only),
+            f"p50{key}": Percentile(value, 0.5, filter=only),
+            f"p90{key}": Percentile(value, 0.9, filter=only),
+        }
+    got = measured.aggregate(**stats)
+    measures = ("count", "avg", "p50", "p90")
     rows = [
-        {"group": label, **by_priority[value]}
-        for value, label in Task._meta.get_field("priority").choices
-        if value in by_priority
+        {"group": label, **{m: got[f"{m}{choice}"] for m in measures}}
+        for choice, label in Priority.choices
+        if got[f"count{choice}"]
     ]
+    overall = {m: got[m] for m in measures}
     if overall["count"]:
         rows.append({"group": "All priorities", **overall})
-    total = cards_in(scope).count()
+    total = count()
     return Figure(
         "first_response",
         "Time to first response",
@@ -147,7 +228,32 @@ def first_response(scope: Scope) -> Figure:
 
 
 def volume(scope: Scope) -> Figure:
-    """Per week: cards created, closed (done) and SLA breaches."""
+    """Per week: cards created, closed (done) and SLA breaches, from the daily rollup (from
+    the cards when a client is chosen)."""
+    if scope.client is not None:
+        return volume_live(scope)
+    rows = (
+        _rollup(scope)
+        .annotate(week=TruncWeek("day"))
+        .values("week")
+        .annotate(created=Sum("created"), closed=Sum("closed"), breached=Sum("breached"))
+        .order_by("week")
+    )
+    return _volume_figure(
+        [
+            {
+                "week": _day(r["week"]),
+                "created": r["created"],
+                "closed": r["closed"],
+                "breached": r["breached"],
+            }
+            for r in rows
+            if r["created"] or r["closed"] or r["breached"]
+        ]
+    )
+
+
+def volume_live(scope: Scope) -> Figure:
     week = TruncWeek("created_at")
     created = _weekly(cards_in(scope), week)
     closed = _weekly(
@@ -160,15 +266,20 @@ def volume(scope: Scope) -> Figure:
         TruncWeek("at"),
     )
     weeks = sorted(set(created) | set(closed) | set(breached))
-    rows = [
-        {
-            "week": w,
-            "created": created.get(w, 0),
-            "closed": closed.get(w, 0),
-            "breached": breached.get(w, 0),
-        }
-        for w in weeks
-    ]
+    return _volume_figure(
+        [
+            {
+                "week": w,
+                "created": created.get(w, 0),
+                "closed": closed.get(w, 0),
+                "breached": breached.get(w, 0),
+            }
+            for w in weeks
+        ]
+    )
+
+
+def _volume_figure(rows: list[dict]) -> Figure:
     return Figure(
         "volume",
         "Volume per week",
@@ -198,13 +309,14 @@ def _day(value):
 
 
 def _stages(scope: Scope):
+    # order_by(): the model's default ordering (by card) would join every row to its card.
     return StageInterval.objects.filter(
         scope.derived(), scope.during("started_at"), business__isnull=False
-    )
+    ).order_by()
 
 
 STAGE_STATS = {
-    "cards": Count("task", distinct=True),
+    "cards": Count("task_id", distinct=True),  # the column: no join to the cards
     "total": Sum("business"),
     "avg": Avg("business"),
     "p90": Percentile("business", 0.9),
@@ -311,42 +423,71 @@ def department_wait(scope: Scope) -> Figure:
 # --- Misses ------------------------------------------------------------------------------
 
 MISS_DIMENSIONS: dict[str, tuple[str, tuple[str, ...], Callable[[dict], str]]] = {
-    "team": ("Team", ("task__team__name",), lambda r: _label(r["task__team__name"], "no team")),
-    "request_type": (
-        "Request type",
-        ("task__request_type__name",),
-        lambda r: r["task__request_type__name"],
-    ),
+    "team": ("Team", ("team__name",), lambda r: _label(r["team__name"], "no team")),
+    "request_type": ("Request type", ("request_type__name",), lambda r: r["request_type__name"]),
     "owner": (
         "Owner",
-        ("task__owner__first_name", "task__owner__last_name", "task__owner__username"),
+        ("owner__first_name", "owner__last_name", "owner__username"),
         lambda r: _label(
-            _person(
-                r["task__owner__first_name"],
-                r["task__owner__last_name"],
-                r["task__owner__username"],
-            ),
+            _person(r["owner__first_name"], r["owner__last_name"], r["owner__username"]),
             "no owner",
         ),
     ),
     "client": (
         "Client / related object",
-        ("task__related_object__root__name",),
-        lambda r: _label(r["task__related_object__root__name"], "none"),
+        ("client__name",),
+        lambda r: _label(r["client__name"], "none"),
     ),
 }
+# The card's own fields for the live computation (the derived tables carry the client's root).
+LIVE_FIELD = {"client__name": "task__related_object__root__name"}
+ROLLUP_DIMENSIONS = ("team", "request_type")  # the others are not in DailyVolume
 
 
 def misses_by(scope: Scope, dimension: str) -> Figure:
+    """Finished clocks and misses per team / request type (from the daily rollup) or per
+    owner / client (from CardFacts)."""
     label, fields, name = MISS_DIMENSIONS[dimension]
+    if dimension in ROLLUP_DIMENSIONS and scope.client is None:
+        source = _rollup(scope)
+    else:
+        source = _facts(scope)
+    rows = (
+        source.values(*fields)
+        .annotate(
+            clocks=Sum(
+                F("response_met")
+                + F("response_missed")
+                + F("resolution_met")
+                + F("resolution_missed")
+            ),
+            missed=Sum(F("response_missed") + F("resolution_missed")),
+        )
+        .filter(clocks__gt=0)
+        .order_by("-missed", "-clocks", *fields)[:NAME_LIMIT]
+    )
+    return _misses_figure(dimension, label, [{**r, "name": name(r)} for r in rows])
+
+
+def misses_by_live(scope: Scope, dimension: str) -> Figure:
+    label, fields, name = MISS_DIMENSIONS[dimension]
+    live = {LIVE_FIELD.get(f, f"task__{f}"): f for f in fields}
     rows = (
         SlaTimer.objects.filter(
             scope.cards("task__"), scope.during("task__created_at"), state__in=OUTCOME
         )
-        .values(*fields)
+        .values(*live)
         .annotate(clocks=Count("pk"), missed=Count("pk", filter=Q(state=TimerState.BREACHED)))
-        .order_by("-missed", "-clocks")[:NAME_LIMIT]
+        .order_by("-missed", "-clocks", *live)[:NAME_LIMIT]
     )
+    named = []
+    for r in rows:
+        r = {live.get(k, k): v for k, v in r.items()}
+        named.append({**r, "name": name(r)})
+    return _misses_figure(dimension, label, named)
+
+
+def _misses_figure(dimension: str, label: str, rows: list[dict]) -> Figure:
     return Figure(
         f"misses_{dimension}",
         f"Misses by {label.lower()}",
@@ -356,7 +497,7 @@ def misses_by(scope: Scope, dimension: str) -> Figure:
             Column("missed", "Missed"),
             Column("share", "Share missed", Kind.SHARE),
         ],
-        [{**r, "name": name(r), "share": metrics.rate(r["missed"], r["clocks"])} for r in rows],
+        [{**r, "share": metrics.rate(r["missed"], r["clocks"])} for r in rows],
         Chart("bar", "name", ("missed",), horizontal=True),
         note="Finished SLA clocks (met or missed) of cards created in the period.",
     )
@@ -376,7 +517,7 @@ def causes(scope: Scope) -> Figure:
             business_lost__isnull=False,
         )
         .values("blocking_reason__name", "status")
-        .annotate(pauses=Count("pk"), cards=Count("timer__task", distinct=True))
+        .annotate(pauses=Count("pk"), cards=Count("timer__task_id", distinct=True))
         .annotate(lost=Sum("business_lost"))
         .order_by()
     )
@@ -425,20 +566,16 @@ def _open_cards(scope: Scope):
 
 
 def _workload_counts(now: datetime) -> dict:
-    live = Q(timers__stopped_at__isnull=True)
+    """Open cards, and of them those with a live clock at risk / breached: each a hashed
+    set of the live timers' cards (partial index on open timers), not a join of all timers
+    counted distinct."""
+    live = SlaTimer.objects.filter(stopped_at__isnull=True)
+    at_risk = live.filter(breached_at__isnull=True, warn_at__lte=now, due_at__gt=now)
+    breached = live.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now))
     return {
-        "open": Count("pk", distinct=True),
-        "at_risk": Count(
-            "pk",
-            distinct=True,
-            filter=live
-            & Q(timers__breached_at__isnull=True, timers__warn_at__lte=now, timers__due_at__gt=now),
-        ),
-        "breached": Count(
-            "pk",
-            distinct=True,
-            filter=live & (Q(timers__breached_at__isnull=False) | Q(timers__due_at__lte=now)),
-        ),
+        "open": Count("pk"),
+        "at_risk": Count("pk", filter=Q(pk__in=at_risk.values("task_id"))),
+        "breached": Count("pk", filter=Q(pk__in=breached.values("task_id"))),
     }
 
 
@@ -449,44 +586,56 @@ WORKLOAD_COLUMNS = [
 ]
 
 
+OWNER = ("owner__first_name", "owner__last_name", "owner__username")
+
+
+def workload(scope: Scope, now: datetime) -> list[Figure]:
+    """Workload per team and per person from one GROUP BY (team, owner): its rows number
+    the team × owner pairs with open cards (bounded by the people, not the cards), summed
+    here into the two tables."""
+    pairs = _open_cards(scope).values("team__name", *OWNER).annotate(**_workload_counts(now))
+    teams: dict = {}
+    people: dict = {}
+    for r in pairs.order_by():
+        for totals, key in ((teams, r["team__name"]), (people, tuple(r[f] for f in OWNER))):
+            entry = totals.setdefault(key, dict.fromkeys(("open", "at_risk", "breached"), 0))
+            for name in entry:
+                entry[name] += r[name]
+    return [_workload_teams_figure(teams), _workload_people_figure(people)]
+
+
+def _largest(totals: dict) -> list[tuple]:
+    return sorted(totals.items(), key=lambda item: -item[1]["open"])[:NAME_LIMIT]
+
+
 def workload_people(scope: Scope, now: datetime) -> Figure:
-    rows = (
-        _open_cards(scope)
-        .values("owner__first_name", "owner__last_name", "owner__username")
-        .annotate(**_workload_counts(now))
-        .order_by("-open")[:NAME_LIMIT]
-    )
+    return workload(scope, now)[1]
+
+
+def workload_teams(scope: Scope, now: datetime) -> Figure:
+    return workload(scope, now)[0]
+
+
+def _workload_people_figure(people: dict) -> Figure:
     return Figure(
         "workload_people",
         "Workload per person (owner)",
         [Column("person", "Owner", Kind.TEXT), *WORKLOAD_COLUMNS],
         [
-            {
-                "person": _label(
-                    _person(r["owner__first_name"], r["owner__last_name"], r["owner__username"]),
-                    "no owner",
-                ),
-                **r,
-            }
-            for r in rows
+            {"person": _label(_person(*owner), "no owner"), **counts}
+            for owner, counts in _largest(people)
         ],
         Chart("bar", "person", ("open", "at_risk", "breached"), horizontal=True),
         empty="No open cards.",
     )
 
 
-def workload_teams(scope: Scope, now: datetime) -> Figure:
-    rows = (
-        _open_cards(scope)
-        .values("team__name")
-        .annotate(**_workload_counts(now))
-        .order_by("-open")[:NAME_LIMIT]
-    )
+def _workload_teams_figure(teams: dict) -> Figure:
     return Figure(
         "workload_teams",
         "Workload per team",
         [Column("team", "Team", Kind.TEXT), *WORKLOAD_COLUMNS],
-        [{"team": _label(r["team__name"], "no team"), **r} for r in rows],
+        [{"team": _label(team, "no team"), **counts} for team, counts in _largest(teams)],
         Chart("bar", "team", ("open", "at_risk", "breached")),
         empty="No open cards.",
     )
@@ -570,7 +719,7 @@ def repetitive(scope: Scope, rule: metrics.AutomationRule | None = None) -> Figu
         )
         .values("request_type__name")
         .annotate(
-            count=Count("pk"),
+            count=Count("resolution_business"),  # not the pk: the index covers this
             p50=Percentile("resolution_business", 0.5),
             p90=Percentile("resolution_business", 0.9),
         )

@@ -6,11 +6,13 @@ import csv
 import io
 
 import pytest
+from django import forms
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from reports import rollup
 from reports.catalogue import REPORTS
+from reports.filters import PlainSelect
 from sla.models import SlaTarget
 from tasks import actions
 from tasks.models import Priority, Status
@@ -215,3 +217,12 @@ def _apply(policy, priority=Priority.NORMAL):
         "resolution_seconds": 12 * 3600,
         "next": "/reports/calibration/",
     }
+
+
+@pytest.mark.parametrize("value", ["", "2"])
+def test_the_filter_selects_render_the_same_html_as_django_selects(value):
+    choices = [("", "---------"), ("1", "A & B"), ("2", "<script>")]
+    plain = PlainSelect(choices=choices).render("client", value, {"id": "id_client"})
+    django = forms.Select(choices=choices).render("client", value, {"id": "id_client"})
+    assert plain == "".join(line.strip() for line in django.splitlines())
+    assert "&lt;script&gt;" in plain

@@ -4,8 +4,10 @@
 Set-based SQL only (generate_series), so a million cards take minutes, not hours. It writes
 cards, their typed history (created / in progress / done events), SLA timers (met, missed,
 running), pauses with blocking reasons, warning and breach events, and the reports' derived
-tables (CardFacts, StageInterval) directly, with business times taken as the synthetic
-durations (the benchmark measures the report queries, not `reports.rollup.refresh`).
+tables (CardFacts with the clocks' outcomes, StageInterval, DailyVolume) directly, with
+business times taken as the synthetic durations (the benchmark measures the report queries,
+not `reports.rollup.refresh`). `--derived-only` rebuilds CardFacts and DailyVolume of an
+existing bench database.
 
 DESTRUCTIVE: truncates cards, timers and report tables. Refuses to run unless the database
 name contains "bench".
@@ -22,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Team
@@ -109,7 +112,10 @@ STEPS = [
             k.stop, CASE WHEN k.stop IS NULL THEN t.created_at END,
             t.created_at + make_interval(mins => k.target * 3 / 4),
             CASE WHEN k.spent > k.target * 3 / 4 THEN t.created_at + make_interval(mins => k.target * 3 / 4) END,
-            k.target * 60, 0, now()
+            k.target * 60, 0,
+            -- updated when it last changed: stopped, else breached, else started
+            coalesce(k.stop, CASE WHEN k.spent > k.target
+                THEN t.created_at + make_interval(mins => k.target) END, t.created_at)
         FROM tasks_task t JOIN gen ON gen.g = t.id
         CROSS JOIN LATERAL (VALUES
             ('response', (%(targets)s::jsonb -> t.priority ->> 0)::int, t.first_response_at,
@@ -142,18 +148,8 @@ STEPS = [
         """,
     ),
     (
-        "derived tables",
+        "stage intervals",
         """
-        INSERT INTO reports_cardfacts (task_id, version, calendar_id, has_sla, request_type_id,
-            priority, team_id, client_id, created_at, response_business, resolution_business,
-            handoffs, computed_at)
-        SELECT t.id, t.version, %(calendar)s, t.priority <> 'low', t.request_type_id,
-            t.priority, t.team_id, t.related_object_id, t.created_at,
-            CASE WHEN t.first_response_at IS NOT NULL THEN make_interval(mins => gen.resp_min) END,
-            CASE WHEN t.resolved_at IS NOT NULL
-                 THEN make_interval(mins => (gen.resp_min + gen.res_min) / 3) END,
-            0, now()
-        FROM tasks_task t JOIN gen ON gen.g = t.id;
         INSERT INTO reports_stageinterval (task_id, status, team_id, handoff_from_id,
             approver_id, request_type_id, priority, client_id, started_at, ended_at, business)
         SELECT t.id, 'assigned', t.team_id, NULL, NULL, t.request_type_id, t.priority,
@@ -174,10 +170,74 @@ STEPS = [
     ),
 ]
 
+# CardFacts and DailyVolume from the cards, timers and breach events alone (so they can be
+# rebuilt on an existing bench database with --derived-only): business times are the
+# synthetic durations (response = first response - created; resolution = a third of
+# created → done), clock outcomes are counted from the timers as reports.rollup does.
+DERIVED = """
+DELETE FROM reports_staleday;
+DELETE FROM reports_dailyvolume;
+DELETE FROM reports_cardfacts;
+INSERT INTO reports_cardfacts (task_id, version, calendar_id, has_sla, request_type_id,
+    priority, team_id, client_id, created_at, response_business, resolution_business,
+    handoffs, computed_at, owner_id, resolved_at, timers_seen,
+    response_clocks, response_met, response_missed, response_running, response_cancelled,
+    resolution_clocks, resolution_met, resolution_missed, resolution_running, resolution_cancelled,
+    response_consumed)
+SELECT t.id, t.version, %(calendar)s, tm.task_id IS NOT NULL, t.request_type_id,
+    t.priority, t.team_id, t.related_object_id, t.created_at,
+    t.first_response_at - t.created_at,
+    CASE WHEN t.resolved_at IS NOT NULL
+         THEN make_interval(mins => (extract(epoch FROM t.resolved_at - t.created_at)::int / 60) / 3) END,
+    0, now(), t.owner_id, t.resolved_at, tm.seen,
+    coalesce(tm.rc, 0), coalesce(tm.rm, 0), coalesce(tm.rx, 0), coalesce(tm.rr, 0), coalesce(tm.rk, 0),
+    coalesce(tm.sc, 0), coalesce(tm.sm, 0), coalesce(tm.sx, 0), coalesce(tm.sr, 0), coalesce(tm.sk, 0),
+    tm.consumed
+FROM tasks_task t LEFT JOIN (
+    SELECT task_id, max(updated_at) AS seen,
+        count(*) FILTER (WHERE kind = 'response') AS rc,
+        count(*) FILTER (WHERE kind = 'response' AND state = 'met') AS rm,
+        count(*) FILTER (WHERE kind = 'response' AND state = 'breached') AS rx,
+        count(*) FILTER (WHERE kind = 'response' AND state IN ('running', 'paused')) AS rr,
+        count(*) FILTER (WHERE kind = 'response' AND state = 'cancelled') AS rk,
+        count(*) FILTER (WHERE kind = 'resolution') AS sc,
+        count(*) FILTER (WHERE kind = 'resolution' AND state = 'met') AS sm,
+        count(*) FILTER (WHERE kind = 'resolution' AND state = 'breached') AS sx,
+        count(*) FILTER (WHERE kind = 'resolution' AND state IN ('running', 'paused')) AS sr,
+        count(*) FILTER (WHERE kind = 'resolution' AND state = 'cancelled') AS sk,
+        max(consumed) FILTER (WHERE kind = 'response' AND state IN ('met', 'breached')) AS consumed
+    FROM sla_slatimer GROUP BY task_id
+) tm ON tm.task_id = t.id;
+INSERT INTO reports_dailyvolume (day, team_id, request_type_id, priority, created, closed,
+    breached, response_cards, response_met, response_missed, response_running,
+    response_cancelled, resolution_cards, resolution_met, resolution_missed,
+    resolution_running, resolution_cancelled)
+SELECT day, team_id, request_type_id, priority, sum(c), sum(d), sum(b), sum(rc), sum(rm),
+    sum(rx), sum(rr), sum(rk), sum(sc), sum(sm), sum(sx), sum(sr), sum(sk)
+FROM (
+    SELECT (created_at AT TIME ZONE %(tz)s)::date AS day, team_id, request_type_id, priority,
+        1 AS c, 0 AS d, 0 AS b, (response_clocks > 0)::int AS rc, response_met AS rm,
+        response_missed AS rx, response_running AS rr, response_cancelled AS rk,
+        (resolution_clocks > 0)::int AS sc, resolution_met AS sm, resolution_missed AS sx,
+        resolution_running AS sr, resolution_cancelled AS sk
+    FROM reports_cardfacts
+    UNION ALL
+    SELECT (resolved_at AT TIME ZONE %(tz)s)::date, team_id, request_type_id, priority,
+        0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM reports_cardfacts WHERE resolved_at IS NOT NULL
+    UNION ALL
+    SELECT (e.at AT TIME ZONE %(tz)s)::date, t.team_id, t.request_type_id, t.priority,
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM sla_slaevent e JOIN sla_slatimer s ON s.id = e.timer_id
+    JOIN tasks_task t ON t.id = s.task_id WHERE e.kind = 'breach'
+) x GROUP BY day, team_id, request_type_id, priority;
+"""
+
 TRUNCATE = """
 TRUNCATE sla_notification, sla_slaevent, sla_slapause, sla_slaretarget, sla_slatimer,
     tasks_taskevent, tasks_comment, tasks_task_performers, tasks_task_observers,
-    reports_stageinterval, reports_cardfacts, reports_digestsent, tasks_task
+    reports_stageinterval, reports_cardfacts, reports_dailyvolume, reports_staleday, reports_digestsent,
+    tasks_task
     RESTART IDENTITY CASCADE
 """
 
@@ -188,17 +248,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--cards", type=int, default=1_000_000)
         parser.add_argument("--seed", type=float, default=0.42)
+        parser.add_argument(
+            "--derived-only",
+            action="store_true",
+            help="Keep the cards; rebuild CardFacts and DailyVolume from them.",
+        )
 
-    def handle(self, *args, cards: int, seed: float, **options) -> None:
+    def handle(self, *args, cards: int, seed: float, derived_only: bool, **options) -> None:
         if connection.vendor != "postgresql" or "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Run on a PostgreSQL database whose name contains 'bench'.")
         params = self._dimensions()
         params["n"] = cards
-        with connection.cursor() as cursor:
-            cursor.execute(TRUNCATE)
-            cursor.execute("SELECT setseed(%s)", [seed])
+        params["tz"] = timezone.get_current_timezone_name()
+        steps = [("derived facts and daily rollup", DERIVED)]
+        if not derived_only:
+            steps = [*STEPS, *steps]
+            with connection.cursor() as cursor:
+                cursor.execute(TRUNCATE)
+                cursor.execute("SELECT setseed(%s)", [seed])
         with transaction.atomic():
-            for name, sql in STEPS:
+            for name, sql in steps:
                 started = time.perf_counter()
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)

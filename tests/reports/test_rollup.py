@@ -1,0 +1,132 @@
+"""The derived tables (CardFacts' clock outcomes, the DailyVolume rollup) give the same
+figures as the live computation on cards and timers, whatever the filters, and stay so as
+cards change and the scan records breaches without touching the cards."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from reports import queries, rollup
+from reports.filters import Scope
+from reports.models import CardFacts, DailyVolume, StaleDay
+from sla.jobs import scan_due_timers
+from tasks import actions
+from tasks.models import Priority, Status
+from tests.factories import RelatedObjectFactory
+from tests.reports.conftest import MON, THU, TUE, WED, berlin
+
+pytestmark = pytest.mark.django_db
+FRI = (2026, 11, 20)
+THU_DAY = date(*THU)
+
+FIGURES = {
+    "on_time": (queries.on_time, queries.on_time_live),
+    "first_response": (queries.first_response, queries.first_response_live),
+    "volume": (queries.volume, queries.volume_live),
+    **{
+        f"misses_{d}": (
+            lambda s, d=d: queries.misses_by(s, d),
+            lambda s, d=d: queries.misses_by_live(s, d),
+        )
+        for d in queries.MISS_DIMENSIONS
+    },
+}
+
+
+def table(figure) -> list[tuple]:
+    return [tuple(row.get(c.key) for c in figure.columns) for row in figure.rows]
+
+
+def scopes(history) -> dict[str, Scope]:
+    week = {"start": berlin(*MON, 0), "end": berlin(2026, 11, 23, 0)}
+    return {
+        "week": Scope(**week),
+        "two days": Scope(start=berlin(*TUE, 0), end=berlin(*THU, 0)),
+        "team": Scope(**week, team=history.support),
+        "request type": Scope(**week, request_type=history.cards["D"].request_type),
+        "priority": Scope(**week, priority=Priority.NORMAL),
+        "low priority": Scope(**week, priority=Priority.LOW),
+        "empty": Scope(start=berlin(2025, 1, 1), end=berlin(2025, 2, 1)),
+    }
+
+
+def assert_agree(history) -> None:
+    for scope_name, scope in scopes(history).items():
+        for name, (derived, live) in FIGURES.items():
+            assert table(derived(scope)) == table(live(scope)), (name, scope_name)
+
+
+def test_the_rollup_and_card_facts_agree_with_the_live_figures(history):
+    assert DailyVolume.objects.exists()
+    assert_agree(history)
+
+
+def test_they_agree_for_a_client_too(history, support, performer):
+    client = RelatedObjectFactory(name="Acme")
+    for hour, minutes in ((9, 20), (10, 45)):  # high: 30 min to respond
+        card = actions.create_task(
+            title=f"Acme {hour}", request_type=support, priority=Priority.HIGH, actor=performer,
+            owner=performer, related_object=client, at=berlin(*TUE, hour),
+        )  # fmt: skip
+        actions.change_status(
+            task=card, to=Status.IN_PROGRESS, actor=performer, at=berlin(*TUE, hour, minutes)
+        )
+    rollup.refresh()
+    scope = Scope(start=berlin(*MON, 0), end=berlin(2026, 11, 23, 0), client=client)
+    response = queries.on_time(scope).rows[0]
+    assert (response["met"], response["missed"], response["cards"]) == (1, 1, 2)
+    for name, (derived, live) in FIGURES.items():
+        assert table(derived(scope)) == table(live(scope)), name
+
+
+def test_they_still_agree_after_cards_change_team_reopen_and_close(history, performer, manager):
+    sales = Scope(start=berlin(*MON, 0), end=berlin(*FRI, 0), team=history.sales)
+    met_before = queries.on_time(sales).rows[0]["met"]
+    h, a = history.cards["H"], history.cards["A"]
+    h.refresh_from_db()
+    actions.change_team(task=h, team=history.sales, actor=manager, at=berlin(*THU, 15))
+    actions.change_status(task=h, to=Status.DONE, actor=performer, at=berlin(*FRI, 10))
+    a.refresh_from_db()
+    actions.change_status(task=a, to=Status.IN_PROGRESS, actor=performer, at=berlin(*WED, 9))
+
+    assert rollup.refresh() == 2
+    assert_agree(history)
+    # H's met response clock moved with the card to Sales.
+    assert queries.on_time(sales).rows[0]["met"] == met_before + 1
+
+
+def test_a_breach_recorded_by_the_scan_refreshes_the_card_without_a_version_bump(history):
+    h = history.cards["H"]
+    h.refresh_from_db()
+    version = h.version
+
+    assert scan_due_timers(now=timezone.now()) > 0  # H's resolution clock was due Thu 13:00
+
+    h.refresh_from_db()
+    assert h.version == version
+    assert h.pk in set(rollup.stale_cards().values_list("pk", flat=True))
+    assert rollup.refresh() >= 1
+    assert_agree(history)
+    week = queries.volume(Scope(start=berlin(*MON, 0), end=berlin(2026, 11, 23, 0))).rows
+    assert [r["breached"] for r in week] == [5]  # the 4 of the history and H's
+    assert CardFacts.objects.get(task=h).timers_seen is not None
+    assert rollup.refresh() == 0
+
+
+def test_days_left_stale_by_an_interrupted_refresh_are_rebuilt_by_the_next(history, manager):
+    h = history.cards["H"]
+    h.refresh_from_db()
+    actions.change_team(task=h, team=history.sales, actor=manager, at=berlin(*THU, 15))
+    # A run that refreshed H's facts and stopped before rebuilding the rollup:
+    rollup._refresh_batch([h.pk], None, timezone.now())
+    assert StaleDay.objects.filter(day=THU_DAY).exists()
+    sales = Scope(start=berlin(*MON, 0), end=berlin(*FRI, 0), team=history.sales)
+    assert table(queries.on_time(sales)) != table(queries.on_time_live(sales))
+
+    assert rollup.refresh() == 0  # no card is stale any more, but the day is
+
+    assert not StaleDay.objects.exists()
+    assert_agree(history)
