@@ -7,8 +7,9 @@ How to run (same dedicated database as bench/scan_bench.py; it is reset):
     .venv/bin/python bench/delivery_bench.py --count 5000
 
 What it does, all on 127.0.0.1 and bounded by --count:
-  1. starts a Slack stand-in (ThreadingHTTPServer answering every POST with 200 "ok") and an
-     SMTP receiver (aiosmtpd, accepts and drops every message), and points EMAIL_URL at it;
+  1. starts a Slack stand-in (ThreadingHTTPServer answering every POST with 200 "ok", in a
+     process of its own) and an SMTP receiver (aiosmtpd, accepts and drops every message),
+     and points EMAIL_URL at it;
   2. `manage.py bench_timers --reset --open N --due N --slack-webhook http://127.0.0.1:…/`
      and one `scan_due_timers` run: N breaches, each with a pending email to the card's owner
      and a pending Slack message (plus an in-app row, sent at once, not delivered);
@@ -16,7 +17,10 @@ What it does, all on 127.0.0.1 and bounded by --count:
      parked a day ahead), then the email rows; prints notifications/s per channel, SQL queries,
      and what the receivers got (HTTP requests, SMTP sessions and messages).
 
-    --profile FILE   cProfile both delivery runs (top functions by cumulative and own time)
+    --profile FILE          cProfile both delivery runs (top functions by cumulative and own time)
+    --slack-latency-ms MS   the stand-in answers after MS (Slack is ~100 ms away, not 0)
+    --keep-alive            the stand-in keeps HTTP/1.1 connections open, as Slack does
+    --slack-workers N       set sla.jobs.SLACK_WORKERS in this process (default: as shipped)
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ import argparse
 import asyncio
 import cProfile
 import io
+import multiprocessing
 import os
 import pstats
 import socket
 import sys
-import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,25 +45,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.value = 0
-        self._lock = threading.Lock()
-
-    def add(self) -> None:
-        with self._lock:
-            self.value += 1
-
-
-HTTP_REQUESTS = Counter()
+# Shared with the Slack stand-in's process (forked before Django starts).
+HTTP_REQUESTS = multiprocessing.get_context("fork").Value("q", 0)
 
 
 class SlackStandIn(BaseHTTPRequestHandler):
-    """Answers like a Slack incoming webhook: 200 and the body "ok"."""
+    """Answers like a Slack incoming webhook: 200 and the body "ok" (after `latency` s)."""
+
+    latency = 0.0
+    # Headers and body in one segment, sent at once (Slack's servers do not leave the body
+    # to Nagle's algorithm, which with a kept-alive connection waits for the delayed ACK).
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        HTTP_REQUESTS.add()
+        with HTTP_REQUESTS.get_lock():
+            HTTP_REQUESTS.value += 1
+        if self.latency:
+            time.sleep(self.latency)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", "2")
@@ -93,24 +97,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_receivers() -> tuple[ThreadingHTTPServer, Controller, SmtpSink]:
-    http = ThreadingHTTPServer(("127.0.0.1", 0), SlackStandIn)
+def serve_slack(port, latency: float, keep_alive: bool) -> None:
+    SlackStandIn.latency = latency
+    SlackStandIn.protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+    http = ThreadingHTTPServer(("127.0.0.1", 0), SlackStandIn, bind_and_activate=False)
     http.daemon_threads = True
-    threading.Thread(target=http.serve_forever, daemon=True).start()
+    http.request_queue_size = 128  # the default backlog (5) drops the 6th concurrent connect
+    http.server_bind()
+    http.server_activate()
+    port.value = http.server_address[1]
+    http.serve_forever()
+
+
+def start_receivers(latency: float, keep_alive: bool):
+    """The Slack stand-in in a process of its own (as Slack is: sharing this process's GIL
+    would slow the delivery threads down), the SMTP sink on a thread here."""
+    context = multiprocessing.get_context("fork")
+    port = context.Value("i", 0)
+    slack = context.Process(target=serve_slack, args=(port, latency, keep_alive), daemon=True)
+    slack.start()
+    while not port.value:
+        time.sleep(0.01)
     sink = SmtpSink()
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    return http, smtp, sink
+    return slack, port.value, smtp, sink
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=5000, help="breaches (one email + one Slack)")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument(
+        "--slack-latency-ms", type=float, default=0,
+        help="the Slack stand-in waits this long before answering (network + Slack)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-alive", action="store_true",
+        help="the Slack stand-in speaks HTTP/1.1 and keeps connections open (as Slack does)",
+    )  # fmt: skip
+    parser.add_argument("--slack-workers", type=int, help="override sla.jobs.SLACK_WORKERS")
     args = parser.parse_args()
 
-    http, smtp, sink = start_receivers()
-    webhook = f"http://127.0.0.1:{http.server_address[1]}/services/bench"
+    slack, slack_port, smtp, sink = start_receivers(args.slack_latency_ms / 1000, args.keep_alive)
+    webhook = f"http://127.0.0.1:{slack_port}/services/bench"
     os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp.port}"
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopback only
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -125,6 +155,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from sla import jobs
     from sla.jobs import scan_due_timers, send_pending_notifications
     from sla.models import Channel, Notification
 
@@ -144,6 +175,13 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sla_notification")
 
+    if args.slack_workers:
+        jobs.SLACK_WORKERS = args.slack_workers
+    workers = getattr(jobs, "SLACK_WORKERS", "1 (no pool)")
+    print(
+        f"Slack workers: {workers}; stand-in latency {args.slack_latency_ms:g} ms, "
+        f"keep-alive {'on' if args.keep_alive else 'off'}"
+    )
     print("load average before the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     profiler = cProfile.Profile() if args.profile else None
     rows = []
@@ -190,7 +228,8 @@ def main() -> None:
         Path(args.profile).write_text(out.getvalue())
         print(f"profile written to {args.profile}")
 
-    http.shutdown()
+    slack.terminate()
+    slack.join()
     smtp.stop()
     asyncio.set_event_loop(None)
 

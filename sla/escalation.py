@@ -51,6 +51,10 @@ def replaying_history() -> Iterator[None]:
         _replaying.reset(token)
 
 
+def is_replaying() -> bool:
+    return _replaying.get()
+
+
 @dataclass(frozen=True)
 class Fired:
     key: str
@@ -236,11 +240,11 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
                 notes.setdefault((event_id, note.channel, note.recipient_key), note)
     bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
     if any(n.state == Notification.State.PENDING for n in notes.values()):
-        _enqueue_delivery()
+        enqueue_delivery()
     return len(inserted)
 
 
-def _enqueue_delivery() -> None:
+def enqueue_delivery() -> None:
     """Ask the cluster to deliver now. Enqueued inside the outbox transaction (ORM broker):
     the job exists exactly when the notifications do. The per-minute schedule is the net."""
     from django_q.tasks import async_task
@@ -318,5 +322,12 @@ def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> N
                         reason=f"Escalated: {timer.get_kind_display().lower()} {f.kind}",
                         at=now,
                     )
-    if not_taken:
-        actions.flag_many_for_dispatch(task_ids=not_taken, reason=NOT_TAKEN_IN_TIME, at=now)
+    flag_not_taken(not_taken, now)
+
+
+def flag_not_taken(task_ids: Sequence[int], now: datetime) -> None:
+    """Flag cards whose response timer warned or breached for dispatch (after commit)."""
+    from tasks import actions
+
+    if task_ids and not _replaying.get():
+        actions.flag_many_for_dispatch(task_ids=list(task_ids), reason=NOT_TAKEN_IN_TIME, at=now)

@@ -8,21 +8,31 @@ threshold; delivery claims notifications with a compare-and-set lease.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import cache
 
+from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from sla import bulk, escalation, notify
-from sla.models import Channel, Notification, SlaTimer
-from tasks.models import Task
+from sla.models import Channel, EscalationRule, Notification, SlaEvent, SlaTimer
+from tasks.models import Task, Team
 
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 1000
+# The set-based path writes a batch in one statement: bigger batches mean fewer round trips
+# and commits (10,000 due: 735 ms at 1,000, 609 ms at 5,000) while a batch still holds its
+# timer locks for well under a second.
+SQL_SCAN_BATCH = 5000
 DELIVERY_BATCH = 200
+# Threads posting to Slack webhooks in a delivery run (the database stays on the main thread).
+SLACK_WORKERS = 8
 MAX_ATTEMPTS = 5
 # A delivery run stops claiming and sending after DELIVERY_BUDGET and hands back what it
 # has not sent, so a claim (LEASE) never expires while its run still works on it, and every
@@ -39,15 +49,29 @@ TIMER_FIELDS = [
 ]
 
 
-def scan_due_timers(now: datetime | None = None, batch_size: int = SCAN_BATCH) -> int:
+def scan_due_timers(
+    now: datetime | None = None, batch_size: int | None = None, *, set_based: bool = True
+) -> int:
     """Fire every threshold that has passed by `now`; returns the number of thresholds fired.
 
     Reads only timers with `next_check_at <= now` (partial index `timer_next_check`), so its
     cost follows due timers, not open ones. Works from state: after downtime one run stamps
-    each breach at its due time and fires each threshold once.
+    each breach at its due time and fires each threshold once. On PostgreSQL the common case
+    (no escalation levels, no rule actions) is handled set-based first (`_scan_batch_sql`);
+    `set_based=False` forces the Python path for everything (the reference, in tests).
+    `batch_size` (default: SQL_SCAN_BATCH set-based, SCAN_BATCH in Python) caps the timers
+    one transaction claims.
     """
     now = now or timezone.now()
     total = 0
+    if set_based and connection.vendor == "postgresql" and not escalation.is_replaying():
+        size = batch_size or SQL_SCAN_BATCH
+        while True:
+            claimed, recorded = _scan_batch_sql(now, size)
+            total += recorded
+            if claimed < size:
+                break
+    batch_size = batch_size or SCAN_BATCH
     while True:
         fired, claimed, recorded = _scan_batch(now, batch_size)
         escalation.follow_up(fired, now)
@@ -96,6 +120,164 @@ def _levels(timer: SlaTimer):
     return escalation.after_breach_rules(timer.policy, timer.kind)
 
 
+# --------------------------------------------------------------------------- set-based path
+
+# The PostgreSQL fast path of the scan: one statement per batch claims due timers whose policy
+# has no after-breach level and no rule action for their kind (the overwhelmingly common
+# case), moves them past their warning or breach exactly as `escalation.advance` would, and
+# writes the events and their notifications (recipients resolved like `escalation._People`)
+# through data-modifying CTEs. Everything else (escalation levels, which may need the
+# business calendar; rule actions; history replay; other databases) takes the Python path,
+# which stays the reference: tests/sla/test_scan_sql.py runs both over the same cards and
+# compares the rows written.
+FAST_SCAN_SQL = """
+WITH claimed AS (
+    SELECT t.id, t.task_id, t.kind, t.observe, t.policy_id, t.running_since, t.warn_at,
+           t.due_at, t.warned_at, t.breached_at,
+           CASE WHEN t.breached_at IS NULL AND t.due_at IS NOT NULL AND t.due_at < %(now)s
+                    THEN 'breach'
+                WHEN t.running_since IS NOT NULL AND t.warned_at IS NULL
+                     AND t.warn_at IS NOT NULL AND t.warn_at <= %(now)s
+                    THEN 'warning'
+           END AS fired
+    FROM {timer} t
+    WHERE t.stopped_at IS NULL AND t.next_check_at <= %(now)s
+      AND NOT EXISTS (
+          SELECT 1 FROM {rule} r
+          WHERE r.policy_id = t.policy_id AND r.active
+            AND (r.timer_kind = '' OR r.timer_kind = t.kind)
+            AND (r.trigger = 'after_breach' OR r.action <> '')
+      )
+    ORDER BY t.next_check_at
+    LIMIT %(batch)s
+    FOR UPDATE OF t SKIP LOCKED
+), decided AS (
+    SELECT c.*,
+           CASE WHEN c.fired = 'breach' THEN c.due_at ELSE c.breached_at END AS new_breached,
+           CASE WHEN c.fired IS NOT NULL AND c.warned_at IS NULL THEN c.warn_at
+                ELSE c.warned_at END AS new_warned
+    FROM claimed c
+), timers AS (
+    UPDATE {timer} t
+    SET breached_at = d.new_breached,
+        warned_at = d.new_warned,
+        state = CASE WHEN d.fired = 'breach' THEN 'breached' ELSE t.state END,
+        next_check_at = LEAST(
+            CASE WHEN d.running_since IS NOT NULL AND d.new_warned IS NULL
+                      AND d.warn_at IS NOT NULL THEN d.warn_at END,
+            CASE WHEN d.new_breached IS NULL THEN d.due_at END
+        ),
+        updated_at = %(now)s
+    FROM decided d
+    WHERE t.id = d.id
+    RETURNING t.id, t.task_id, t.kind, t.observe, t.policy_id, d.fired,
+              CASE d.fired WHEN 'breach' THEN d.due_at ELSE d.warn_at END AS at
+), events AS (
+    INSERT INTO {event} (timer_id, key, kind, rule_id, at, recorded_at, observe)
+    SELECT id, fired, fired, NULL, at, %(now)s, observe FROM timers WHERE fired IS NOT NULL
+    ON CONFLICT (timer_id, key) DO NOTHING
+    RETURNING id, timer_id, kind, observe
+), targets AS (
+    SELECT e.id AS event_id, r.id AS rule_id, r.in_app, r.email, r.slack,
+           r.notify_owner, r.notify_performers, r.notify_approver, r.notify_team_manager,
+           r.notify_dispatchers, r.notify_user_id, r.notify_group_id,
+           r.slack_webhook_url AS rule_url, tm.slack_webhook_url AS team_url,
+           k.id AS task_id, k.owner_id, k.approver_id, k.team_id, tm.manager_id
+    FROM events e
+    JOIN timers t ON t.id = e.timer_id
+    JOIN {rule} r ON r.policy_id = t.policy_id AND r.trigger = e.kind AND r.active
+                 AND (r.timer_kind = '' OR r.timer_kind = t.kind)
+    JOIN {task} k ON k.id = t.task_id
+    LEFT JOIN {team} tm ON tm.id = k.team_id
+    WHERE NOT e.observe
+), people AS (
+    SELECT DISTINCT g.event_id, g.in_app, g.email, u.id AS user_id, u.email AS address,
+                    u.username
+    FROM targets g
+    CROSS JOIN LATERAL (
+        SELECT g.owner_id WHERE g.notify_owner
+        UNION ALL
+        SELECT p.user_id FROM {performers} p
+        WHERE g.notify_performers AND p.task_id = g.task_id
+        UNION ALL
+        SELECT g.approver_id WHERE g.notify_approver
+        UNION ALL
+        SELECT g.manager_id WHERE g.notify_team_manager
+        UNION ALL
+        SELECT m.user_id FROM {members} m
+        JOIN {user_groups} ug ON ug.user_id = m.user_id
+        JOIN {group} gr ON gr.id = ug.group_id AND gr.name = 'dispatcher'
+        WHERE g.notify_dispatchers AND m.team_id = g.team_id
+        UNION ALL
+        SELECT g.notify_user_id
+        UNION ALL
+        SELECT ug.user_id FROM {user_groups} ug WHERE ug.group_id = g.notify_group_id
+    ) AS x(user_id)
+    JOIN {user} u ON u.id = x.user_id AND u.is_active
+), slack AS (
+    SELECT event_id, rule_id, COALESCE(NULLIF(rule_url, ''), team_url, '') AS url
+    FROM targets WHERE slack
+), notes AS (
+    INSERT INTO {note} (event_id, recipient_id, channel, recipient_key, address, state,
+                        attempts, last_error, next_attempt_at, created_at, sent_at)
+    SELECT event_id, user_id, 'in_app', 'user:' || user_id, '', 'sent', 0, '',
+           NULL::timestamptz, %(now)s, %(now)s
+    FROM people WHERE in_app
+    UNION ALL
+    SELECT event_id, user_id, 'email', 'user:' || user_id, address,
+           CASE WHEN address <> '' THEN 'pending' ELSE 'failed' END, 0,
+           CASE WHEN address <> '' THEN '' ELSE username || ' has no email address.' END,
+           CASE WHEN address <> '' THEN %(now)s END, %(now)s, NULL
+    FROM people WHERE email
+    UNION ALL
+    SELECT event_id, NULL,
+           'slack', CASE WHEN url <> '' THEN 'slack:' || url ELSE 'slack:rule' || rule_id END,
+           url, CASE WHEN url <> '' THEN 'pending' ELSE 'failed' END, 0,
+           CASE WHEN url <> '' THEN ''
+                ELSE 'No Slack webhook configured on the rule or the card''s team.' END,
+           CASE WHEN url <> '' THEN %(now)s END, %(now)s, NULL
+    FROM slack
+    ON CONFLICT (event_id, channel, recipient_key) DO NOTHING
+    RETURNING state
+)
+SELECT (SELECT count(*) FROM timers),
+       (SELECT count(*) FROM events),
+       (SELECT count(*) FROM notes WHERE state = 'pending'),
+       (SELECT coalesce(array_agg(task_id), '{{}}') FROM timers
+        WHERE fired IS NOT NULL AND kind = 'response' AND NOT observe)
+"""
+
+
+@cache
+def _fast_scan_sql() -> str:
+    table = connection.ops.quote_name
+    return FAST_SCAN_SQL.format(
+        timer=table(SlaTimer._meta.db_table),
+        rule=table(EscalationRule._meta.db_table),
+        event=table(SlaEvent._meta.db_table),
+        note=table(Notification._meta.db_table),
+        task=table(Task._meta.db_table),
+        team=table(Team._meta.db_table),
+        performers=table(Task.performers.through._meta.db_table),
+        members=table(Team.members.through._meta.db_table),
+        user=table(User._meta.db_table),
+        group=table(Group._meta.db_table),
+        user_groups=table(User.groups.through._meta.db_table),
+    )
+
+
+def _scan_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
+    """One batch of the set-based path; returns (timers claimed, events written)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_fast_scan_sql(), {"now": now, "batch": batch_size})
+            claimed, recorded, pending, not_taken = cursor.fetchone()
+        if pending:
+            escalation.enqueue_delivery()
+    escalation.flag_not_taken(not_taken, now)
+    return claimed, recorded
+
+
 def send_pending_notifications(
     now: datetime | None = None,
     batch: int = DELIVERY_BATCH,
@@ -105,19 +287,30 @@ def send_pending_notifications(
 
     Each row is claimed by pushing its `next_attempt_at` forward with a compare-and-set
     update, so two workers never send the same row, and no lock is held while talking to
-    the network. A failure is retried with exponential backoff up to MAX_ATTEMPTS, then the
-    row is left `failed` with its error (re-sendable from admin).
+    the network. A failure is retried with exponential backoff up to MAX_ATTEMPTS (at the
+    earliest after the receiver's Retry-After), then the row is left `failed` with its error
+    (re-sendable from admin).
+
+    Per batch: Slack posts run on SLACK_WORKERS threads over kept-alive connections while
+    this thread sends the emails over one SMTP session; the database is written from this
+    thread only, the sent rows in one UPDATE per batch. Trade-off: if the process dies
+    between sending and that UPDATE, the batch's sent rows go out again once their lease
+    runs out (at most DELIVERY_BATCH duplicates, instead of one).
     """
     now = now or timezone.now()
     deadline = time.monotonic() + budget.total_seconds()
     sent = 0
-    while time.monotonic() < deadline:
-        claimed = _claim(now, batch)
-        if not claimed:
-            return sent
-        sent += _deliver(claimed, now, deadline)
-        if len(claimed) < batch:
-            return sent
+    with (
+        notify.SlackSession() as slack,
+        ThreadPoolExecutor(SLACK_WORKERS, thread_name_prefix="slack") as pool,
+    ):
+        while time.monotonic() < deadline:
+            claimed = _claim(now, batch)
+            if not claimed:
+                break
+            sent += _deliver(claimed, now, deadline, slack=slack, pool=pool)
+            if len(claimed) < batch:
+                break
     return sent
 
 
@@ -142,42 +335,115 @@ def _claim(now: datetime, batch: int) -> list[Notification]:
     )
 
 
-def _deliver(notifications: list[Notification], now: datetime, deadline: float) -> int:
-    sent = 0
-    connection_ = None
-    for index, note in enumerate(notifications):
-        if time.monotonic() >= deadline:
-            # Out of time: hand the rest back for the next run instead of letting the lease
-            # run out under us (then another run could send them too).
-            rest = [n.pk for n in notifications[index:]]
-            Notification.objects.filter(pk__in=rest, state=Notification.State.PENDING).update(
-                next_attempt_at=now
+SENT = "sent"
+LATE = "late"  # not tried: the run is out of time; handed back for the next run
+
+
+class _Blocked:
+    """Webhooks that answered 429 in this run, until when (monotonic), shared by threads."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait_for(self, url: str) -> float:
+        with self._lock:
+            return max(0.0, self._until.get(url, 0.0) - time.monotonic())
+
+    def block(self, url: str, seconds: float) -> None:
+        with self._lock:
+            self._until[url] = max(self._until.get(url, 0.0), time.monotonic() + seconds)
+
+
+def _post(slack: notify.SlackSession, blocked: _Blocked, url: str, text: str, deadline: float):
+    """One Slack post on a pool thread (no database access here). Returns SENT, LATE, the
+    seconds to wait for a webhook that is rate limiting us, or the DeliveryError."""
+    if time.monotonic() >= deadline:
+        return LATE
+    wait = blocked.wait_for(url)
+    if wait:
+        return wait
+    try:
+        slack.post(url, text)
+    except notify.DeliveryError as error:
+        if error.retry_after is not None:
+            blocked.block(url, error.retry_after)
+        return error
+    return SENT
+
+
+def _deliver(
+    notifications: list[Notification],
+    now: datetime,
+    deadline: float,
+    *,
+    slack: notify.SlackSession,
+    pool: ThreadPoolExecutor,
+) -> int:
+    blocked = _Blocked()
+    hooks = [n for n in notifications if n.channel == Channel.SLACK]
+    # Texts are built here: they read the card through the ORM, which stays in this thread.
+    futures = [
+        (note, pool.submit(_post, slack, blocked, note.address, notify.slack_text(note), deadline))
+        for note in hooks
+    ]
+    outcomes: list[tuple[Notification, object]] = []
+    mail = None
+    try:
+        for note in notifications:
+            if note.channel != Channel.EMAIL:
+                continue
+            if time.monotonic() >= deadline:
+                # Out of time: hand the rest back for the next run instead of letting the
+                # lease run out under us (then another run could send them too).
+                outcomes.append((note, LATE))
+                continue
+            try:
+                mail = mail or notify.open_mail_connection()
+                notify.send_email(note, mail)
+            except notify.DeliveryError as error:
+                outcomes.append((note, error))
+                if mail is not None:
+                    mail.close()  # a broken session is not reused: the next email reopens
+                    mail = None
+                continue
+            outcomes.append((note, SENT))
+    finally:
+        if mail is not None:
+            mail.close()
+    outcomes.extend((note, future.result()) for note, future in futures)
+
+    sent = [note.pk for note, outcome in outcomes if outcome == SENT]
+    Notification.objects.filter(pk__in=sent).update(
+        state=Notification.State.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
+        last_error="",
+    )  # fmt: skip
+    late = [note.pk for note, outcome in outcomes if outcome == LATE]
+    Notification.objects.filter(pk__in=late, state=Notification.State.PENDING).update(
+        next_attempt_at=now
+    )
+    for note, outcome in outcomes:
+        if isinstance(outcome, notify.DeliveryError):
+            _failed(note, str(outcome), now, retry_after=outcome.retry_after)
+        elif isinstance(outcome, float):  # its webhook is rate limiting: not tried, no attempt
+            Notification.objects.filter(pk=note.pk, state=Notification.State.PENDING).update(
+                next_attempt_at=now + timedelta(seconds=outcome)
             )
-            break
-        try:
-            if note.channel == Channel.EMAIL:
-                connection_ = connection_ or notify.mail_connection()
-                notify.send_email(note, connection_)
-            elif note.channel == Channel.SLACK:
-                notify.send_slack(note)
-        except notify.DeliveryError as error:
-            _failed(note, str(error), now)
-            continue
-        Notification.objects.filter(pk=note.pk).update(
-            state=Notification.State.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
-            last_error="",
-        )  # fmt: skip
-        sent += 1
-    return sent
+    return len(sent)
 
 
-def _failed(note: Notification, error: str, now: datetime) -> None:
+def _failed(
+    note: Notification, error: str, now: datetime, retry_after: float | None = None
+) -> None:
     attempts = note.attempts + 1
     if attempts >= MAX_ATTEMPTS:
         changes = {"state": Notification.State.FAILED, "next_attempt_at": None}
         log.warning("notification %s failed for good: %s", note.pk, error)
     else:
-        changes = {"next_attempt_at": now + timedelta(seconds=30 * 2 ** (attempts - 1))}
+        backoff = timedelta(seconds=30 * 2 ** (attempts - 1))
+        if retry_after is not None:
+            backoff = max(backoff, timedelta(seconds=retry_after))
+        changes = {"next_attempt_at": now + backoff}
     Notification.objects.filter(pk=note.pk).update(
         attempts=attempts, last_error=error[:2000], **changes
     )

@@ -6,6 +6,14 @@ that is stored on the notification.
 
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
+import threading
+import urllib.request
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
@@ -14,9 +22,14 @@ from slack_sdk.webhook import WebhookClient
 
 from sla.models import Notification
 
+SLACK_TIMEOUT = 10  # seconds, per request
+
 
 class DeliveryError(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        # Seconds the receiver asked us to wait (HTTP 429 Retry-After), if it said.
+        self.retry_after = retry_after
 
 
 def _context(notification: Notification) -> dict:
@@ -59,20 +72,142 @@ def send_email(notification: Notification, connection=None) -> None:
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
 
 
-def send_slack(notification: Notification) -> None:
+def slack_text(notification: Notification) -> str:
     context = _context(notification)
-    text = (
+    return (
         f"{subject(notification)}\n"
         f"Owner: {context['owner'] or 'unassigned'} · due {context['due']:%a %d %b %H:%M %Z}\n"
         f"<{context['url']}|Open card #{context['task'].pk}>"
     )
+
+
+def send_slack(notification: Notification, session: SlackSession | None = None) -> None:
+    if session is not None:
+        session.post(notification.address, slack_text(notification))
+        return
+    with SlackSession() as session:
+        session.post(notification.address, slack_text(notification))
+
+
+class SlackSession:
+    """Posts to incoming webhooks over kept-alive HTTP connections, one per thread and host
+    (a TLS handshake per message would cost more than the message). Thread-safe: each thread
+    uses its own connections; `close()` closes them all. With a proxy configured for the
+    host (environment), it posts through slack_sdk's urllib client instead, as before."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[http.client.HTTPConnection] = []
+        self._ssl = ssl.create_default_context()
+
+    def __enter__(self) -> SlackSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            conn.close()
+
+    def _connection(self, scheme: str, host: str, port: int | None):
+        pool = self._local.__dict__.setdefault("connections", {})
+        key = (scheme, host, port)
+        if key in pool:
+            return pool[key], True
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=SLACK_TIMEOUT, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=SLACK_TIMEOUT)
+        pool[key] = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn, False
+
+    def _drop(self, scheme: str, host: str, port: int | None) -> None:
+        conn = self._local.__dict__.get("connections", {}).pop((scheme, host, port), None)
+        if conn is not None:
+            conn.close()
+
+    def post(self, url: str, text: str) -> None:
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from error
+        if parts.scheme not in ("http", "https") or not host:
+            raise DeliveryError(f"ValueError: not an http(s) webhook URL: {url}")
+        if urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+            return _post_through_sdk(url, text)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        body = json.dumps({"text": text}).encode()
+        headers = {"Content-Type": "application/json;charset=utf-8"}
+        for attempt in (1, 2):
+            conn, reused = self._connection(parts.scheme, host, port)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except Exception as error:  # refused connection, DNS, timeout, TLS
+                self._drop(parts.scheme, host, port)
+                stale = isinstance(
+                    error, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+                )
+                if reused and stale and attempt == 1:
+                    continue  # the server closed our idle kept-alive connection: reconnect
+                raise DeliveryError(f"{type(error).__name__}: {error}") from error
+            break
+        if response.status == 429:
+            wait = _retry_after(response.getheader("Retry-After"))
+            raise DeliveryError(
+                f"Slack answered 429: rate limited, retry after {wait:g} s", retry_after=wait
+            )
+        if response.status != 200:
+            text = payload[:200].decode("utf-8", errors="replace")
+            raise DeliveryError(f"Slack answered {response.status}: {text}")
+
+
+def _retry_after(value: str | None, default: float = 30.0) -> float:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return default
     try:
-        response = WebhookClient(notification.address, timeout=10).send(text=text)
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return default
+
+
+def _post_through_sdk(url: str, text: str) -> None:
+    try:
+        response = WebhookClient(url, timeout=SLACK_TIMEOUT).send(text=text)
     except Exception as error:  # refused connection, DNS, timeout, bad URL
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
+    if response.status_code == 429:
+        header = {k.lower(): v for k, v in (response.headers or {}).items()}.get("retry-after")
+        wait = _retry_after(header[0] if isinstance(header, list) else header)
+        raise DeliveryError(
+            f"Slack answered 429: rate limited, retry after {wait:g} s", retry_after=wait
+        )
     if response.status_code != 200:
         raise DeliveryError(f"Slack answered {response.status_code}: {response.body[:200]}")
 
 
 def mail_connection():
     return get_connection()
+
+
+def open_mail_connection():
+    """A mail backend connection opened once for many messages (one SMTP session)."""
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as error:  # refused, TLS, authentication
+        raise DeliveryError(f"{type(error).__name__}: {error}") from error
+    return connection

@@ -182,17 +182,20 @@ def deliver(now: datetime) -> int:
 class Hook:
     path: str
     body: dict
+    client_port: int = 0  # one per TCP connection: tells kept-alive connections apart
 
 
 @dataclass
 class SlackServer:
-    """A local HTTP server answering like Slack incoming webhooks (200 "ok"), recording every
-    POST. `status[path] = 500` makes one webhook fail."""
+    """A local HTTP/1.1 server answering like Slack incoming webhooks (200 "ok", connections
+    kept alive), recording every POST. `status[path] = 500` makes one webhook fail;
+    `headers[path]` adds response headers (e.g. Retry-After)."""
 
     base_url: str
     requests: list[Hook] = field(default_factory=list)
     status: dict[str, int] = field(default_factory=dict)
     delay: dict[str, float] = field(default_factory=dict)  # seconds before answering
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def url(self, path: str = "/hook") -> str:
         return f"{self.base_url}{path}"
@@ -206,25 +209,36 @@ def slack_server() -> Iterator[SlackServer]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             with lock:
-                server.requests.append(Hook(self.path, body))
+                server.requests.append(Hook(self.path, body, self.client_address[1]))
                 status = server.status.get(self.path, 200)
                 delay = server.delay.get(self.path, 0)
+                extra = server.headers.get(self.path, {})
             threading.Event().wait(delay)
             payload = b"ok" if status == 200 else b"internal_error"
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 
         def log_message(self, *args) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    # The default listen backlog (5) drops connects beyond it; delivery posts from up to
+    # jobs.SLACK_WORKERS threads at once.
+    httpd.request_queue_size = 64
+    httpd.server_bind()
+    httpd.server_activate()
     server = SlackServer(base_url=f"http://127.0.0.1:{httpd.server_address[1]}")
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -243,6 +257,12 @@ def slack_server() -> Iterator[SlackServer]:
 class SmtpReceiver:
     port: int
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    sessions: int = 0  # EHLOs: one per SMTP connection
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        self.sessions += 1
+        return responses
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.original_content, policy=policy.default)

@@ -225,7 +225,9 @@ def test_a_delivery_run_out_of_time_hands_the_rest_back_unsent(
     slack_server.delay["/slow"] = 0.4
     make_rule(policy, Trigger.BREACH, notify_owner=False, in_app=False, slack=True,
               slack_webhook_url=slow)  # fmt: skip
-    for n in range(3):
+    # One post per Slack worker starts before the 0.2 s budget is spent; 3 more wait for one.
+    cards = jobs.SLACK_WORKERS + 3
+    for n in range(cards):
         new_card(T0, title=f"Card {n}")
     with jobs.transaction.atomic():  # keep the scan's inline delivery out of this test
         scan(BREACHED)
@@ -236,13 +238,13 @@ def test_a_delivery_run_out_of_time_hands_the_rest_back_unsent(
     with time_machine.travel(BREACHED, tick=False):
         sent = jobs.send_pending_notifications(now=BREACHED, budget=timedelta(seconds=0.2))
 
-    assert sent == 1
-    assert len(slack_server.requests) == 1
+    assert sent == jobs.SLACK_WORKERS
+    assert len(slack_server.requests) == jobs.SLACK_WORKERS
     unsent = notes(Channel.SLACK, state=Notification.State.PENDING)
-    assert len(unsent) == 2
+    assert len(unsent) == 3
     assert all(n.next_attempt_at == BREACHED and n.attempts == 0 for n in unsent)
-    assert deliver(BREACHED) == 2  # the next run sends the rest, once
-    assert len(slack_server.requests) == 3
+    assert deliver(BREACHED) == 3  # the next run sends the rest, once
+    assert len(slack_server.requests) == cards
 
 
 def test_a_threshold_recorded_meanwhile_does_not_wedge_the_scan(policy, make_rule, new_card):
@@ -255,3 +257,101 @@ def test_a_threshold_recorded_meanwhile_does_not_wedge_the_scan(policy, make_rul
     assert scan(BREACHED) == 1  # the other card's breach; the existing one is skipped
     assert SlaEvent.objects.filter(key="breach").count() == 2
     assert SlaEvent.objects.filter(timer__task=second, key="breach").exists()
+
+
+def scan_and_requeue() -> None:
+    """The scan at BREACHED, then its notifications back in the queue as written (the tests'
+    sync mode has already delivered them inline, once)."""
+    scan(BREACHED)
+    Notification.objects.exclude(channel=Channel.IN_APP).update(
+        state=Notification.State.PENDING, attempts=0, last_error="", next_attempt_at=BREACHED
+    )
+
+
+def test_emails_of_a_delivery_run_share_one_smtp_session(
+    policy, make_rule, new_card, smtp_receiver, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_receiver.port
+    make_rule(policy, Trigger.BREACH, notify_owner=True, in_app=False, email=True)
+    for n in range(5):
+        new_card(T0, title=f"Card {n}")
+    scan_and_requeue()
+    smtp_receiver.messages.clear()
+    smtp_receiver.sessions = 0
+
+    assert deliver(BREACHED) == 5
+
+    assert len(smtp_receiver.messages) == 5
+    assert smtp_receiver.sessions == 1
+    assert {n.state for n in notes(Channel.EMAIL)} == {Notification.State.SENT}
+
+
+def test_an_smtp_relay_that_refuses_fails_each_email_and_they_are_retried(
+    policy, make_rule, new_card, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    make_rule(policy, Trigger.BREACH, notify_owner=True, in_app=False, email=True)
+    new_card(T0, title="First")
+    new_card(T0, title="Second")
+    scan_and_requeue()
+
+    assert deliver(BREACHED) == 0
+
+    for note in notes(Channel.EMAIL):
+        assert (note.state, note.attempts) == (Notification.State.PENDING, 1)
+        assert note.next_attempt_at == BREACHED + timedelta(seconds=30)
+        assert "refused" in note.last_error.lower()
+
+
+def test_slack_posts_of_a_delivery_run_reuse_kept_alive_connections(
+    policy, make_rule, new_card, slack_server
+):
+    make_rule(policy, Trigger.BREACH, notify_owner=False, in_app=False, slack=True,
+              slack_webhook_url=slack_server.url())  # fmt: skip
+    cards = 3 * jobs.SLACK_WORKERS
+    for n in range(cards):
+        new_card(T0, title=f"Card {n}")
+    scan_and_requeue()
+    slack_server.requests.clear()
+
+    assert deliver(BREACHED) == cards
+
+    assert len(slack_server.requests) == cards
+    assert len({hook.client_port for hook in slack_server.requests}) <= jobs.SLACK_WORKERS
+
+
+def test_a_webhook_answering_429_is_retried_after_its_retry_after_and_not_hammered_meanwhile(
+    policy, make_rule, new_card, slack_server
+):
+    slack_server.status["/busy"] = 429
+    slack_server.headers["/busy"] = {"Retry-After": "600"}
+    slack_server.delay["/busy"] = 0.3  # every worker has one in flight before the first 429
+    make_rule(policy, Trigger.BREACH, notify_owner=False, in_app=False, slack=True,
+              slack_webhook_url=slack_server.url("/busy"))  # fmt: skip
+    cards = jobs.SLACK_WORKERS + 3
+    for n in range(cards):
+        new_card(T0, title=f"Card {n}")
+    scan_and_requeue()
+    slack_server.requests.clear()
+
+    assert deliver(BREACHED) == 0
+
+    # The posts in flight got the 429: a failed attempt, retried after 600 s (not 30 s).
+    assert len(slack_server.requests) == jobs.SLACK_WORKERS
+    tried = notes(Channel.SLACK, attempts=1)
+    assert len(tried) == jobs.SLACK_WORKERS
+    for note in tried:
+        assert note.next_attempt_at == BREACHED + timedelta(seconds=600)
+        assert note.last_error == "Slack answered 429: rate limited, retry after 600 s"
+    # The rest were not tried: no attempt spent, back in the queue when the wait is over.
+    waiting = notes(Channel.SLACK, attempts=0)
+    assert len(waiting) == 3
+    for note in waiting:
+        assert note.state == Notification.State.PENDING
+        assert BREACHED + timedelta(seconds=590) < note.next_attempt_at
+        assert note.next_attempt_at <= BREACHED + timedelta(seconds=600)
+    assert deliver(BREACHED + timedelta(seconds=599)) == 0
+    slack_server.status["/busy"] = 200
+    assert deliver(BREACHED + timedelta(seconds=600)) == cards
