@@ -12,9 +12,12 @@ migrated with `DEBUG=true manage.py migrate`), fills it with `manage.py bench_ca
    logs in with the Django test Client and times each page --runs times after warm-up:
    median and p95 server time, and the SQL query count and SQL time
    (CaptureQueriesContext, separate runs so the capture costs nothing in the timings);
+   The at-risk pages are timed twice: "uncached" (the queue's 10-s cache cleared before
+   each request) and "cached" (repeated requests of one URL, as polls mostly are);
 2. starts `gunicorn config.wsgi -w 2` on 127.0.0.1:--port with the same settings and runs
    `wrk` (Debian package `wrk`) against the at-risk HTMX partial for --wrk-seconds with a
-   logged-in manager's session cookie and `HX-Request: true`, then stops gunicorn.
+   logged-in manager's session cookie and `HX-Request: true`, then stops gunicorn; then
+   again with a new ignored query parameter per request (every request misses the cache).
 
 Prints a Markdown table per size (paste into docs/performance.md). Loopback only; every
 request loop is bounded (--runs, --wrk-seconds).
@@ -31,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,7 +90,18 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"gunicorn did not listen on 127.0.0.1:{port} within {timeout} s")
 
 
-def run_wrk(env: dict, *, port: int, session: str, path: str, seconds: int) -> dict:
+# Every request a new, ignored query parameter: a new cache key, so nothing is served from
+# the queue's cache (the throughput of uncached requests).
+BUST_LUA = """
+request = function()
+  return wrk.format(nil, wrk.path .. "?bust=" .. math.random(1, 1000000000))
+end
+"""
+
+
+def run_wrk(
+    env: dict, *, port: int, session: str, path: str, seconds: int, bust: bool = False
+) -> dict:
     server = subprocess.Popen(
         [GUNICORN, "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
@@ -99,6 +114,10 @@ def run_wrk(env: dict, *, port: int, session: str, path: str, seconds: int) -> d
             "-H", f"Cookie: sessionid={session}", "-H", "HX-Request: true",
             f"http://127.0.0.1:{port}{path}",
         ]  # fmt: skip
+        if bust:
+            script = Path(tempfile.mkdtemp()) / "bust.lua"
+            script.write_text(BUST_LUA)
+            command[1:1] = ["-s", str(script)]
         shown = " ".join(c if "sessionid" not in c else "'Cookie: sessionid=…'" for c in command)
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
@@ -143,12 +162,22 @@ def bench_size(size: int, args) -> dict:
     result = json.loads(child.stdout.strip().splitlines()[-1])
     result.update(size=size, database=url, generated_s=generated, load=[load_before])
     if shutil.which("wrk"):
+        session = result.pop("session")
         result["wrk"] = run_wrk(
             prod,
             port=args.port,
-            session=result.pop("session"),
+            session=session,
             path="/at-risk/",
             seconds=args.wrk_seconds,
+        )
+        result["load"].append(os.getloadavg()[0])
+        result["wrk_uncached"] = run_wrk(
+            prod,
+            port=args.port,
+            session=session,
+            path="/at-risk/",
+            seconds=args.wrk_seconds,
+            bust=True,
         )
         result["load"].append(os.getloadavg()[0])
     else:
@@ -177,6 +206,12 @@ def report(result: dict) -> str:
             f"wrk, at-risk partial through gunicorn (2 workers): **{wrk['rps']:.1f} requests/s**, "
             f"latency p50 {wrk['p50']}, p99 {wrk['p99']}, non-2xx responses: {wrk['non_2xx']}.",
         ]
+    bust = result.get("wrk_uncached")
+    if bust:
+        lines.append(
+            f"Uncached (a new query string per request): **{bust['rps']:.1f} requests/s**, "
+            f"latency p50 {bust['p50']}, p99 {bust['p99']}, non-2xx: {bust['non_2xx']}."
+        )
     lines.append(
         "Load average (1 min) before / after: "
         + " / ".join(f"{x:.1f}" for x in result["load"])
@@ -197,6 +232,7 @@ def measure(runs: int) -> dict:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -209,36 +245,43 @@ def measure(runs: int) -> dict:
     dispatcher = user_model.objects.get(username="bench-dispatcher")
     performer = user_model.objects.get(username="bench-performer-0-0")
     team = Team.objects.order_by("pk").first()
+    hx = {"HTTP_HX_REQUEST": "true"}
+    filtered = f"/at-risk/?team={team.pk}&priority=high"
+    # The at-risk queue's HTML is cached for tasks.boards.QUEUE_CACHE_SECONDS: "uncached"
+    # rows clear the cache before every request (the cost of the first request per key),
+    # the others show what repeated polls of one key cost.
     pages = [
-        ("At-risk queue, full page", manager, "/at-risk/", {}),
-        ("At-risk queue, HTMX partial", manager, "/at-risk/", {"HTTP_HX_REQUEST": "true"}),
-        (
-            "At-risk partial, filtered (team + high priority)",
-            manager,
-            f"/at-risk/?team={team.pk}&priority=high",
-            {"HTTP_HX_REQUEST": "true"},
-        ),
-        ("At-risk queue, page 20", manager, "/at-risk/?page=20", {"HTTP_HX_REQUEST": "true"}),
-        ("Dispatch board", dispatcher, "/dispatch/", {}),
-        ("My work (a performer)", performer, "/my-work/", {}),
-    ]
+        ("At-risk queue, full page, uncached", manager, "/at-risk/", {}, True),
+        ("At-risk queue, HTMX partial, uncached", manager, "/at-risk/", hx, True),
+        ("At-risk partial, filtered (team + high priority), uncached", manager, filtered, hx,
+         True),
+        ("At-risk queue, page 20, uncached", manager, "/at-risk/?page=20", hx, True),
+        ("At-risk queue, full page, cached", manager, "/at-risk/", {}, False),
+        ("At-risk queue, HTMX partial, cached", manager, "/at-risk/", hx, False),
+        ("Dispatch board", dispatcher, "/dispatch/", {}, False),
+        ("My work (a performer)", performer, "/my-work/", {}, False),
+    ]  # fmt: skip
     clients = {}
     for user in (manager, dispatcher, performer):
         clients[user.pk] = Client()
         clients[user.pk].force_login(user)
     results = []
-    for name, user, path, headers in pages:
+    for name, user, path, headers, uncached in pages:
         client = clients[user.pk]
         for _ in range(3):  # warm-up: connection, templates, calendar cache
             response = client.get(path, **headers)
             assert response.status_code == 200, (path, response.status_code)
         timings = []
         for _ in range(runs):
+            if uncached:
+                cache.clear()
             started = time.perf_counter()
             response = client.get(path, **headers)
             timings.append((time.perf_counter() - started) * 1000)
         query_counts, sql_times = [], []
         for _ in range(5):
+            if uncached:
+                cache.clear()
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(path, **headers)
             query_counts.append(len(captured.captured_queries))

@@ -342,6 +342,44 @@ class SlaTimer(models.Model):
                 fields=["due_at"], name="timer_open_due", condition=Q(stopped_at__isnull=True)
             ),
             models.Index(fields=["state", "kind"], name="timer_state_kind"),
+            # At-risk queue (sla.queries.risk_page): stamped breaches by breach time, ...
+            models.Index(
+                fields=["breached_at", "id"],
+                name="timer_open_breached",
+                condition=Q(stopped_at__isnull=True, breached_at__isnull=False),
+            ),
+            # ... running timers per calendar and target by deadline on the clock axis ...
+            models.Index(
+                fields=["calendar", "target_seconds", "due_clock", "id"],
+                name="timer_open_clock",
+                condition=Q(
+                    stopped_at__isnull=True, breached_at__isnull=True, running_since__isnull=False
+                ),
+            ),
+            # ... and paused ones. Its counts read only this index (every column they use,
+            # with the card to join card filters).
+            models.Index(
+                fields=["id"],
+                name="timer_open_paused",
+                condition=Q(
+                    stopped_at__isnull=True, breached_at__isnull=True, running_since__isnull=True
+                ),
+            ),
+            models.Index(
+                fields=[
+                    "calendar",
+                    "target_seconds",
+                    "state",
+                    "due_at",
+                    "running_since",
+                    "warned_at",
+                    "warn_at",
+                    "breached_at",
+                    "task",
+                ],
+                name="timer_open_counts",
+                condition=Q(stopped_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

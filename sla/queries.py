@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    ExpressionWrapper,
     F,
     FloatField,
     IntegerField,
+    Lookup,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Cast, NullIf
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Coalesce, NullIf
 
 from sla import engine
 from sla.models import BusinessCalendar, SlaTimer, TimerState
@@ -48,14 +54,7 @@ def with_risk(timers: QuerySet[SlaTimer], now: datetime) -> QuerySet[SlaTimer]:
     share_left = Cast(F("due_clock") - now_position, FloatField()) / Cast(
         NullIf(F("target_seconds"), 0), FloatField()
     )
-    band = Case(
-        When(state=TimerState.BREACHED, then=Value(BREACHED)),
-        When(Q(due_at__lte=now) & Q(running_since__isnull=False), then=Value(BREACHED)),
-        When(Q(warned_at__isnull=False) | Q(warn_at__lte=now), then=Value(WARNED)),
-        When(running_since__isnull=False, then=Value(RUNNING)),
-        default=Value(PAUSED),
-        output_field=IntegerField(),
-    )
+    band = band_of(now)
     return (
         timers.filter(stopped_at__isnull=True)
         .annotate(band=band, share_left=share_left)
@@ -74,3 +73,215 @@ def band_counts(timers: QuerySet[SlaTimer]) -> dict[str, int]:
         **{name: Count("pk", filter=Q(band=band)) for band, name in BAND_NAMES.items()}
     )
     return totals
+
+
+# --- The at-risk queue, one page at a time ------------------------------------------------
+#
+# `with_risk` ranks every open timer to show 50. `risk_counts` + `risk_page` give the same
+# page (same order, same rows) while reading only a few rows per (calendar, target) group:
+# the queue's order is (band, breached_at, share_left, pk), and inside one band, one
+# calendar and one target, a smaller `due_clock` is a smaller share left. So the first
+# `stop` rows of the queue are among the first `stop` rows of a few "streams", each read in
+# an index order that agrees with the queue's order (indexes `timer_open_breached` and
+# `timer_open_clock`); the page is then ranked exactly, with `with_risk`'s ORDER BY, among
+# those candidates only.
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+RANK_ALL_UP_TO = 5000  # timers; above this, risk_page reads candidates through indexes
+
+
+def band_of(now: datetime) -> Case:
+    """The band of an open timer at `now` (see BAND_NAMES), as a SQL expression."""
+    return Case(
+        When(state=TimerState.BREACHED, then=Value(BREACHED)),
+        When(Q(due_at__lte=now) & Q(running_since__isnull=False), then=Value(BREACHED)),
+        When(Q(warned_at__isnull=False) | Q(warn_at__lte=now), then=Value(WARNED)),
+        When(running_since__isnull=False, then=Value(RUNNING)),
+        default=Value(PAUSED),
+        output_field=IntegerField(),
+    )
+
+
+def with_band(timers: QuerySet[SlaTimer], now: datetime) -> QuerySet[SlaTimer]:
+    """Open timers annotated with `band`, for filtering before `risk_counts`/`risk_page`."""
+    return timers.filter(stopped_at__isnull=True).annotate(band=band_of(now))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Open timers sharing a calendar, a target and a band, stamped as breached or not,
+    paused or not: how many, and the calendar (to place `now` on its axis)."""
+
+    calendar: BusinessCalendar
+    target_seconds: int
+    band: int
+    stamped: bool
+    paused: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class RiskCounts:
+    groups: tuple[Group, ...]
+
+    @property
+    def bands(self) -> dict[str, int]:
+        totals = dict.fromkeys(BAND_NAMES.values(), 0)
+        for group in self.groups:
+            totals[BAND_NAMES[group.band]] += group.count
+        return totals
+
+    @property
+    def total(self) -> int:
+        return sum(group.count for group in self.groups)
+
+    def positions(self, now: datetime) -> dict[int, int]:
+        calendars = {group.calendar.pk: group.calendar for group in self.groups}
+        return {pk: engine.position(c.work_calendar(), now) for pk, c in calendars.items()}
+
+
+def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
+    """Count a `with_band` queryset per calendar, target, band, stamped breach or not and
+    paused or not (grouped by plain columns and one small integer computed once per row, so
+    PostgreSQL hashes the few groups, reading the covering index `timer_open_counts` only),
+    then read the calendars involved: two queries."""
+    kind = (
+        F("band") * 4
+        + Case(When(breached_at__isnull=False, then=Value(2)), default=Value(0))
+        + Case(When(running_since__isnull=True, then=Value(1)), default=Value(0))
+    )
+    rows = list(
+        timers.order_by()
+        .annotate(risk_kind=ExpressionWrapper(kind, output_field=IntegerField()))
+        .values_list("calendar_id", "target_seconds", "risk_kind")
+        .annotate(n=Count("*"))  # not count(id): id is not in the covering index
+    )
+    calendars = {
+        calendar.pk: calendar
+        for calendar in BusinessCalendar.objects.filter(pk__in={row[0] for row in rows}).only(
+            "pk", "revision", "timezone", "always_open"
+        )
+    }
+    groups = tuple(
+        Group(calendars[pk], target, kind // 4, bool(kind & 2), bool(kind & 1), n)
+        for pk, target, kind, n in rows
+    )
+    return RiskCounts(groups)
+
+
+def _rank(timers: QuerySet[SlaTimer], positions: dict[int, int]) -> QuerySet[SlaTimer]:
+    now_position = Case(
+        *[When(calendar_id=pk, then=Value(pos)) for pk, pos in positions.items()],
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    share_left = Cast(F("due_clock") - now_position, FloatField()) / Cast(
+        NullIf(F("target_seconds"), 0), FloatField()
+    )
+    return timers.annotate(share_left=share_left).order_by(*QUEUE_ORDER)
+
+
+QUEUE_ORDER = (
+    "band",
+    F("breached_at").asc(nulls_last=True),
+    F("share_left").asc(nulls_last=True),
+    "pk",
+)
+
+
+def _candidates(
+    timers: QuerySet[SlaTimer], counts: RiskCounts, positions: dict[int, int], stop: int
+) -> list[QuerySet]:
+    """Streams whose first `stop` rows hold the queue's first `stop` rows. Each is read in
+    an order that agrees with the queue's within it, so this holds whatever the data."""
+    streams: list[QuerySet] = []
+    # Stamped breaches: by breached_at (index timer_open_breached), ties at the cut kept.
+    stamped = [g for g in counts.groups if g.stamped]
+    stamped_bands = sorted({g.band for g in stamped})
+    for band in stamped_bands:
+        rows = timers.filter(breached_at__isnull=False)
+        if len(stamped_bands) > 1:  # not when every stamped timer is breached (as it should)
+            rows = rows.filter(band=band)
+        if sum(g.count for g in stamped if g.band == band) > stop:
+            cut = rows.order_by("breached_at").values("breached_at")[stop - 1 : stop]
+            # Rows may leave between the two queries: no cut then means no limit.
+            rows = rows.filter(breached_at__lte=Coalesce(Subquery(cut), Value(FAR_FUTURE)))
+        streams.append(rows)
+    # Running, not stamped: per calendar, target and band, by due_clock (timer_open_clock).
+    for group in counts.groups:
+        if group.stamped or group.paused:
+            continue
+        rows = timers.filter(
+            breached_at__isnull=True,
+            running_since__isnull=False,
+            calendar_id=group.calendar.pk,
+            target_seconds=group.target_seconds,
+            band=group.band,
+        )
+        order = (F("due_clock").asc(nulls_last=True), "pk") if group.target_seconds else ("pk",)
+        # As many rows as counted, at most: the scan stops once it has found them all.
+        streams.append(rows.order_by(*order)[: min(stop, group.count)])
+    # Paused, not stamped (no deadline on the clock axis): in the queue's own order.
+    if any(g.paused and not g.stamped for g in counts.groups):
+        paused = timers.filter(breached_at__isnull=True, running_since__isnull=True)
+        streams.append(_rank(paused, positions)[:stop])
+    return streams
+
+
+class _InArray(Lookup):
+    """`lhs = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, first (an
+    InitPlan), and the rows are then fetched through the index on `lhs`."""
+
+    lookup_name = "in_array"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+def risk_page(
+    timers: QuerySet[SlaTimer],
+    counts: RiskCounts,
+    now: datetime,
+    start: int,
+    stop: int,
+    *,
+    rank_all_up_to: int = RANK_ALL_UP_TO,
+    related: tuple[str, ...] = (),
+) -> QuerySet[SlaTimer]:
+    """Rows `start:stop` of the queue of a `with_band` queryset, ranked as `with_risk` ranks
+    them (band, breached_at, share of target left, pk), reading O(groups × stop) rows.
+    `related`: select_related for the rows returned."""
+    if stop <= start or not counts.groups:
+        return timers.none()
+    positions = counts.positions(now)
+    if counts.total <= rank_all_up_to:
+        # A small (filtered) queue: ranking all of it from the filters' indexes is cheaper
+        # than walking the timer indexes past the rows the filters reject.
+        ranked = _rank(timers, positions)
+    else:
+        # One IN over a UNION ALL of the streams, written as SQL: PostgreSQL reads the
+        # candidates, then their rows by key. (Through the ORM, resolving some twenty nested
+        # subqueries cost more Python time than the SQL took.)
+        parts = [
+            s.values("pk").query.sql_with_params()
+            for s in _candidates(timers, counts, positions, stop)
+        ]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({part}) AS stream{i}" for i, (part, _) in enumerate(parts)
+        )
+        pool = RawSQL(sql, tuple(p for _, params in parts for p in params))
+        ranked = _rank(timers.filter(pk__in=pool), positions)
+    # Rank on the timers alone, then join what the page shows (select_related) to its
+    # rows only: joined first, PostgreSQL would join every open timer before ranking.
+    page = ranked.values("pk")[start:stop]
+    if connection.vendor == "postgresql":
+        # `id = ANY(ARRAY(page))`: the page is read once, first, and its rows fetched by
+        # primary key. With `id IN (page)` and the joins of `related`, PostgreSQL (past
+        # join_collapse_limit) joined every timer before keeping the page's.
+        rows = SlaTimer.objects.filter(_InArray(F("pk"), Subquery(page)))
+    else:
+        rows = SlaTimer.objects.filter(pk__in=page)
+    rows = rows.annotate(band=band_of(now))
+    return _rank(rows.select_related(*related), positions)

@@ -200,6 +200,18 @@ class Task(models.Model):
                 name="task_unowned_open",
                 condition=_open_cards & Q(owner__isnull=True),
             ),
+            # Dispatch board: open cards flagged as not taken in time, and open owned cards
+            # without a next step, oldest first.
+            models.Index(
+                fields=["created_at", "id"],
+                name="task_flagged_open",
+                condition=_open_cards & ~Q(dispatch_flag=""),
+            ),
+            models.Index(
+                fields=["created_at", "id"],
+                name="task_nextless_open",
+                condition=_open_cards & Q(owner__isnull=False, next_step="", dispatch_flag=""),
+            ),
             models.Index(fields=["status", "created_at"], name="task_status_created"),
             models.Index(fields=["request_type", "priority"], name="task_type_priority"),
         ]

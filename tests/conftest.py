@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from sla.models import clear_calendar_cache
 from tasks.roles import ensure_role_groups
@@ -10,11 +11,14 @@ from tests.factories import RequestTypeFactory, TeamFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fresh_calendar_cache():
-    """Rolled-back tests reuse calendar ids (SQLite); never serve a previous test's calendar."""
+def _fresh_caches():
+    """Rolled-back tests reuse ids (SQLite); never serve a previous test's calendar or a
+    previous test's cached at-risk queue."""
     clear_calendar_cache()
+    cache.clear()
     yield
     clear_calendar_cache()
+    cache.clear()
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@
 from datetime import time, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, WorkingInterval
+from sla.jobs import scan_due_timers
+from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, WorkingInterval
+from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
 from tasks.models import Priority, Status
 from tests.factories import BlockingReasonFactory, RequestTypeFactory, UserFactory, make_task
@@ -131,11 +134,44 @@ def test_the_queue_partial_renders_in_eight_queries_whatever_the_rows(
         card_created(n * H / 8, actor=manager, owner=performer, request_type=request_type)
     client = client_for(manager)
     client.get(reverse("at_risk"))  # build the calendar cache once
+    cache.clear()  # measure the uncached queue
     with django_assert_max_num_queries(8):
         response = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
     assert len(queue_titles(response)) == 50
+    cache.clear()
     with django_assert_max_num_queries(14):
         client.get(reverse("at_risk"))
+
+
+def test_the_queue_partial_stays_within_eight_queries_with_card_filters(
+    manager, performer, team, request_type, default_policy, django_assert_max_num_queries
+):
+    for n in range(60):
+        card_created(n * H / 8, actor=manager, owner=performer, request_type=request_type,
+                     team=team, priority=Priority.HIGH)  # fmt: skip
+    client = client_for(manager)
+    query = {"team": team.pk, "priority": "high", "owner": performer.pk}
+    client.get(reverse("at_risk"), query)  # build the calendar cache once
+    cache.clear()  # measure the uncached queue
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("at_risk"), query, HTTP_HX_REQUEST="true")
+    assert len(queue_titles(response)) == 50
+
+
+def test_the_queue_is_served_from_a_short_cache_until_a_card_changes(
+    manager, performer, request_type, default_policy, django_assert_max_num_queries
+):
+    card_created(9 * H, actor=manager, owner=performer, request_type=request_type, title="Late")
+    client = client_for(manager)
+    first = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
+    with django_assert_max_num_queries(5):  # session, user, permissions, scope: no timers read
+        again = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
+    assert again.content == first.content
+    assert queue_titles(client.get(reverse("at_risk"))) == ["Late", "Late"]  # page embeds it
+    # Another scope (filters) is its own entry; a saved card drops every entry at once.
+    assert queue_titles(client.get(reverse("at_risk"), {"timer": "running"})) == []
+    card_created(H / 2, actor=manager, owner=performer, request_type=request_type, title="New")
+    assert "New" in queue_titles(client.get(reverse("at_risk"), HTTP_HX_REQUEST="true"))
 
 
 def test_people_outside_a_team_see_none_of_its_timers(outsider, manager, performer, request_type,
@@ -171,6 +207,12 @@ def test_dispatch_board_lists_unowned_late_and_nextless_cards_with_load(
     assert f"dispatch-row-{unowned.pk}" in html
     assert "Not taken in time" in html
     assert "Paula Performer — 1 open, 0 at risk" in html
+    # Each row's owner list has that row's owner selected, and only that row's.
+    flagged = html.split(f'id="dispatch-row-{owned.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert f'<option selected value="{performer.pk}">Paula Performer' in flagged
+    unowned_row = html.split(f'id="dispatch-row-{unowned.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "selected" not in unowned_row
+    assert f'<option value="{performer.pk}">Paula Performer' in unowned_row
 
 
 def test_dispatcher_assigns_from_the_board_and_gets_the_row_back(
@@ -237,6 +279,18 @@ def test_my_work_lists_my_cards_breached_first_with_quick_actions(
     assert "Take into work" in html
 
 
+def test_my_work_lists_the_cards_i_perform_for_someone_else_too(
+    performer, other_performer, dispatcher, request_type, default_policy
+):
+    theirs = make_task(actor=dispatcher, owner=other_performer, request_type=request_type,
+                       title="Helping out")  # fmt: skip
+    actions.set_performers(task=theirs, users=[performer], actor=dispatcher)
+    make_task(actor=dispatcher, owner=other_performer, request_type=request_type, title="Not me")
+    html = client_for(performer).get(reverse("my_work")).content.decode()
+    assert "Helping out" in html
+    assert "Not me" not in html
+
+
 def test_quick_actions_from_my_work(performer, other_performer, dispatcher, request_type,
                                     default_policy):  # fmt: skip
     card = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Go")
@@ -269,3 +323,83 @@ def test_my_work_query_count_does_not_grow(
     with django_assert_max_num_queries(8):
         response = client.get(reverse("my_work"))
     assert response.content.count(b'class="work-card"') == 60
+
+
+@pytest.fixture
+def mixed_queue(manager, performer, request_type, always):
+    """Open timers in every band, over two calendars and several targets, with breaches
+    stamped by the scan (some at the same instant), unstamped ones and paused clocks."""
+    office = BusinessCalendar.objects.create(name="Office", timezone="UTC")
+    for day in range(7):  # closed an hour a day: business time differs from wall time
+        WorkingInterval.objects.create(calendar=office, weekday=day, start=time(0), end=time(23))
+    _policy("Default", always, 1 * H, 8 * H, is_default=True)
+    short, office_type = RequestTypeFactory(name="Short"), RequestTypeFactory(name="Office")
+    _policy("Short", always, H / 2, 3 * H, request_type=short, order=1)
+    _policy("Office", office, 2 * H, 16 * H, request_type=office_type, order=2)
+    reason = BlockingReasonFactory(name="Customer")
+    now = timezone.now()
+    for n in range(36):
+        kind = (request_type, short, office_type)[n % 3]
+        ago = (n // 2) * H * 0.75  # pairs created at the same instant: tied deadlines
+        card = make_task(actor=manager, owner=performer, request_type=kind,
+                         priority=(Priority.NORMAL, Priority.HIGH)[n % 2], title=f"C{n}",
+                         at=now - ago)  # fmt: skip
+        if n % 7 == 3:
+            actions.change_status(task=card, to=Status.IN_PROGRESS, actor=performer,
+                                  at=now - ago + H / 4)  # fmt: skip
+            actions.change_status(task=card, to=Status.WAITING, actor=performer,
+                                  blocking_reason=reason, at=now - ago + H / 3)  # fmt: skip
+    scan_due_timers(now - 4 * H)  # stamps older breaches; newer ones stay unstamped
+    return now
+
+
+def _reference(timers, now):
+    return list(with_risk(timers, now).values_list("pk", flat=True))
+
+
+def _paged(timers, now, start, stop):
+    """Rows start:stop through the index streams, checked against the small-queue path."""
+    timers = with_band(timers, now)
+    counts = risk_counts(timers)
+    streams = risk_page(timers, counts, now, start, stop, rank_all_up_to=0)
+    ranked_all = risk_page(timers, counts, now, start, stop)
+    pks = list(streams.values_list("pk", flat=True))
+    assert pks == list(ranked_all.values_list("pk", flat=True))
+    return pks
+
+
+def test_the_paged_queue_ranks_exactly_like_ranking_every_open_timer(mixed_queue):
+    now, timers = mixed_queue, SlaTimer.objects.all()
+    reference = _reference(timers, now)
+    bands = band_counts(with_risk(timers, now))
+    assert all(bands.values()) and len(reference) == sum(bands.values())
+    assert SlaTimer.objects.filter(stopped_at=None, breached_at__isnull=False).count() > 2
+    assert risk_counts(with_band(timers, now)).bands == bands
+    n = len(reference)
+    slices = [(0, 1), (1, 3), (4, 6), (0, 5), (5, 10), (3, 17), (20, 24), (0, n), (n - 4, n + 9)]
+    for start, stop in [*slices, (n, n + 5)]:
+        assert _paged(timers, now, start, stop) == reference[start:stop], (start, stop)
+
+
+def test_the_paged_queue_ranks_exactly_within_filters(mixed_queue):
+    now = mixed_queue
+    for timers in [
+        SlaTimer.objects.filter(task__priority=Priority.HIGH),
+        SlaTimer.objects.filter(kind="resolution"),
+        SlaTimer.objects.filter(calendar__name="Office"),
+        # Many running timers per target, from the top of the queue: the deadline order counts.
+        SlaTimer.objects.filter(running_since__isnull=False, breached_at=None, due_at__gt=now),
+        SlaTimer.objects.filter(task__status=Status.WAITING),
+        SlaTimer.objects.filter(task__title="nothing"),
+    ]:
+        reference = _reference(timers, now)
+        for start, stop in [(0, 1), (1, 2), (0, 3), (2, 9), (6, 7), (10, 14), (0, 100)]:
+            assert _paged(timers, now, start, stop) == reference[start:stop]
+    late = with_band(SlaTimer.objects.all(), now).filter(band=BREACHED)
+    late_pks = set(late.values_list("pk", flat=True))
+    expected = [pk for pk in _reference(SlaTimer.objects.all(), now) if pk in late_pks]
+    assert len(expected) > 3
+    assert (
+        list(risk_page(late, risk_counts(late), now, 1, 100).values_list("pk", flat=True))
+        == (expected[1:])
+    )
