@@ -24,7 +24,6 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 
 from sla import jobs
-from sla import models as sla_models
 from sla.models import (
     BusinessCalendar,
     EscalationRule,
@@ -66,15 +65,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache():
-    # BusinessCalendar.work_calendar() caches by (pk, revision); test databases roll back and
-    # hand out the same pk again, so a calendar of an earlier test could be served.
-    sla_models._calendar_cache.clear()
-    yield
-    sla_models._calendar_cache.clear()
 
 
 # --------------------------------------------------------------------------- calendars

@@ -24,7 +24,6 @@ from sla.models import (
     SlaTarget,
     TimerKind,
     WorkingInterval,
-    _calendar_cache,
 )
 from tasks import actions
 from tasks.models import Priority, Status
@@ -36,15 +35,6 @@ H = timedelta(hours=1)
 
 def berlin(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
-
-
-@pytest.fixture(autouse=True)
-def fresh_calendar_cache():
-    """Built calendars are cached per (id, revision); ids are reused after each test's
-    rollback, so a calendar of an earlier test must not answer for this one."""
-    _calendar_cache.clear()
-    yield
-    _calendar_cache.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sla import models as sla_models
 from sla.actions import active_policies, match_policy
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer
 from tasks import actions
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.django_db
 
 AT = datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("Europe/Berlin"))
 H = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache():
-    # work_calendar() caches by (pk, revision); rolled-back test databases reuse pks.
-    sla_models._calendar_cache.clear()
-    yield
-    sla_models._calendar_cache.clear()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 import time_machine
 
 from sla import jobs
-from sla import models as sla_models
 from sla.actions import recompute_calendar_timers
 from sla.models import (
     BusinessCalendar,
@@ -65,15 +64,6 @@ EMERGENCY_TARGETS = {
     Priority.NORMAL: (H, 6 * H),
     Priority.LOW: (2 * H, 12 * H),
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar_cache():
-    # BusinessCalendar.work_calendar() caches by (pk, revision). Test databases roll back and
-    # SQLite hands out the same pk again, so a calendar of an earlier test would be served.
-    sla_models._calendar_cache.clear()
-    yield
-    sla_models._calendar_cache.clear()
 
 
 def _calendar(name: str, weekly: dict[int, list[tuple[time, time]]], holidays=()):

@@ -16,7 +16,6 @@ from sla.models import (
     TimerKind,
     TimerState,
     WorkingInterval,
-    _calendar_cache,
 )
 from tasks import actions
 from tasks.models import BlockingReason, Priority, RelatedObject, Status, Task, TaskEvent, Team
@@ -28,14 +27,6 @@ from tests.factories import (
     UserFactory,
     make_task,
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_calendar_cache():
-    """Built calendars are cached per (id, revision) and ids are reused after rollbacks."""
-    _calendar_cache.clear()
-    yield
-    _calendar_cache.clear()
 
 
 @pytest.fixture
