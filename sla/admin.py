@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -222,6 +223,12 @@ class EscalationRuleInline(admin.StackedInline):
     ]
 
 
+# Fields of a policy that decide which cards it times.
+POLICY_CRITERIA = frozenset(
+    {"active", "is_default", "order", "request_type", "priority", "team", "related_object_kind"}
+)
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
     form = SlaPolicyForm
@@ -274,6 +281,12 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        if not change or form.has_changed() or any(f.has_changed() for f in formsets):
+            self._recompute_open_cards(
+                request,
+                form.instance,
+                rematch=not change or bool(POLICY_CRITERIA.intersection(form.changed_data)),
+            )
         if not SlaPolicy.objects.filter(is_default=True, active=True).exists():
             self.message_user(
                 request,
@@ -281,6 +294,30 @@ class SlaPolicyAdmin(admin.ModelAdmin):
                 "SLA timers.",
                 messages.WARNING,
             )
+
+    def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
+        """Running timers follow the edited policy: a background job re-syncs the cards."""
+        from django_q.tasks import async_task
+
+        transaction.on_commit(
+            lambda: async_task(
+                "sla.actions.recompute_policy_timers",
+                policy_id=policy.pk,
+                rematch=rematch,
+                task_name=f"recompute policy {policy.pk}",
+            )
+        )
+        scope = (
+            "every open card is matched again"
+            if rematch
+            else ("the open cards it times are brought in line with it")
+        )
+        self.message_user(
+            request,
+            f"{policy}: {scope} in the background; time already used stays used, the new "
+            "targets and pauses apply from now on.",
+            messages.INFO,
+        )
 
     def get_urls(self):
         return [

@@ -693,3 +693,112 @@ def test_the_calendar_add_page_loads(admin_client, db):
     assert response.status_code == 200
     prefixes = [inline.formset.prefix for inline in response.context["inline_admin_formsets"]]
     assert prefixes == ["intervals", "holidays"]  # what calendar_data() posts
+
+
+# ------------------------------------------------------ policy edits reach running timers
+
+
+def change_policy(policy: SlaPolicy) -> str:
+    return reverse("admin:sla_slapolicy_change", args=[policy.pk])
+
+
+def standard_data(policy: SlaPolicy, office, *, resolution: str = "4:00:00", **fields) -> dict:
+    """The `policy` fixture as the admin form posts it, with the NORMAL row's targets set."""
+    row = {"priority": "normal", "response_target": "1:00:00", "resolution_target": resolution}
+    return policy_data(policy, calendar=office.pk, is_default="on", targets=[row], **fields)
+
+
+def test_a_longer_target_set_in_the_admin_moves_running_deadlines_keeping_time_used(
+    admin_client, office, policy, performer, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(berlin(2026, 3, 2, 10, 0), tick=False):  # a Monday
+        task = make_task(actor=performer, owner=performer)
+    resolution = task.timers.get(kind=TimerKind.RESOLUTION)
+    assert resolution.due_at == berlin(2026, 3, 2, 14, 0)
+
+    with (
+        time_machine.travel(berlin(2026, 3, 2, 11, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = admin_client.post(
+            change_policy(policy), standard_data(policy, office, resolution="8:00:00")
+        )
+
+    assert response.status_code == 302
+    assert "the open cards it times are brought in line" in " ".join(messages_of(response))
+    resolution.refresh_from_db()
+    # 1 h used by 11:00, 7 h left: 6 h on Monday, 1 h on Tuesday.
+    assert resolution.target == 8 * H
+    assert resolution.due_at == berlin(2026, 3, 3, 10, 0)
+    retarget = resolution.retargets.get()
+    assert (retarget.old_target, retarget.new_target, retarget.consumed) == (4 * H, 8 * H, H)
+    assert task.timers.get(kind=TimerKind.RESPONSE).target == H  # unchanged: not re-targeted
+
+
+def test_a_pausing_status_added_in_the_admin_pauses_cards_already_in_it(
+    admin_client, office, policy, performer, django_capture_on_commit_callbacks
+):
+    reason = BlockingReasonFactory(name="Waiting for parts", pauses_sla=False)
+    with time_machine.travel(berlin(2026, 3, 2, 10, 0), tick=False):
+        task = make_task(actor=performer, owner=performer)
+        actions.change_status(task=task, to=Status.WAITING, blocking_reason=reason, actor=performer)
+    resolution = task.timers.get(kind=TimerKind.RESOLUTION)
+    assert resolution.state == "running"
+
+    with (
+        time_machine.travel(berlin(2026, 3, 2, 12, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        data = standard_data(policy, office, pausing_statuses=[Status.WAITING])
+        assert admin_client.post(change_policy(policy), data).status_code == 302
+
+    resolution.refresh_from_db()
+    assert resolution.state == "paused"
+    assert resolution.due_at is None
+    assert resolution.consumed == 2 * H
+    pause = SlaPause.objects.get(timer=resolution)
+    assert (pause.started_at, pause.ended_at, pause.status) == (
+        berlin(2026, 3, 2, 12, 0), None, Status.WAITING
+    )  # fmt: skip
+
+
+def test_a_new_policy_takes_over_the_open_cards_it_matches_from_now_on(
+    admin_client, office, policy, performer, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(berlin(2026, 3, 2, 10, 0), tick=False):
+        urgent = make_task(actor=performer, owner=performer, priority=Priority.HIGH)
+        normal = make_task(actor=performer, owner=performer)
+    assert not urgent.timers.exists()  # the standard policy sets no target for HIGH
+
+    with (
+        time_machine.travel(berlin(2026, 3, 2, 11, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        data = policy_data(
+            name="Urgent", calendar=office.pk, priority="high", order=10,
+            targets=[{"priority": "high", "resolution_target": "2:00:00"}],
+        )  # fmt: skip
+        response = admin_client.post(ADD_POLICY, data)
+
+    assert response.status_code == 302
+    assert "every open card is matched again" in " ".join(messages_of(response))
+    timer = urgent.timers.get()
+    assert (timer.policy.name, timer.started_at) == ("Urgent", berlin(2026, 3, 2, 11, 0))
+    assert timer.due_at == berlin(2026, 3, 2, 13, 0)
+    assert {t.policy_id for t in normal.timers.all()} == {policy.pk}
+
+
+def test_a_policy_recompute_out_of_time_hands_the_rest_to_a_new_job(office, policy, performer):
+    from sla.actions import recompute_policy_timers
+
+    with time_machine.travel(berlin(2026, 3, 2, 10, 0), tick=False):
+        cards = [make_task(actor=performer, owner=performer) for _ in range(3)]
+    SlaTarget.objects.filter(policy=policy).update(resolution_target=8 * H)
+
+    with time_machine.travel(berlin(2026, 3, 2, 11, 0), tick=False):
+        # Out of time at once: this job visits nothing and queues the rest (run at once
+        # here, Q_SYNC), which visits all three.
+        assert recompute_policy_timers(policy_id=policy.pk, budget=-1) == 0
+
+    for card in cards:
+        assert card.timers.get(kind=TimerKind.RESOLUTION).due_at == berlin(2026, 3, 3, 10, 0)
