@@ -329,24 +329,25 @@ def recompute_policy_timers(
         cards = Task.objects.filter(
             pk__in=SlaTimer.objects.open().filter(policy_id=policy_id).values("task_id")
         )
-    ids = cards.filter(pk__gt=after_id).order_by("pk").values_list("pk", flat=True)
+    ids = cards.order_by("pk").values_list("pk", flat=True)
     policies = active_policies()
     started, visited = time.monotonic(), 0
-    for task_id in ids.iterator(chunk_size=2000):
-        if time.monotonic() - started > budget:
-            from django_q.tasks import async_task
+    while chunk := list(ids.filter(pk__gt=after_id)[:500]):
+        for task_id in chunk:
+            if time.monotonic() - started > budget:
+                from django_q.tasks import async_task
 
-            async_task(
-                "sla.actions.recompute_policy_timers",
-                policy_id=policy_id,
-                rematch=rematch,
-                after_id=after_id,
-                task_name=f"recompute policy {policy_id} after card {after_id}",
-            )
-            break
-        with transaction.atomic():
-            task = Task.objects.select_for_update().filter(pk=task_id).first()
-            if task is not None and task.is_open:
-                sync_timers(task=task, at=timezone.now(), policies=policies)
-        visited, after_id = visited + 1, task_id
+                async_task(
+                    "sla.actions.recompute_policy_timers",
+                    policy_id=policy_id,
+                    rematch=rematch,
+                    after_id=after_id,
+                    task_name=f"recompute policy {policy_id} after card {after_id}",
+                )
+                return visited
+            with transaction.atomic():
+                task = Task.objects.select_for_update().filter(pk=task_id).first()
+                if task is not None and task.is_open:
+                    sync_timers(task=task, at=timezone.now(), policies=policies)
+            visited, after_id = visited + 1, task_id
     return visited
