@@ -104,6 +104,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# ModelBackend reading a user's permissions and role groups in one query (see the module).
+# Sessions store their backend's path: sessions opened under ModelBackend log in again once.
+AUTHENTICATION_BACKENDS = ["tasks.auth_backend.RoleBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

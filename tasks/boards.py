@@ -25,6 +25,7 @@ from sla.engine import Progress
 from sla.models import SlaTimer, TimerState
 from sla.queries import risk_counts, risk_page, with_band
 from tasks import actions, permissions
+from tasks.auth_backend import role_names
 from tasks.filters import AtRiskFilter
 from tasks.forms import StatusForm
 from tasks.models import CLOSED_STATUSES, BlockingReason, Task
@@ -42,9 +43,10 @@ ROW_RELATED = ("task__owner", "task__related_object", "task__blocking_reason",
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands where its work is."""
     user = request.user
-    if user.has_perm("tasks.assign_task") and user.groups.filter(name="manager").exists():
+    roles = role_names(user)
+    if user.has_perm("tasks.assign_task") and "manager" in roles:
         return redirect("at_risk")
-    if user.groups.filter(name="dispatcher").exists():
+    if "dispatcher" in roles:
         return redirect("dispatch")
     if user.has_perm("tasks.work_task"):
         return redirect("my_work")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
+from tasks.auth_backend import role_names
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
@@ -20,7 +22,8 @@ def sees_all(user: AbstractBaseUser) -> bool:
     """Whether a user reads every card (staff, managers, dispatchers, observers)."""
     if user.is_superuser or user.is_staff:
         return True
-    return user.groups.filter(name__in=SEE_ALL_GROUPS).exists()
+    # Read with the user's permissions, once per request (tasks.auth_backend).
+    return not role_names(user).isdisjoint(SEE_ALL_GROUPS)
 
 
 class TaskQuerySet(models.QuerySet):
