@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
 
 from sla.models import SlaTimer
 from tasks.models import (
@@ -69,7 +69,61 @@ class _IdChoiceField(forms.ModelChoiceField):
 
 
 class _IdChoiceFilter(django_filters.ModelChoiceFilter):
+    """`label_fields`: the columns the model's `__str__` reads (one or two), so the choices
+    can be read with the other filters' in one query (`_one_query_choices`)."""
+
     field_class = _IdChoiceField
+
+    def __init__(self, *args, label_fields: tuple[str, ...] = ("name",), **kwargs):
+        self.label_fields = label_fields
+        super().__init__(*args, **kwargs)
+
+
+def _one_query_choices(form: forms.Form, filters: dict[str, _IdChoiceFilter]) -> None:
+    """Give the form's model choice fields choices read together, in one `UNION ALL` (one
+    query instead of one per field), the first time one of them is rendered: validating a
+    filter never reads them (`_IdChoiceField`), so the queue's partial costs nothing here.
+    Each list keeps its queryset's rows and order (the model's ordering, else the key) and
+    `label_from_instance` labels (the instance rebuilt from `label_fields`)."""
+    parts = []
+    for name, spec in filters.items():
+        queryset = form.fields[name].queryset
+        ordering = queryset.query.order_by or queryset.model._meta.ordering
+        assert len(ordering) <= 1 and len(spec.label_fields) <= 2, name  # one sort column
+        first, *rest = spec.label_fields
+        parts.append(
+            queryset.order_by()
+            .annotate(
+                choice_list=Value(name, output_field=CharField()),
+                choice_sort=F(ordering[0]) if ordering else Value("", output_field=CharField()),
+                choice_a=F(first),
+                choice_b=F(rest[0]) if rest else Value("", output_field=CharField()),
+            )
+            .values_list("choice_list", "choice_sort", "pk", "choice_a", "choice_b")
+        )
+    loaded: dict[str, list] = {}
+
+    def load() -> dict[str, list]:
+        if not loaded:
+            rows = parts[0].union(*parts[1:], all=True).order_by("choice_list", "choice_sort", "pk")
+            loaded.update({name: [] for name in filters})
+            for name, _, pk, a, b in rows:
+                model = form.fields[name].queryset.model
+                fields = dict(zip(filters[name].label_fields, (a, b), strict=False))
+                loaded[name].append((pk, model(pk=pk, **fields)))
+        return loaded
+
+    def choices_of(name: str):
+        field = form.fields[name]
+
+        def choices() -> list:
+            blank = [("", field.empty_label)] if field.empty_label is not None else []
+            return blank + [(pk, field.label_from_instance(obj)) for pk, obj in load()[name]]
+
+        return choices
+
+    for name in filters:
+        form.fields[name].choices = choices_of(name)
 
 
 class AtRiskFilter(django_filters.FilterSet):
@@ -77,7 +131,10 @@ class AtRiskFilter(django_filters.FilterSet):
 
     team = _IdChoiceFilter(queryset=Team.objects.all(), field_name="task__team", label="Team")
     owner = _IdChoiceFilter(
-        queryset=User.objects.filter(is_active=True), field_name="task__owner", label="Owner"
+        queryset=User.objects.filter(is_active=True),
+        field_name="task__owner",
+        label="Owner",
+        label_fields=("username",),
     )
     request_type = _IdChoiceFilter(
         queryset=RequestType.objects.all(), field_name="task__request_type", label="Type"
@@ -89,6 +146,7 @@ class AtRiskFilter(django_filters.FilterSet):
         queryset=RelatedObject.objects.filter(parent__isnull=True),
         field_name="task__related_object__root",
         label="Client / related object",
+        label_fields=("kind", "name"),
     )
     status = django_filters.MultipleChoiceFilter(
         choices=[(s.value, s.label) for s in Status if s not in (Status.DONE, Status.CANCELLED)],
@@ -116,6 +174,14 @@ class AtRiskFilter(django_filters.FilterSet):
 
     CARD_FILTERS = ("team", "owner", "request_type", "priority", "client", "status",
                     "blocking_reason")  # fmt: skip
+
+    @property
+    def form(self):
+        if not hasattr(self, "_form"):
+            form = super().form
+            models = {n: f for n, f in self.filters.items() if isinstance(f, _IdChoiceFilter)}
+            _one_query_choices(form, models)
+        return self._form
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
