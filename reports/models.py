@@ -120,7 +120,12 @@ class StageInterval(models.Model):
         indexes = [
             # Stage, hand-off and bottleneck reports: one period, grouped by status.
             models.Index(fields=["started_at", "status"], name="stage_started_status"),
-            models.Index(fields=["task", "started_at"], name="stage_task_started"),
+            # The stretch a card was in at a moment (the weekly review), from the index alone.
+            models.Index(
+                fields=["task", "started_at"],
+                include=["status", "team"],
+                name="stage_task_started",
+            ),
         ]
 
     def __str__(self) -> str:

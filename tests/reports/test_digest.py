@@ -12,7 +12,9 @@ from django_q.models import Schedule
 
 from reports import digest, jobs
 from reports.models import DigestSent
-from tests.factories import UserFactory
+from sla.models import SlaPause, SlaTimer, TimerKind
+from tasks.models import Status
+from tests.factories import BlockingReasonFactory, UserFactory
 from tests.reports.conftest import berlin
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +58,28 @@ def test_the_week_after_shows_the_change(history):
     review = digest.build(date(2026, 11, 23))
     assert (review.total.breaches, review.total.breach_change) == (0, -4)
     assert review.quiet
+
+
+def test_the_single_query_agrees_with_one_query_per_cause(history):
+    # G's missed resolution clock also paused for a supplier and once without a reason: its
+    # breach then counts under each of its timer's blocking reasons, once per reason.
+    timer = SlaTimer.objects.get(task=history.cards["G"], kind=TimerKind.RESOLUTION)
+    supplier = BlockingReasonFactory(name="Supplier")
+    for reason in (supplier, supplier, None):
+        SlaPause.objects.create(
+            timer=timer, started_at=berlin(2026, 11, 18, 12), status=Status.WAITING,
+            blocking_reason=reason,
+        )  # fmt: skip
+    review = digest.build(WEEK)
+    assert section(review, "Blocking reason") == {
+        "Supplier": (1, 0),  # G, once for two pauses
+        # B's response (B paused for the customer on its met resolution clock), E twice,
+        # G for its pause without a reason; H's near miss.
+        "No blocking reason": (4, 1),
+    }
+    for week in (date(2026, 11, 9), WEEK, date(2026, 11, 23)):
+        for team in (None, history.support, history.sales):
+            assert digest.build(week, team) == digest.build_live(week, team), (week, team)
 
 
 def test_the_job_emails_each_team_manager_once_about_causes_not_people(history, manager):
