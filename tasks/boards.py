@@ -10,7 +10,18 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -141,53 +152,88 @@ def _query_without_page(request: HttpRequest) -> str:
 
 
 def _people_with_load() -> list:
-    """Everyone who can own cards, with their open cards and how many of those are at risk:
-    two grouped queries over open cards only (a per-person subquery read every card a
-    person ever owned)."""
+    """Everyone who can own cards, with their open cards and how many of those are at risk,
+    in one query: the people LEFT JOIN two grouped counts over open cards only (a
+    per-person subquery read every card a person ever owned)."""
     now = timezone.now()
-    people = list(
+    people = (
         User.objects.filter(is_active=True, groups__name__in=["performer", "dispatcher"])
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
-    open_load = dict(
-        Task.objects.open()
-        .filter(owner__in=people)
-        .values_list("owner")
-        .annotate(n=Count("pk"))
+        .values("pk")
         .order_by()
     )
-    at_risk_load = dict(
+    open_load = (
+        Task.objects.open()
+        .filter(owner__in=people)
+        .values(person=F("owner"))
+        .annotate(n=Count("pk"))
+    ).order_by()
+    at_risk_load = (
         SlaTimer.objects.filter(stopped_at__isnull=True, task__owner__in=people)
         # True of every open timer; lets PostgreSQL read open cards only (task_owner_open).
         .exclude(task__status__in=CLOSED_STATUSES)
         .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
-        .values_list("task__owner")
+        .values(person=F("task__owner"))
         .annotate(n=Count("task", distinct=True))
         .order_by()
     )
-    for person in people:
-        person.open_load = open_load.get(person.pk, 0)
-        person.at_risk_load = at_risk_load.get(person.pk, 0)
-    return people
+    (people_sql, people_params), (open_sql, open_params), (risk_sql, risk_params) = (
+        qs.query.sql_with_params() for qs in (people, open_load, at_risk_load)
+    )
+    user = connection.ops.quote_name(User._meta.db_table)
+    return list(
+        User.objects.raw(
+            f"SELECT u.id, u.username, u.first_name, u.last_name,"
+            f" COALESCE(open_load.n, 0) AS open_load, COALESCE(at_risk.n, 0) AS at_risk_load"
+            f" FROM {user} u"
+            f" LEFT JOIN ({open_sql}) open_load ON open_load.person = u.id"
+            f" LEFT JOIN ({risk_sql}) at_risk ON at_risk.person = u.id"
+            f" WHERE u.id IN ({people_sql})"
+            f" ORDER BY u.first_name, u.last_name, u.username",
+            (*open_params, *risk_params, *people_params),
+        )
+    )
 
 
 def _board_cards(user):
     return Task.objects.visible_to(user).open().for_list().order_by("created_at", "pk")
 
 
+BOARD_LISTS = ("unowned", "not_taken", "no_next_step")
+
+
+def _board_lists(user) -> dict[str, list[Task]]:
+    """The board's three lists (at most BOARD_LIMIT cards each, oldest first) in one query:
+    the cards of any list, marked with the lists whose first BOARD_LIMIT they are among
+    (a card can be new, unowned and flagged as not taken in time)."""
+    cards = _board_cards(user)
+    firsts = {
+        "unowned": cards.filter(owner__isnull=True),
+        "not_taken": cards.exclude(dispatch_flag=""),
+        "no_next_step": cards.filter(owner__isnull=False, next_step="", dispatch_flag=""),
+    }
+    firsts = {name: qs.values("pk")[:BOARD_LIMIT] for name, qs in firsts.items()}
+    parts = [qs.query.sql_with_params() for qs in firsts.values()]
+    any_list = RawSQL(
+        " UNION ALL ".join(f"SELECT * FROM ({sql}) AS list{i}" for i, (sql, _) in enumerate(parts)),
+        tuple(p for _, params in parts for p in params),
+    )
+    rows = cards.filter(pk__in=any_list).annotate(
+        **{f"in_{name}": ExpressionWrapper(Q(pk__in=qs), output_field=BooleanField())
+           for name, qs in firsts.items()}
+    )  # fmt: skip
+    lists: dict[str, list[Task]] = {name: [] for name in BOARD_LISTS}
+    for task in rows:
+        for name in BOARD_LISTS:
+            if getattr(task, f"in_{name}"):
+                lists[name].append(task)
+    return lists
+
+
 @require_GET
 def dispatch(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("tasks.assign_task"):
         return forbidden(request, "The dispatch board is for dispatchers and managers.")
-    cards = _board_cards(request.user)
-    context = {
-        "unowned": list(cards.filter(owner__isnull=True)[:BOARD_LIMIT]),
-        "not_taken": list(cards.exclude(dispatch_flag="")[:BOARD_LIMIT]),
-        "no_next_step": list(
-            cards.filter(owner__isnull=False, next_step="", dispatch_flag="")[:BOARD_LIMIT]
-        ),
-    }
+    context = _board_lists(request.user)
     _give_owner_options(
         [*context["unowned"], *context["not_taken"], *context["no_next_step"]],
         _people_with_load(),

@@ -15,7 +15,8 @@ from sla.jobs import scan_due_timers
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, WorkingInterval
 from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
-from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
+from tasks.boards import BOARD_LIMIT, _board_lists
+from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 from tests.factories import (
     BlockingReasonFactory,
     RelatedObjectFactory,
@@ -308,16 +309,55 @@ def test_board_assignment_bad_input(dispatcher, performer, outsider, request_typ
     assert card.owner is None
 
 
-def test_dispatch_board_query_count_does_not_grow(
+def test_dispatch_board_renders_in_eight_queries_whatever_the_rows(
     dispatcher, performer, request_type, default_policy, django_assert_max_num_queries
 ):
     for n in range(60):
         make_task(actor=dispatcher, request_type=request_type, title=f"U{n}")
         make_task(actor=dispatcher, owner=performer, request_type=request_type, title=f"O{n}")
     client = client_for(dispatcher)
-    with django_assert_max_num_queries(12):
+    client.get(reverse("dispatch"))
+    cache.clear()
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("dispatch"))
     assert response.status_code == 200
+    assert response.content.count(b'<tr id="dispatch-row-') == 2 * BOARD_LIMIT
+
+
+def test_the_boards_lists_in_one_query_are_the_three_lists_each_read_alone(
+    dispatcher, performer, request_type, default_policy
+):
+    """A card can be in two lists (new, unowned and flagged as not taken in time); each list
+    keeps its own first BOARD_LIMIT cards, oldest first."""
+    now = timezone.now()
+    flag = "Not taken in time"
+    for n in range(BOARD_LIMIT + 5):  # unowned, oldest first: U50-U54 past the first 50
+        card = make_task(actor=dispatcher, request_type=request_type, title=f"U{n}",
+                         at=now - (200 - n) * H)  # fmt: skip
+        if n < 5 or n in (52, 53):  # flagged too: U52 and U53 among the first 50 flagged only
+            actions.flag_for_dispatch(task=card, reason=flag)
+    for n in range(2 * BOARD_LIMIT):  # owned, younger than every unowned card
+        card = make_task(actor=dispatcher, owner=performer, request_type=request_type,
+                         title=f"O{n}", at=now - timedelta(minutes=59 - n / 2))  # fmt: skip
+        if n % 4 == 0:
+            actions.set_next_step(task=card, text="Call back", due=None, actor=dispatcher)
+        elif n % 4 in (1, 2):
+            actions.flag_for_dispatch(task=card, reason=flag)
+    cards = Task.objects.open().order_by("created_at", "pk")
+    expected = {
+        "unowned": cards.filter(owner__isnull=True),
+        "not_taken": cards.exclude(dispatch_flag=""),
+        "no_next_step": cards.filter(owner__isnull=False, next_step="", dispatch_flag=""),
+    }
+    lists = _board_lists(dispatcher)
+    for name, queryset in expected.items():
+        wanted = list(queryset.values_list("pk", flat=True)[:BOARD_LIMIT])
+        assert [task.pk for task in lists[name]] == wanted, name
+        assert 0 < len(wanted) <= BOARD_LIMIT
+    assert len(lists["unowned"]) == len(lists["not_taken"]) == BOARD_LIMIT
+    titles = {name: [t.title for t in tasks] for name, tasks in lists.items()}
+    assert {"U0", "U4", "U52", "U53"} <= set(titles["not_taken"])
+    assert "U4" in titles["unowned"] and "U52" not in titles["unowned"]
 
 
 def test_my_work_lists_my_cards_breached_first_with_quick_actions(
@@ -374,6 +414,8 @@ def test_my_work_query_count_does_not_grow(
     for n in range(60):
         make_task(actor=dispatcher, owner=performer, request_type=request_type, title=f"C{n}")
     client = client_for(performer)
+    client.get(reverse("my_work"))
+    cache.clear()
     with django_assert_max_num_queries(8):
         response = client.get(reverse("my_work"))
     assert response.content.count(b'class="work-card"') == 60
