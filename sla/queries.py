@@ -150,12 +150,25 @@ def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
         + Case(When(breached_at__isnull=False, then=Value(2)), default=Value(0))
         + Case(When(running_since__isnull=True, then=Value(1)), default=Value(0))
     )
-    rows = list(
-        timers.order_by()
-        .annotate(risk_kind=ExpressionWrapper(kind, output_field=IntegerField()))
-        .values_list("calendar_id", "target_seconds", "risk_kind")
-        .annotate(n=Count("*"))  # not count(id): id is not in the covering index
+    # Grouped over a subquery read in the covering index's order (calendar, target): told
+    # nothing of order, PostgreSQL walked `timer_open_due` and fetched every open timer's
+    # row (~100 ms at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are
+    # close, the sort that the ORDER BY would otherwise need tips them).
+    # A DISTINCT queryset keeps its rows apart by key (the key is not in the index).
+    key = ("pk",) if timers.query.distinct else ()
+    inner, params = (
+        timers.annotate(risk_kind=ExpressionWrapper(kind, output_field=IntegerField()))
+        .values_list("calendar_id", "target_seconds", "risk_kind", *key)
+        .order_by("calendar_id", "target_seconds")
+        .query.sql_with_params()
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT calendar_id, target_seconds, risk_kind, COUNT(*)"
+            f" FROM ({inner}) AS open_timers GROUP BY calendar_id, target_seconds, risk_kind",
+            params,
+        )
+        rows = cursor.fetchall()
     calendars = {
         calendar.pk: calendar
         for calendar in BusinessCalendar.objects.filter(pk__in={row[0] for row in rows}).only(
@@ -206,7 +219,8 @@ def _candidates(
             cut = rows.order_by("breached_at").values("breached_at")[stop - 1 : stop]
             # Rows may leave between the two queries: no cut then means no limit.
             rows = rows.filter(breached_at__lte=Coalesce(Subquery(cut), Value(FAR_FUTURE)))
-        streams.append(rows)
+        # Unordered: the model's default ordering would join every card to sort by it.
+        streams.append(rows.order_by())
     # Running, not stamped: per calendar, target and band, by due_clock (timer_open_clock).
     for group in counts.groups:
         if group.stamped or group.paused:
