@@ -5,6 +5,7 @@ from datetime import time, timedelta
 from html import unescape
 
 import pytest
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
@@ -16,6 +17,7 @@ from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, Working
 from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
 from tasks.boards import BOARD_LIMIT, _board_lists
+from tasks.filters import AtRiskFilter, FastSelect, FastSelectMultiple
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 from tests.factories import (
     BlockingReasonFactory,
@@ -179,6 +181,24 @@ def test_the_filter_choices_are_read_in_one_query_and_are_each_querysets(
     chosen = client.get(reverse("at_risk"), {"owner": performer.pk}).content.decode()
     owner_select = chosen.split('name="owner"', 1)[1].split("</select>", 1)[0]
     assert f'<option value="{performer.pk}" selected>' in owner_select
+
+
+def test_the_filter_selects_render_exactly_as_djangos_select_widgets(manager, performer):
+    TeamFactory(name='Quotes "&" <tags>')
+    RelatedObjectFactory(name="Ünïcode & Co", kind=RelatedObject.Kind.CLIENT)
+    data = {"owner": str(performer.pk), "priority": ["high", "critical"], "status": "waiting",
+            "team": "not-a-number", "timer": "zzz", "kind": "resolution"}  # fmt: skip
+    for filters in (AtRiskFilter(data), AtRiskFilter()):
+        form = filters.form
+        form.is_valid()
+        for bound in form:
+            fast = bound.field.widget
+            assert isinstance(fast, FastSelect | FastSelectMultiple), bound.name
+            plain_class = forms.SelectMultiple if fast.allow_multiple_selected else forms.Select
+            plain = plain_class(attrs=fast.attrs, choices=fast.choices)
+            assert str(bound) == bound.as_widget(widget=plain), bound.name
+    assert form.is_bound is False and "<option" in str(form["owner"])
+    assert "&quot;&amp;&quot; &lt;tags&gt;" in str(AtRiskFilter(data).form["team"])
 
 
 def test_the_queue_partial_renders_in_eight_queries_whatever_the_rows(
@@ -471,6 +491,8 @@ def test_the_paged_queue_ranks_exactly_like_ranking_every_open_timer(mixed_queue
     assert all(bands.values()) and len(reference) == sum(bands.values())
     assert SlaTimer.objects.filter(stopped_at=None, breached_at__isnull=False).count() > 2
     assert risk_counts(with_band(timers, now)).bands == bands
+    # A DISTINCT queryset (as django-filter makes some) is counted row by row too.
+    assert risk_counts(with_band(timers.distinct(), now)).bands == bands
     n = len(reference)
     slices = [(0, 1), (1, 3), (4, 6), (0, 5), (5, 10), (3, 17), (20, 24), (0, n), (n - 4, n + 9)]
     for start, stop in [*slices, (n, n + 5)]:
