@@ -292,11 +292,18 @@ class SlaTimerQuerySet(models.QuerySet):
 class SlaTimer(models.Model):
     """One clock per card, kind and cycle (a reopened card starts a new resolution cycle)."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="timers")
+    # No index of their own for the three foreign keys (every index costs an entry per timer
+    # version the scan writes): `one_timer_per_cycle` leads with the card; the open timers of
+    # a calendar are read through `timer_open_counts`; only deleting a calendar or policy
+    # (PROTECTed, rare admin actions) and recompute_policy_timers read timers by policy or
+    # calendar without them (a scan of the table).
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="timers", db_index=False)
     kind = models.CharField(max_length=12, choices=TimerKind.choices)
     cycle = models.PositiveSmallIntegerField(default=1)
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="timers")
-    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT)
+    policy = models.ForeignKey(
+        SlaPolicy, on_delete=models.PROTECT, related_name="timers", db_index=False
+    )
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, db_index=False)
     observe = models.BooleanField(default=False, help_text="Measured only: never alerts.")
     state = models.CharField(max_length=10, choices=TimerState.choices, default=TimerState.RUNNING)
     target = models.DurationField()
@@ -543,10 +550,15 @@ class SlaEvent(models.Model):
         BREACH = "breach", "Breach"
         ESCALATION = "escalation", "Escalation"
 
-    timer = models.ForeignKey(SlaTimer, on_delete=models.CASCADE, related_name="events")
+    # Served by `one_event_per_threshold` (timer first); the rule by `event_rule` (partial).
+    timer = models.ForeignKey(
+        SlaTimer, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     key = models.CharField(max_length=40, help_text="warning, breach or escalation:<rule id>")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    rule = models.ForeignKey(EscalationRule, null=True, blank=True, on_delete=models.SET_NULL)
+    rule = models.ForeignKey(
+        EscalationRule, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     at = models.DateTimeField(help_text="When the threshold was crossed (not when noticed).")
     recorded_at = models.DateTimeField()
     observe = models.BooleanField(default=False, help_text="Observe mode: recorded, not sent.")
@@ -557,7 +569,12 @@ class SlaEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["timer", "key"], name="one_event_per_threshold")
         ]
-        indexes = [models.Index(fields=["kind", "at"], name="slaevent_kind_at")]
+        indexes = [
+            models.Index(fields=["kind", "at"], name="slaevent_kind_at"),
+            # Deleting a rule sets its events' rule to NULL. Only escalation events have a
+            # rule: warnings and breaches (nearly every event) need no entry here.
+            models.Index(fields=["rule"], name="event_rule", condition=Q(rule__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.timer} at {self.at:%Y-%m-%d %H:%M}"
@@ -584,9 +601,18 @@ class Notification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    event = models.ForeignKey(SlaEvent, on_delete=models.CASCADE, related_name="notifications")
+    # Served by `one_notification_per_target` (event first) and `notification_inbox`
+    # (recipient first): no index of their own.
+    event = models.ForeignKey(
+        SlaEvent, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     recipient = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "auth.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     # Identifies the recipient within the channel (user id, or the webhook for Slack), so
