@@ -19,6 +19,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.db.models import Count
 from django.utils import timezone
 from django_q.models import OrmQ
@@ -372,11 +373,12 @@ def _assert_every_threshold_once(cards, per_card_kinds):
     assert list(dupes) == []
 
 
-# The real job in another process, stopped inside its second batch's transaction: when the
+# The real job in another process, stopped inside every batch after the first: when a
 # batch asks django-q to deliver (its `pre_enqueue` signal), everything of the batch is
-# written but not committed. There it waits to be killed.
+# written but not committed. The first batch was full, so the scan runs its next batches on
+# two connections (jobs.SCAN_WORKERS): both wait there, uncommitted, to be killed.
 KILLED_SCAN = """
-import sys, time
+import sys, threading, time
 import django
 django.setup()
 from datetime import datetime
@@ -385,19 +387,23 @@ from django_q.signals import pre_enqueue
 from sla import jobs
 
 batches = 0
+lock = threading.Lock()
 
-def stop_in_second_batch(sender, task, **kwargs):
+def stop_after_first_batch(sender, task, **kwargs):
     global batches
-    batches += 1
-    if batches == 2:
-        print("written", flush=True)
+    with lock:
+        batches += 1
+        n = batches
+    if n >= 2:
+        if n == 2:
+            print("written", flush=True)
         time.sleep(600)
 
-pre_enqueue.connect(stop_in_second_batch)
+pre_enqueue.connect(stop_after_first_batch)
 with connection.cursor() as cursor:
     cursor.execute("select pg_backend_pid()")
     print("pid", cursor.fetchone()[0], flush=True)
-jobs.scan_due_timers(now=datetime.fromisoformat(sys.argv[1]), batch_size=10)
+jobs.scan_due_timers(now=datetime.fromisoformat(sys.argv[1]), batch_size=10, workers=2)
 """
 
 
@@ -427,8 +433,23 @@ def test_a_scan_killed_midway_leaves_nothing_half_done_and_the_next_scan_complet
     try:
         backend = int(proc.stdout.readline().split()[1])
         assert proc.stdout.readline().strip() == "written"
+        # Two connections hold a batch each, written, not committed: the scan's own and
+        # its worker's (15 timers left, 10 per batch).
+        deadline = time.monotonic() + 30
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute(
+                    "select pid from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and state = 'idle in transaction'"
+                )
+                waiting = {row[0] for row in cursor.fetchall()}
+                if len(waiting) == 2:
+                    break
+                assert time.monotonic() < deadline, f"batches in progress: {waiting}"
+                time.sleep(0.05)
+        assert backend in waiting
         # The first batch is committed whole: timers, events, notifications, delivery job.
-        # The second is written but not committed: invisible from here.
+        # The other two are written but not committed: invisible from here.
         assert SlaEvent.objects.count() == 10
         assert Notification.objects.count() == 10 * 2
         assert SlaTimer.objects.filter(breached_at__isnull=False).count() == 10
@@ -440,14 +461,18 @@ def test_a_scan_killed_midway_leaves_nothing_half_done_and_the_next_scan_complet
             proc.kill()
             proc.wait()
         proc.stdout.close()
-    # The server rolls the open transaction back once it notices its client is gone.
+    # The server rolls the open transactions back once it notices their client is gone:
+    # the scan's own connection and its worker's (nothing else uses this test database).
     deadline = time.monotonic() + 10
     with connection.cursor() as cursor:
         while True:
-            cursor.execute("select count(*) from pg_stat_activity where pid = %s", [backend])
+            cursor.execute(
+                "select count(*) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
             if cursor.fetchone()[0] == 0:
                 break
-            assert time.monotonic() < deadline, "the killed scan's connection lingers"
+            assert time.monotonic() < deadline, "the killed scan's connections linger"
             time.sleep(0.05)
 
     assert SlaEvent.objects.count() == 10
@@ -501,6 +526,85 @@ def test_two_concurrent_scans_fire_every_threshold_exactly_once(policy, new_card
     )
     assert Notification.objects.exclude(state=Notification.State.SENT).count() == 0
     assert scan(now) == 0
+
+
+class _Connections:
+    """The connections a scan opens besides the caller's (django's connection_created), and
+    per thread the set-based batch statements run."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.batches: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.lstrip().startswith("WITH claimed"):
+            name = threading.current_thread().name
+            with self._lock:
+                self.batches[name] = self.batches.get(name, 0) + 1
+        return execute(sql, params, many, context)
+
+    def created(self, sender, connection, **kwargs) -> None:
+        with self._lock:
+            self.opened.append(threading.current_thread().name)
+        connection.execute_wrappers.append(self)
+
+    def __enter__(self):
+        connection_created.connect(self.created)
+        self._own = connection.execute_wrapper(self)
+        self._own.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._own.__exit__(*exc)
+        connection_created.disconnect(self.created)
+
+
+def _other_backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select count(*) from pg_stat_activity "
+            "where datname = current_database() and pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_with_several_batches_shares_them_with_a_second_connection(
+    policy, new_card, mailoutbox
+):
+    needs_postgresql()
+    cards = _make_due_cards(new_card, 45, T0)
+    now = T0 + 3 * 60 * M
+    with _Connections() as seen:
+        assert scan(T0 - M, batch_size=10, workers=2) == 0  # nothing due: no second connection
+    assert seen.opened == []
+
+    with _Connections() as seen:
+        assert scan(now, batch_size=10, workers=2) == 45
+
+    # The first batch was full, so one worker thread joined with a connection of its own;
+    # both ran batches (5 in all, the last ones short), and the worker closed its connection.
+    assert len(seen.opened) == 1 and seen.opened[0].startswith("scan")
+    assert seen.batches[threading.main_thread().name] >= 2
+    assert seen.batches[seen.opened[0]] >= 1
+    assert _other_backends() == 0
+    _assert_every_threshold_once(cards, [Kind.BREACH])
+    assert Notification.objects.filter(channel=Channel.EMAIL).count() == 45
+    assert len(mailoutbox) == 45
+    assert scan(now, batch_size=10, workers=2) == 0
+
+
+def test_a_scan_inside_a_transaction_keeps_to_its_own_connection(policy, new_card):
+    # pytest-django runs this test in a transaction: another connection could not see its
+    # cards, so the scan must not hand batches to one.
+    needs_postgresql()
+    cards = _make_due_cards(new_card, 25, T0)
+    with _Connections() as seen:
+        assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 25
+    assert seen.opened == []
+    assert seen.batches == {threading.main_thread().name: 3}
+    _assert_every_threshold_once(cards, [Kind.BREACH])
 
 
 def test_scan_uses_the_clock_when_called_without_now(policy, new_card):
