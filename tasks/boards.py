@@ -13,7 +13,6 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Count,
     Exists,
     ExpressionWrapper,
     F,
@@ -39,7 +38,7 @@ from tasks import actions, permissions
 from tasks.auth_backend import role_names
 from tasks.filters import AtRiskFilter
 from tasks.forms import StatusForm
-from tasks.models import CLOSED_STATUSES, BlockingReason, Task
+from tasks.models import BlockingReason, Task
 from tasks.queries import sees_all
 from tasks.views import forbidden
 
@@ -153,43 +152,47 @@ def _query_without_page(request: HttpRequest) -> str:
 
 def _people_with_load() -> list:
     """Everyone who can own cards, with their open cards and how many of those are at risk,
-    in one query: the people LEFT JOIN two grouped counts over open cards only (a
-    per-person subquery read every card a person ever owned)."""
+    in one query: the people LEFT JOIN one grouped count over open cards only (a per-person
+    subquery read every card a person ever owned)."""
     now = timezone.now()
     people = (
         User.objects.filter(is_active=True, groups__name__in=["performer", "dispatcher"])
         .values("pk")
         .order_by()
     )
-    open_load = (
+    owned = (
         Task.objects.open()
         .filter(owner__in=people)
-        .values(person=F("owner"))
-        .annotate(n=Count("pk"))
-    ).order_by()
-    at_risk_load = (
-        SlaTimer.objects.filter(stopped_at__isnull=True, task__owner__in=people)
-        # True of every open timer; lets PostgreSQL read open cards only (task_owner_open).
-        .exclude(task__status__in=CLOSED_STATUSES)
-        .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
-        .values(person=F("task__owner"))
-        .annotate(n=Count("task", distinct=True))
         .order_by()
+        .values(card=F("pk"), person=F("owner"))
     )
-    (people_sql, people_params), (open_sql, open_params), (risk_sql, risk_params) = (
-        qs.query.sql_with_params() for qs in (people, open_load, at_risk_load)
+    # Open timers at risk, read in the covering index's order (timer_open_counts holds every
+    # column used): unordered, PostgreSQL walked timer_open_due and each open timer's row.
+    risky = (
+        SlaTimer.objects.filter(stopped_at__isnull=True)
+        .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
+        .order_by("calendar_id", "target_seconds")
+        .values(card=F("task_id"))
+    )
+    (people_sql, people_params), (owned_sql, owned_params), (risky_sql, risky_params) = (
+        qs.query.sql_with_params() for qs in (people, owned, risky)
+    )
+    # One pass over open owned cards: how many per person, and how many with a timer at risk.
+    load_sql = (
+        "SELECT cards.person, COUNT(*) AS open_n, COUNT(risky.card) AS risk_n"
+        f" FROM ({owned_sql}) cards"
+        f" LEFT JOIN (SELECT DISTINCT card FROM ({risky_sql}) timers) risky"
+        " ON risky.card = cards.card GROUP BY cards.person"
     )
     user = connection.ops.quote_name(User._meta.db_table)
     return list(
         User.objects.raw(
-            f"SELECT u.id, u.username, u.first_name, u.last_name,"
-            f" COALESCE(open_load.n, 0) AS open_load, COALESCE(at_risk.n, 0) AS at_risk_load"
-            f" FROM {user} u"
-            f" LEFT JOIN ({open_sql}) open_load ON open_load.person = u.id"
-            f" LEFT JOIN ({risk_sql}) at_risk ON at_risk.person = u.id"
+            "SELECT u.id, u.username, u.first_name, u.last_name,"
+            " COALESCE(load.open_n, 0) AS open_load, COALESCE(load.risk_n, 0) AS at_risk_load"
+            f" FROM {user} u LEFT JOIN ({load_sql}) load ON load.person = u.id"
             f" WHERE u.id IN ({people_sql})"
-            f" ORDER BY u.first_name, u.last_name, u.username",
-            (*open_params, *risk_params, *people_params),
+            " ORDER BY u.first_name, u.last_name, u.username",
+            (*owned_params, *risky_params, *people_params),
         )
     )
 

@@ -277,11 +277,16 @@ def test_dispatch_board_lists_unowned_late_and_nextless_cards_with_load(
     unowned = make_task(actor=dispatcher, request_type=request_type, title="Unowned")
     owned = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Mine")
     actions.flag_for_dispatch(task=owned, reason="Not taken in time")
+    # Late (both timers breached: one card at risk), and done (neither open nor at risk).
+    card_created(9 * H, actor=dispatcher, owner=performer, request_type=request_type)
+    done = card_created(9 * H, actor=dispatcher, owner=performer, request_type=request_type)
+    actions.change_status(task=done, to=Status.DONE, actor=performer)
     response = client_for(dispatcher).get(reverse("dispatch"))
     html = response.content.decode()
     assert f"dispatch-row-{unowned.pk}" in html
     assert "Not taken in time" in html
-    assert "Paula Performer — 1 open, 0 at risk" in html
+    assert "Paula Performer — 2 open, 1 at risk" in html
+    assert "Dan Dispatcher — 0 open, 0 at risk" in html
     # Each row's owner list has that row's owner selected, and only that row's.
     flagged = html.split(f'id="dispatch-row-{owned.pk}"', 1)[1].split("</tr>", 1)[0]
     assert f'<option selected value="{performer.pk}">Paula Performer' in flagged
