@@ -30,12 +30,7 @@ REPORTS: dict[str, Report] = {
         Report(
             "flow",
             "Stages and hand-offs",
-            lambda s, now: [
-                queries.stage_time(s),
-                queries.handoffs(s),
-                queries.approver_wait(s),
-                queries.department_wait(s),
-            ],
+            lambda s, now: queries.flow(s),
         ),
         Report(
             "misses",

@@ -94,6 +94,10 @@ class CardFacts(models.Model):
         return f"Facts of #{self.task_id} (v{self.version})"
 
 
+# The columns the flow figures filter on, carried by their indexes (index-only reads).
+FLOW_FILTERS = ["started_at", "request_type", "priority", "client"]
+
+
 class StageInterval(models.Model):
     """A stretch of a card's life with one status, team and approver, and its business
     time. The last stretch of an open card has no end (and no business time) yet."""
@@ -114,10 +118,42 @@ class StageInterval(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True)
     business = models.DurationField(null=True)
+    # When the card's previous stretch with the same key began (None: this is its first),
+    # one per flow figure: same status; waiting or on approval with the same team; on
+    # approval with the same approver; after the same hand-off. A stretch whose previous
+    # one began before a period's start is its card's first in that period, so the flow
+    # figures count cards as such stretches: a sum, no DISTINCT over the period's rows.
+    previous_in_status = models.DateTimeField(null=True)
+    previous_waiting_in_team = models.DateTimeField(null=True)
+    previous_with_approver = models.DateTimeField(null=True)
+    previous_after_handoff = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["task", "started_at", "pk"]
         indexes = [
+            # The flow figures' 90th percentiles: the k-th largest stretch of one group read
+            # from the top of an index in its order (no sort of the period's stretches).
+            models.Index(
+                fields=["status", "business"], include=FLOW_FILTERS, name="stage_status_business"
+            ),
+            models.Index(
+                fields=["team", "business"],
+                include=FLOW_FILTERS,
+                condition=models.Q(status__in=[Status.WAITING, Status.ON_APPROVAL]),
+                name="stage_waiting_business",
+            ),
+            models.Index(
+                fields=["approver", "business"],
+                include=FLOW_FILTERS,
+                condition=models.Q(status=Status.ON_APPROVAL),
+                name="stage_approval_business",
+            ),
+            models.Index(
+                fields=["handoff_from", "team", "business"],
+                include=FLOW_FILTERS,
+                condition=models.Q(handoff_from__isnull=False),
+                name="stage_handoff_business",
+            ),
             # Stage, hand-off and bottleneck reports: one period, grouped by status.
             models.Index(fields=["started_at", "status"], name="stage_started_status"),
             # The stretch a card was in at a moment (the weekly review), from the index alone.

@@ -14,10 +14,16 @@ themselves, for the tests that hold the derived tables to them.
 
 from __future__ import annotations
 
+import operator
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Avg, Count, DurationField, F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +34,7 @@ from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.models import CardFacts, DailyVolume, StageInterval
 from sla.models import SlaEvent, SlaPause, SlaTimer, TimerKind, TimerState
-from tasks.models import OPEN_STATUSES, Priority, Status, Task
+from tasks.models import OPEN_STATUSES, Priority, Status, Task, Team
 
 NAME_LIMIT = 30  # rows per "by …" table, the largest first
 OUTCOME = (TimerState.MET, TimerState.BREACHED)
@@ -306,6 +312,14 @@ def _day(value):
 
 
 # --- Flow: stages, hand-offs, bottlenecks -----------------------------------------------
+#
+# flow() gives the four figures from one grouped pass over the period's stretches (counts,
+# sums and cards, additive across the groups: the cards are counted as each card's first
+# stretch of the group in the period, from StageInterval's previous_* columns) and, per
+# figure, one query reading each group's 90th percentile from the top of an index in
+# business-time order. With a team filter (a stretch's team, which the previous_* columns
+# do not follow) it computes them as the *_live functions do: each figure one GROUP BY with
+# COUNT(DISTINCT) and percentile_disc, over a twelfth of the rows.
 
 
 def _stages(scope: Scope):
@@ -327,23 +341,220 @@ STAGE_COLUMNS = [
     Column("avg", "Average stretch", Kind.DURATION),
     Column("p90", "90th percentile stretch", Kind.DURATION),
 ]
+WAITING = [Status.WAITING, Status.ON_APPROVAL]
+APPROVER = ("approver__first_name", "approver__last_name", "approver__username")
+
+
+@dataclass
+class _Group:
+    """One row of a flow figure while it is summed: its stretches, cards, total and the
+    ids its stretches carry (a name may stand for several ids)."""
+
+    ids: set = field(default_factory=set)
+    n: int = 0
+    cards: int = 0
+    total: timedelta = timedelta(0)
+
+    def add(self, ids, n: int, cards: int, total: timedelta) -> None:
+        self.ids.add(ids)
+        self.n += n
+        self.cards += cards
+        self.total += total
+
+
+def flow(scope: Scope) -> list[Figure]:
+    """Time per stage, after hand-offs, by approver and by department (the flow page)."""
+    if scope.team is not None:
+        return flow_live(scope)
+    start = scope.start
+
+    def first(previous: str):
+        return Count(
+            "pk", filter=Q(**{f"{previous}__isnull": True}) | Q(**{previous + "__lt": start})
+        )
+
+    # Grouped by the ids alone (a parallel hash aggregate), the names joined to the few
+    # hundred groups afterwards.
+    ids = ("status", "team_id", "handoff_from_id", "approver_id")
+    counts = ("n", "total", "in_status", "waiting_in_team", "with_approver", "after_handoff")
+    inner = (
+        _stages(scope)
+        .values(*ids)
+        .annotate(
+            n=Count("business"),
+            total=Sum("business"),
+            in_status=first("previous_in_status"),
+            waiting_in_team=first("previous_waiting_in_team"),
+            with_approver=first("previous_with_approver"),
+            after_handoff=first("previous_after_handoff"),
+        )
+    )
+    inner_sql, params = inner.query.sql_with_params()
+    team, user = (connection.ops.quote_name(m._meta.db_table) for m in (Team, get_user_model()))
+    names = ("team__name", "handoff_from__name", *APPROVER)
+    sql = (
+        f"SELECT {', '.join(f'g.{c}' for c in (*ids, *counts))}, t.name, h.name, "
+        f"u.first_name, u.last_name, u.username FROM ({inner_sql}) g "
+        f"LEFT JOIN {team} t ON t.id = g.team_id LEFT JOIN {team} h ON h.id = g.handoff_from_id "
+        f"LEFT JOIN {user} u ON u.id = g.approver_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        grouped = [dict(zip((*ids, *counts, *names), row, strict=True)) for row in cursor]
+    for r in grouped:
+        r["total"] = _duration(r["total"])
+    stages: dict = defaultdict(_Group)
+    handoff_pairs: dict = defaultdict(_Group)
+    approvers: dict = defaultdict(_Group)
+    departments: dict = defaultdict(_Group)
+    for r in grouped:
+        n, total = r["n"], r["total"]
+        stages[r["status"]].add(r["status"], n, r["in_status"], total)
+        if r["handoff_from_id"] is not None:
+            key = (r["handoff_from__name"], r["team__name"])
+            pair = (r["handoff_from_id"], r["team_id"])
+            handoff_pairs[key].add(pair, n, r["after_handoff"], total)
+        if r["status"] == Status.ON_APPROVAL:
+            key = tuple(r[f] for f in APPROVER)
+            approvers[key].add(r["approver_id"], n, r["with_approver"], total)
+        if r["status"] in WAITING:
+            departments[r["team__name"]].add(r["team_id"], n, r["waiting_in_team"], total)
+    shown = {
+        "stages": {s.value: stages[s.value] for s in Status if s.value in stages},
+        "handoffs": _largest_groups(handoff_pairs),
+        "approvers": _largest_groups(approvers),
+        "departments": _largest_groups(departments),
+    }
+    p90 = {
+        "stages": _p90s(scope, shown["stages"], lambda ids: _ids_q("status", ids)),
+        "handoffs": _p90s(scope, shown["handoffs"], _pairs_q),
+        "approvers": _p90s(
+            scope,
+            shown["approvers"],
+            lambda ids: Q(status=Status.ON_APPROVAL) & _ids_q("approver_id", ids),
+        ),
+        "departments": _p90s(
+            scope, shown["departments"], lambda ids: Q(status__in=WAITING) & _ids_q("team_id", ids)
+        ),
+    }
+
+    def stats(figure: str, key) -> dict:
+        g = shown[figure][key]
+        return {"cards": g.cards, "total": g.total, "avg": g.total / g.n, "p90": p90[figure][key]}
+
+    return [
+        _stage_figure([{"stage": STATUS_LABEL[k], **stats("stages", k)} for k in shown["stages"]]),
+        _handoffs_figure(
+            [
+                {"handoff_from__name": f, "team__name": t, **stats("handoffs", (f, t))}
+                for f, t in shown["handoffs"]
+            ]
+        ),
+        _approvers_figure(
+            [
+                dict(zip(APPROVER, k, strict=True)) | stats("approvers", k)
+                for k in shown["approvers"]
+            ]
+        ),
+        _departments_figure(
+            [{"team__name": k, **stats("departments", k)} for k in shown["departments"]]
+        ),
+    ]
+
+
+def _largest_groups(groups: dict) -> dict:
+    """The NAME_LIMIT groups with the most time, as the live figures order them."""
+    ordered = sorted(groups.items(), key=lambda item: item[1].total, reverse=True)
+    return dict(ordered[:NAME_LIMIT])
+
+
+def _ids_q(column: str, ids) -> Q:
+    """`column` is one of `ids` (None among them: or empty)."""
+    named = sorted(i for i in ids if i is not None)
+    parts = [Q(**{column: named[0]})] if len(named) == 1 else []
+    if len(named) > 1:
+        parts.append(Q(**{f"{column}__in": named}))
+    if None in ids:
+        parts.append(Q(**{f"{column}__isnull": True}))
+    return reduce(operator.or_, parts)
+
+
+def _pairs_q(pairs) -> Q:
+    return reduce(
+        operator.or_,
+        (Q(handoff_from_id=f) & _ids_q("team_id", {t}) for f, t in sorted(pairs, key=str)),
+    )
+
+
+def _p90s(scope: Scope, groups: dict, only: Callable[[set], Q]) -> dict:
+    """Each group's nearest-rank 90th percentile of business time, in one query: per group
+    a scalar subquery skipping the stretches above it from the top of the group's index."""
+    if not groups:
+        return {}
+    parts, params = [], []
+    for group in groups.values():
+        above = group.n - metrics.nearest_rank(group.n, 0.9)
+        rows = _stages(scope).filter(only(group.ids)).order_by("-business")
+        sql, sql_params = rows.values("business")[above : above + 1].query.sql_with_params()
+        parts.append(f"({sql})")
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        values = cursor.fetchone()
+    converted = [_duration(v) for v in values]
+    return dict(zip(groups, converted, strict=True))
+
+
+def _duration(value) -> timedelta | None:
+    """A duration column read by a raw query, as the ORM would convert it."""
+    for converter in DurationField().get_db_converters(connection):
+        value = converter(value, None, connection)
+    return value
+
+
+def flow_live(scope: Scope) -> list[Figure]:
+    return [
+        stage_time_live(scope),
+        handoffs_live(scope),
+        approver_wait_live(scope),
+        department_wait_live(scope),
+    ]
 
 
 def stage_time(scope: Scope) -> Figure:
+    return flow(scope)[0]
+
+
+def handoffs(scope: Scope) -> Figure:
+    return flow(scope)[1]
+
+
+def approver_wait(scope: Scope) -> Figure:
+    return flow(scope)[2]
+
+
+def department_wait(scope: Scope) -> Figure:
+    return flow(scope)[3]
+
+
+def stage_time_live(scope: Scope) -> Figure:
     rows = {r["status"]: r for r in _stages(scope).values("status").annotate(**STAGE_STATS)}
-    ordered = [{"stage": s.label, **rows[s]} for s in Status if s in rows]
+    return _stage_figure([{"stage": s.label, **rows[s]} for s in Status if s in rows])
+
+
+def _stage_figure(rows: list[dict]) -> Figure:
     return Figure(
         "stages",
         "Time per workflow stage",
         [Column("stage", "Stage", Kind.TEXT), *STAGE_COLUMNS],
-        ordered,
+        rows,
         Chart("bar", "stage", ("avg", "p90")),
         note="Business time of finished stretches that began in the period (a stretch ends "
         "when the status, team or approver changes). Refreshed every few minutes.",
     )
 
 
-def handoffs(scope: Scope) -> Figure:
+def handoffs_live(scope: Scope) -> Figure:
     rows = (
         _stages(scope)
         .filter(handoff_from__isnull=False)
@@ -351,6 +562,10 @@ def handoffs(scope: Scope) -> Figure:
         .annotate(**STAGE_STATS)
         .order_by("-total")[:NAME_LIMIT]
     )
+    return _handoffs_figure(list(rows))
+
+
+def _handoffs_figure(rows: list[dict]) -> Figure:
     return Figure(
         "handoffs",
         "After hand-offs between teams",
@@ -371,14 +586,18 @@ def handoffs(scope: Scope) -> Figure:
     )
 
 
-def approver_wait(scope: Scope) -> Figure:
+def approver_wait_live(scope: Scope) -> Figure:
     rows = (
         _stages(scope)
         .filter(status=Status.ON_APPROVAL)
-        .values("approver__first_name", "approver__last_name", "approver__username")
+        .values(*APPROVER)
         .annotate(**STAGE_STATS)
         .order_by("-total")[:NAME_LIMIT]
     )
+    return _approvers_figure(list(rows))
+
+
+def _approvers_figure(rows: list[dict]) -> Figure:
     return Figure(
         "approvers",
         "Waiting for approval, by approver",
@@ -402,14 +621,18 @@ def approver_wait(scope: Scope) -> Figure:
     )
 
 
-def department_wait(scope: Scope) -> Figure:
+def department_wait_live(scope: Scope) -> Figure:
     rows = (
         _stages(scope)
-        .filter(status__in=[Status.WAITING, Status.ON_APPROVAL])
+        .filter(status__in=WAITING)
         .values("team__name")
         .annotate(**STAGE_STATS)
         .order_by("-total")[:NAME_LIMIT]
     )
+    return _departments_figure(list(rows))
+
+
+def _departments_figure(rows: list[dict]) -> Figure:
     return Figure(
         "departments",
         "Waiting (blocked or on approval), by department",

@@ -72,6 +72,38 @@ def stretches(task: Task, events: Iterable[dict]) -> list[Stretch]:
     return [s for s in out if s.status not in CLOSED_STATUSES]
 
 
+WAITING = (Status.WAITING, Status.ON_APPROVAL)  # the department figure's statuses
+
+
+def flow_keys(s: Stretch) -> dict[str, tuple | None]:
+    """The stretch's key in each flow figure (None: not counted in that figure)."""
+    return {
+        "previous_in_status": ("status", s.status),
+        "previous_waiting_in_team": ("waiting", s.team_id) if s.status in WAITING else None,
+        "previous_with_approver": (
+            ("approval", s.approver_id) if s.status == Status.ON_APPROVAL else None
+        ),
+        "previous_after_handoff": (
+            ("handoff", s.handoff_from_id, s.team_id) if s.handoff_from_id is not None else None
+        ),
+    }
+
+
+def previous_starts(card_stretches: list[Stretch]) -> list[dict[str, datetime | None]]:
+    """Per stretch (in order), when the card's previous stretch with the same key in each
+    flow figure began; None for its first (or when the figure does not count it)."""
+    latest: dict[tuple, datetime] = {}
+    out = []
+    for s in card_stretches:
+        previous: dict[str, datetime | None] = {}
+        for field, key in flow_keys(s).items():
+            previous[field] = latest.get(key) if key is not None else None
+            if key is not None:
+                latest[key] = s.started_at
+        out.append(previous)
+    return out
+
+
 def _business(calendar: WorkCalendar | None, start: datetime | None, end: datetime | None):
     if calendar is None or start is None or end is None:
         return None
@@ -199,7 +231,8 @@ def _refresh_batch(ids: list[int], default_calendar: BusinessCalendar | None, no
         client_id = task.related_object.root_id if task.related_object_id else None
         dims = {"request_type_id": task.request_type_id, "priority": task.priority}
         history = events.get(task.pk, [])
-        for s in stretches(task, history):
+        card_stretches = stretches(task, history)
+        for s, previous in zip(card_stretches, previous_starts(card_stretches), strict=True):
             intervals.append(
                 StageInterval(
                     task_id=task.pk,
@@ -211,6 +244,7 @@ def _refresh_batch(ids: list[int], default_calendar: BusinessCalendar | None, no
                     started_at=s.started_at,
                     ended_at=s.ended_at,
                     business=_business(calendar, s.started_at, s.ended_at),
+                    **previous,
                     **dims,
                 )
             )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reports import calibration, digest
 from reports.catalogue import REPORTS
+from reports.db import report_settings
 from reports.figures import Figure
 from reports.filters import ReportFilter
 from reports.forms import ApplyForm, CalibrationForm, WeeklyForm
@@ -63,6 +64,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @reports_permission
+@report_settings
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = REPORTS.get(slug)
     if report is None:
@@ -91,6 +93,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @reports_permission
+@report_settings
 def calibration_page(request: HttpRequest) -> HttpResponse:
     filterset = _filter(request)
     scope, problems = filterset.scope()
@@ -183,6 +186,7 @@ def calibration_apply(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @reports_permission
+@report_settings
 def weekly(request: HttpRequest) -> HttpResponse:
     form = WeeklyForm(request.GET or None)
     week, team, problems = form.choice(digest.last_week())

@@ -4,14 +4,16 @@ cards change and the scan records breaches without touching the cards."""
 
 from __future__ import annotations
 
-from datetime import date
+import importlib
+from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reports import queries, rollup
 from reports.filters import Scope
-from reports.models import CardFacts, DailyVolume, StaleDay
+from reports.models import CardFacts, DailyVolume, StageInterval, StaleDay
 from sla.jobs import scan_due_timers
 from tasks import actions
 from tasks.models import Priority, Status
@@ -20,6 +22,7 @@ from tests.reports.conftest import MON, THU, TUE, WED, berlin
 
 pytestmark = pytest.mark.django_db
 FRI = (2026, 11, 20)
+HOUR = timedelta(hours=1)
 THU_DAY = date(*THU)
 
 FIGURES = {
@@ -32,6 +35,10 @@ FIGURES = {
             lambda s, d=d: queries.misses_by_live(s, d),
         )
         for d in queries.MISS_DIMENSIONS
+    },
+    **{
+        figure: (lambda s, i=i: queries.flow(s)[i], lambda s, i=i: queries.flow_live(s)[i])
+        for i, figure in enumerate(("stages", "handoffs", "approvers", "departments"))
     },
 }
 
@@ -130,3 +137,70 @@ def test_days_left_stale_by_an_interrupted_refresh_are_rebuilt_by_the_next(histo
 
     assert not StaleDay.objects.exists()
     assert_agree(history)
+
+
+def test_flow_counts_each_card_once_per_group_whatever_its_returns(history, manager):
+    """A card back in the same stage, on approval with the same approver, waiting in the
+    same team and handed over the same way twice, across the start of a period: the cards
+    counted from first stretches equal COUNT(DISTINCT) over the period's stretches."""
+    h = history.cards["H"]  # Support, in progress since Thu 09:50
+    h.refresh_from_db()
+    actions.set_approver(task=h, approver=manager, actor=manager, at=berlin(*THU, 10))
+    steps = [
+        (Status.ON_APPROVAL, {}, (*THU, 11)),
+        (Status.IN_PROGRESS, {}, (*THU, 12)),
+        (Status.ON_APPROVAL, {}, (*FRI, 9)),
+        (Status.IN_PROGRESS, {}, (*FRI, 10)),
+        (Status.WAITING, {"blocking_reason": history.customer}, (*FRI, 11)),
+        (Status.IN_PROGRESS, {}, (*FRI, 12)),
+    ]
+    for status, extra, at in steps:
+        actions.change_status(task=h, to=status, actor=manager, at=berlin(*at), **extra)
+    for team, hour in ((history.sales, 13), (history.support, 14), (history.sales, 15)):
+        actions.change_team(task=h, team=team, actor=manager, at=berlin(*FRI, hour))
+    actions.change_status(task=h, to=Status.DONE, actor=manager, at=berlin(*FRI, 16))
+    rollup.refresh()
+
+    for start in (MON, THU, FRI):
+        scope = Scope(start=berlin(*start, 0), end=berlin(2026, 11, 23, 0))
+        for i, figure in enumerate(queries.flow(scope)):
+            assert table(figure) == table(queries.flow_live(scope)[i]), (start, figure.key)
+    week = Scope(start=berlin(*MON, 0), end=berlin(2026, 11, 23, 0))
+    stages = {r["stage"]: r for r in queries.flow(week)[0].rows}
+    assert stages["On approval"]["cards"] == 2  # G; H twice
+    assert stages["On approval"]["total"] == 9 * HOUR  # G 7 h; H 1 h on Thursday, 1 h on Friday
+    pairs = {r["handoff"]: r["cards"] for r in queries.flow(week)[1].rows}
+    assert pairs == {"Support → Sales": 2, "Sales → Support": 1}  # G; H twice, and back once
+    friday = Scope(start=berlin(*FRI, 0), end=berlin(2026, 11, 23, 0))
+    departments = {r["team"]: r["cards"] for r in queries.flow(friday)[3].rows}
+    assert departments == {"Support": 1}  # H: on approval, then waiting
+
+
+def test_the_migration_fills_previous_starts_as_the_refresh_does(history, manager):
+    h = history.cards["H"]
+    h.refresh_from_db()
+    actions.set_approver(task=h, approver=manager, actor=manager, at=berlin(*THU, 10))
+    for status, at in (
+        (Status.ON_APPROVAL, 11),
+        (Status.IN_PROGRESS, 12),
+        (Status.ON_APPROVAL, 13),
+    ):
+        actions.change_status(task=h, to=status, actor=manager, at=berlin(*THU, at))
+    rollup.refresh()
+    columns = [
+        "previous_in_status",
+        "previous_waiting_in_team",
+        "previous_with_approver",
+        "previous_after_handoff",
+    ]
+    refreshed = list(StageInterval.objects.order_by("pk").values_list("pk", *columns))
+    assert any(any(row[1:]) for row in refreshed)  # the history has returns to a stage
+    StageInterval.objects.update(**dict.fromkeys(columns))
+
+    migration = importlib.import_module(
+        "reports.migrations.0004_flow_first_visits_and_percentile_indexes"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FILL)
+
+    assert list(StageInterval.objects.order_by("pk").values_list("pk", *columns)) == refreshed

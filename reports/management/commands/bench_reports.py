@@ -148,6 +148,9 @@ STEPS = [
         """,
     ),
     (
+        # Each card has at most two stretches, in different statuses, one hand-off at most:
+        # the previous_* columns (the card's previous stretch with the same flow key) stay
+        # NULL, which is what reports.rollup.previous_starts gives for such cards.
         "stage intervals",
         """
         INSERT INTO reports_stageinterval (task_id, status, team_id, handoff_from_id,
