@@ -29,12 +29,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reports import metrics
-from reports.db import Percentile
+from reports.db import Percentile, grouped_with_names
 from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.models import CardFacts, DailyVolume, StageInterval
 from sla.models import SlaEvent, SlaPause, SlaTimer, TimerKind, TimerState
-from tasks.models import OPEN_STATUSES, Priority, Status, Task, Team
+from tasks.models import OPEN_STATUSES, Priority, RequestType, Status, Task, Team
 
 NAME_LIMIT = 30  # rows per "by …" table, the largest first
 OUTCOME = (TimerState.MET, TimerState.BREACHED)
@@ -936,17 +936,24 @@ def approaching_breach(scope: Scope, now: datetime, limit: int = 25) -> Figure:
 
 def repetitive(scope: Scope, rule: metrics.AutomationRule | None = None) -> Figure:
     rule = rule or metrics.AutomationRule()
-    rows = (
+    # Grouped by the request type's id (in the order of the covering index on request type
+    # and priority), its name joined to the groups after.
+    grouped = (
         CardFacts.objects.filter(
             scope.derived(), scope.during("created_at"), resolution_business__isnull=False
         )
-        .values("request_type__name")
+        .values("request_type_id")
         .annotate(
             count=Count("resolution_business"),  # not the pk: the index covers this
             p50=Percentile("resolution_business", 0.5),
             p90=Percentile("resolution_business", 0.9),
         )
-        .order_by("-count")[:NAME_LIMIT]
+        .order_by("-count", "request_type_id")[:NAME_LIMIT]
+    )
+    rows = grouped_with_names(
+        grouped,
+        {"request_type__name": (RequestType, "request_type_id")},
+        order=("-count", "request_type__name"),
     )
     out = []
     for r in rows:
