@@ -188,8 +188,8 @@ def _people_with_load() -> list:
     return list(
         User.objects.raw(
             "SELECT u.id, u.username, u.first_name, u.last_name,"
-            " COALESCE(load.open_n, 0) AS open_load, COALESCE(load.risk_n, 0) AS at_risk_load"
-            f" FROM {user} u LEFT JOIN ({load_sql}) load ON load.person = u.id"
+            " COALESCE(loads.open_n, 0) AS open_load, COALESCE(loads.risk_n, 0) AS at_risk_load"
+            f" FROM {user} u LEFT JOIN ({load_sql}) loads ON loads.person = u.id"
             f" WHERE u.id IN ({people_sql})"
             " ORDER BY u.first_name, u.last_name, u.username",
             (*owned_params, *risky_params, *people_params),
