@@ -130,3 +130,35 @@ def grouped_with_names(
             {k: _converted(v, fields.get(k)) for k, v in zip(keys, row, strict=True)}
             for row in cursor.fetchall()
         ]
+
+
+def nth_values(probes: list[tuple[Any, str, int, float]]) -> list[Any]:
+    """Exact nearest-rank percentiles without sorting the rows: for each (queryset, value
+    field, n, fraction), where n is how many non-NULL values the queryset has, the value of
+    rank `metrics.nearest_rank(n, fraction)`, read by skipping the ranks before it from the
+    nearer end of an index in the value's order (one statement for all of them; None when
+    n is 0). The same figure as `Percentile` over the same rows; it pays when a group is
+    large (a sort of 750,000 values costs more than reading half of them in order)."""
+    if not probes:
+        return []
+    parts, params = [], []
+    for queryset, value, n, fraction in probes:
+        if not n:
+            parts.append("NULL")
+            continue
+        rank = metrics.nearest_rank(n, fraction)
+        rows = queryset.filter(**{f"{value}__isnull": False})
+        if rank <= (n + 1) // 2:
+            rows, skip = rows.order_by(value), rank - 1
+        else:
+            rows, skip = rows.order_by(f"-{value}"), n - rank
+        sql, sql_params = rows.values(value)[skip : skip + 1].query.sql_with_params()
+        parts.append(f"({sql})")
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        values = cursor.fetchone()
+    return [
+        _converted(v, queryset.model._meta.get_field(value))
+        for v, (queryset, value, _, _) in zip(values, probes, strict=True)
+    ]

@@ -83,6 +83,18 @@ class CardFacts(models.Model):
                 ],
                 name="facts_type_priority",
             ),
+            # First response over long periods: each percentile read from an index in
+            # response-time order (reports.db.nth_values), overall and per priority.
+            models.Index(
+                fields=["response_consumed"],
+                include=["created_at", "priority", "request_type", "team", "client"],
+                name="facts_response_consumed",
+            ),
+            models.Index(
+                fields=["priority", "response_consumed"],
+                include=["created_at", "request_type", "team", "client"],
+                name="facts_priority_response",
+            ),
             # The latest refresh (rollup.stale_cards).
             models.Index(fields=["computed_at"], name="facts_computed"),
             # Volume: cards closed per week.
