@@ -15,10 +15,15 @@ events/notifications/queue truncated, VACUUM ANALYZE): every run does the same w
 same rows. After the first run it also shows EXPLAIN (ANALYZE, BUFFERS) of the scan's own
 first due-timer statement (its SQL text as captured from that run: the set-based batch, or
 the Python path's SELECT), on the re-armed data, rolled back. Prints a
-Markdown table row: median/min/max wall time, thresholds fired, SQL queries
-(CaptureQueriesContext), SlaEvent and Notification rows written per run, and per run the
-time spent waiting on each kind of statement.
+Markdown table row: median/min/max wall time, thresholds fired, SQL queries, SlaEvent and
+Notification rows written per run, and per run the time spent waiting on each kind of
+statement per connection (the scan's own and its worker threads', sla.jobs.SCAN_WORKERS;
+logged like CaptureQueriesContext, BEGIN/COMMIT included) and the CPU time of the scan's
+PostgreSQL backends (read from /proc: the server must run on this host), which varies far
+less with the machine's load than wall time does.
 
+    --batch N        sla.jobs.SQL_SCAN_BATCH for this process (default: as shipped)
+    --workers N      sla.jobs.SCAN_WORKERS for this process (1: one connection, as before)
     --profile FILE   cProfile the last run, top functions by cumulative and own time
     --latency        instead of timing: start a real `manage.py qcluster` with the 1-minute
                      schedule, make timers come due over ~3 minutes and measure how long after
@@ -41,6 +46,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -58,9 +64,10 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from sla import jobs  # noqa: E402
 from sla.jobs import TIMER_FIELDS, scan_due_timers  # noqa: E402
 from sla.models import Notification, SlaEvent, SlaTimer  # noqa: E402
 
@@ -144,22 +151,102 @@ def statement(sql_text: str) -> str:
     return f"{verb} {table.group(1)}" if table else verb
 
 
-def breakdown(captured: list[dict]) -> dict[str, tuple[int, float]]:
-    """Statements grouped by verb and table: (count, seconds spent waiting on the DB)."""
-    out: dict[str, tuple[int, float]] = {}
+def breakdown(captured: list[dict]) -> dict[tuple[str, str], tuple[int, float]]:
+    """Statements grouped by thread, verb and table: (count, seconds waiting on the DB)."""
+    out: dict[tuple[str, str], tuple[int, float]] = {}
     for q in captured:
-        label = statement(q["sql"])
-        count, seconds = out.get(label, (0, 0.0))
-        out[label] = (count + 1, seconds + float(q["time"]))
+        key = (q["thread"], statement(q["sql"]))
+        count, seconds = out.get(key, (0, 0.0))
+        out[key] = (count + 1, seconds + q["time"])
     return out
+
+
+def backend_pid(conn) -> int:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def backend_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a PostgreSQL backend on this host (/proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Recorder:
+    """Logs every statement of the scan (with BEGIN and COMMIT, as CaptureQueriesContext
+    does) on its own connection and on those its worker threads open (sla.jobs.SCAN_WORKERS),
+    with the thread that ran it."""
+
+    def __init__(self) -> None:
+        self.connections = [(threading.current_thread().name, connection)]
+        self._lock = threading.Lock()
+        self._backends: dict[int, tuple[float, float]] = {}  # pid: (CPU at start, latest)
+        self._sampling = threading.Event()
+
+    def attach(self, sender, connection, **kwargs) -> None:
+        """connection_created: a worker thread's new connection."""
+        self._watch(backend_pid(connection))
+        connection.force_debug_cursor = True
+        with self._lock:
+            self.connections.append((threading.current_thread().name, connection))
+
+    def _watch(self, pid: int) -> None:
+        cpu = backend_cpu(pid)
+        if cpu is not None:
+            with self._lock:
+                self._backends[pid] = (cpu, cpu)
+
+    def _sample(self) -> None:
+        """A worker's backend ends with its connection: read its CPU time every 20 ms."""
+        while not self._sampling.wait(0.02):
+            with self._lock:
+                for pid, (start, latest) in list(self._backends.items()):
+                    self._backends[pid] = (start, backend_cpu(pid) or latest)
+
+    @property
+    def backend_cpu(self) -> float | None:
+        """CPU seconds the scan's PostgreSQL backends used (None: not on this host)."""
+        if not self._backends:
+            return None
+        return sum(latest - start for start, latest in self._backends.values())
+
+    def __enter__(self) -> Recorder:
+        connection.queries_log.clear()  # the log keeps 9,000 queries; count from empty
+        self._watch(backend_pid(connection))
+        connection.force_debug_cursor = True
+        connection_created.connect(self.attach)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        connection_created.disconnect(self.attach)
+        connection.force_debug_cursor = False
+        self._sampling.set()
+        self._sampler.join()
+        pid = backend_pid(connection)
+        with self._lock:
+            start, latest = self._backends.get(pid, (0.0, 0.0))
+            self._backends[pid] = (start, backend_cpu(pid) or latest)
+
+    @property
+    def captured(self) -> list[dict]:
+        return [
+            {**q, "thread": thread, "time": float(q["time"])}
+            for thread, conn in self.connections
+            for q in conn.queries_log
+        ]
 
 
 def timed_scan(profile_to: str | None = None) -> dict:
     events0, notes0 = SlaEvent.objects.count(), Notification.objects.count()
     now = timezone.now()
     profiler = cProfile.Profile() if profile_to else None
-    connection.queries_log.clear()  # the log keeps 9,000 queries; count from empty
-    with CaptureQueriesContext(connection) as ctx:
+    with Recorder() as recorder:
         if profiler:
             profiler.enable()
         started = time.perf_counter()
@@ -167,15 +254,19 @@ def timed_scan(profile_to: str | None = None) -> dict:
         wall = time.perf_counter() - started
         if profiler:
             profiler.disable()
+    captured = recorder.captured
+    cpu = recorder.backend_cpu
     if profiler:
         write_profile(profiler, profile_to)
     return {
         "wall": wall,
         "fired": fired,
-        "queries": len(ctx.captured_queries),
+        "queries": len(captured),
+        "threads": len({q["thread"] for q in captured}),
         "events": SlaEvent.objects.count() - events0,
         "notifications": Notification.objects.count() - notes0,
-        "captured": ctx.captured_queries,
+        "captured": captured,
+        "backend_cpu": cpu,
     }
 
 
@@ -216,6 +307,7 @@ def bench(args) -> None:
         "SELECT count(*) FROM sla_slatimer WHERE stopped_at IS NULL AND next_check_at <= now()"
     )[0][0]
     print(f"open timers: {open_timers:,}; due now: {due_now:,}")
+    print(f"batch {jobs.SQL_SCAN_BATCH:,} timers, up to {jobs.SCAN_WORKERS} connection(s)")
     print("load average before the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     results = []
@@ -237,14 +329,23 @@ def bench(args) -> None:
             plan = explain(due_select(result["captured"]))
         print(
             f"run {run + 1}: {result['wall'] * 1000:,.1f} ms, fired {result['fired']:,}, "
-            f"{result['queries']} queries, +{result['events']:,} events, "
-            f"+{result['notifications']:,} notifications"
+            f"{result['queries']} queries on {result['threads']} connection(s), "
+            f"+{result['events']:,} events, +{result['notifications']:,} notifications"
         )
-        db_total = 0.0
-        for label, (count, seconds) in sorted(breakdown(result["captured"]).items()):
-            db_total += seconds
-            print(f"    {count:4d} x {label:<32} {seconds * 1000:9.1f} ms (DB + round trip)")
-        print(f"    Python/Django outside the DB: {(result['wall'] - db_total) * 1000:,.1f} ms")
+        if result["backend_cpu"] is not None:
+            print(f"    PostgreSQL backends' CPU time: {result['backend_cpu'] * 1000:,.0f} ms")
+        main_db = 0.0
+        main = threading.current_thread().name
+        for (thread, label), (count, seconds) in sorted(breakdown(result["captured"]).items()):
+            main_db += seconds if thread == main else 0.0
+            print(
+                f"    {thread:<12} {count:4d} x {label:<28} {seconds * 1000:9.1f} ms "
+                "(DB + round trip)"
+            )
+        print(
+            f"    {main:<12} Python/Django outside the DB: "
+            f"{(result['wall'] - main_db) * 1000:,.1f} ms"
+        )
     print("\nEXPLAIN (ANALYZE, BUFFERS) of the first batch's due-timer statement:\n")
     print(plan)
     walls = [r["wall"] * 1000 for r in results]
@@ -363,6 +464,12 @@ def main() -> None:
         default="shipped",
         help="unnest-update: projection of the proposed UPDATE … FROM unnest in sla/jobs.py",
     )
+    parser.add_argument(
+        "--batch", type=int, help=f"sla.jobs.SQL_SCAN_BATCH (default {jobs.SQL_SCAN_BATCH})"
+    )
+    parser.add_argument(
+        "--workers", type=int, help=f"sla.jobs.SCAN_WORKERS (default {jobs.SCAN_WORKERS})"
+    )
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--latency-timers", type=int, default=1200)
     parser.add_argument("--latency-wait", type=int, default=330, help="seconds, at most")
@@ -370,6 +477,10 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. …/turnaround_bench).")
     use_variant(args.variant)
+    # Set in this process only, like --variant: the figures of another batch size or
+    # number of connections than the shipped ones.
+    jobs.SQL_SCAN_BATCH = args.batch or jobs.SQL_SCAN_BATCH
+    jobs.SCAN_WORKERS = args.workers or jobs.SCAN_WORKERS
     print(
         f"database {connection.settings_dict['NAME']}, DEBUG={settings.DEBUG}, "
         f"variant {args.variant}"
