@@ -140,11 +140,14 @@ class RiskCounts:
         return {pk: engine.position(c.work_calendar(), now) for pk, c in calendars.items()}
 
 
+CALENDAR_FIELDS = ["id", "revision", "timezone", "always_open"]  # what positions need
+
+
 def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
     """Count a `with_band` queryset per calendar, target, band, stamped breach or not and
     paused or not (grouped by plain columns and one small integer computed once per row, so
     PostgreSQL hashes the few groups, reading the covering index `timer_open_counts` only),
-    then read the calendars involved: two queries."""
+    each with its calendar: one query."""
     kind = (
         F("band") * 4
         + Case(When(breached_at__isnull=False, then=Value(2)), default=Value(0))
@@ -162,24 +165,35 @@ def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
         .order_by("calendar_id", "target_seconds")
         .query.sql_with_params()
     )
+    # With each group, its calendar's row (what `work_calendar` needs): no second query.
+    quote = connection.ops.quote_name
+    # In the model's field order, as Model.from_db expects the values.
+    calendar_fields = [
+        f for f in BusinessCalendar._meta.concrete_fields if f.attname in CALENDAR_FIELDS
+    ]
+    names = [f.attname for f in calendar_fields]
+    columns = ", ".join(f"calendar.{quote(field.column)}" for field in calendar_fields)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT calendar_id, target_seconds, risk_kind, COUNT(*)"
-            f" FROM ({inner}) AS open_timers GROUP BY calendar_id, target_seconds, risk_kind",
+            f"SELECT {columns}, counts.target_seconds, counts.risk_kind, counts.n"
+            " FROM (SELECT calendar_id, target_seconds, risk_kind, COUNT(*) AS n"
+            f" FROM ({inner}) AS open_timers GROUP BY calendar_id, target_seconds, risk_kind)"
+            f" AS counts JOIN {quote(BusinessCalendar._meta.db_table)} AS calendar"
+            f" ON calendar.{quote(BusinessCalendar._meta.pk.column)} = counts.calendar_id",
             params,
         )
         rows = cursor.fetchall()
-    calendars = {
-        calendar.pk: calendar
-        for calendar in BusinessCalendar.objects.filter(pk__in={row[0] for row in rows}).only(
-            "pk", "revision", "timezone", "always_open"
-        )
-    }
-    groups = tuple(
-        Group(calendars[pk], target, kind // 4, bool(kind & 2), bool(kind & 1), n)
-        for pk, target, kind, n in rows
-    )
-    return RiskCounts(groups)
+    calendars: dict[int, BusinessCalendar] = {}
+    groups = []
+    for *calendar_row, target, kind, n in rows:
+        loaded = dict(zip(names, calendar_row, strict=True))
+        pk = loaded["id"]
+        if pk not in calendars:  # as `.only(*CALENDAR_FIELDS)` would load it
+            loaded["always_open"] = bool(loaded["always_open"])  # SQLite: 0 or 1
+            values = [loaded[name] for name in names]
+            calendars[pk] = BusinessCalendar.from_db(connection.alias, names, values)
+        groups.append(Group(calendars[pk], target, kind // 4, bool(kind & 2), bool(kind & 1), n))
+    return RiskCounts(tuple(groups))
 
 
 def _rank(timers: QuerySet[SlaTimer], positions: dict[int, int]) -> QuerySet[SlaTimer]:
