@@ -129,7 +129,7 @@ def at_risk(request: HttpRequest) -> HttpResponse:
 
 def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
     timers = filterset.qs
-    counts = risk_counts(timers)  # also reads the calendars of the timers counted
+    counts = risk_counts(timers)  # with the calendars of the timers counted, one query
     paginator = Paginator(range(counts.total), QUEUE_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     start = (page.number - 1) * QUEUE_PAGE
