@@ -34,7 +34,7 @@ from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.models import CardFacts, DailyVolume, StageInterval
 from sla.models import SlaEvent, SlaPause, SlaTimer, TimerKind, TimerState
-from tasks.models import OPEN_STATUSES, Priority, RequestType, Status, Task, Team
+from tasks.models import OPEN_STATUSES, Priority, RelatedObject, RequestType, Status, Task, Team
 
 NAME_LIMIT = 30  # rows per "by …" table, the largest first
 OUTCOME = (TimerState.MET, TimerState.BREACHED)
@@ -695,25 +695,65 @@ def misses_by(scope: Scope, dimension: str) -> Figure:
     """Finished clocks and misses per team / request type (from the daily rollup) or per
     owner / client (from CardFacts)."""
     label, fields, name = MISS_DIMENSIONS[dimension]
+    sums = {
+        "clocks": Sum(
+            F("response_met") + F("response_missed") + F("resolution_met") + F("resolution_missed")
+        ),
+        "missed": Sum(F("response_missed") + F("resolution_missed")),
+    }
     if dimension in ROLLUP_DIMENSIONS and scope.client is None:
-        source = _rollup(scope)
-    else:
-        source = _facts(scope)
-    rows = (
-        source.values(*fields)
-        .annotate(
-            clocks=Sum(
-                F("response_met")
-                + F("response_missed")
-                + F("resolution_met")
-                + F("resolution_missed")
-            ),
-            missed=Sum(F("response_missed") + F("resolution_missed")),
+        rows = (
+            _rollup(scope)
+            .values(*fields)
+            .annotate(**sums)
+            .filter(clocks__gt=0)
+            .order_by("-missed", "-clocks", *fields)[:NAME_LIMIT]
         )
-        .filter(clocks__gt=0)
-        .order_by("-missed", "-clocks", *fields)[:NAME_LIMIT]
-    )
+    else:
+        rows = _facts_misses(_facts(scope).values(MISS_IDS[dimension]).annotate(**sums), fields)
     return _misses_figure(dimension, label, [{**r, "name": name(r)} for r in rows])
+
+
+# The CardFacts column of each dimension, the model its names come from and their columns
+# (in the order of MISS_DIMENSIONS' fields).
+MISS_IDS = {
+    "team": "team_id",
+    "request_type": "request_type_id",
+    "owner": "owner_id",
+    "client": "client_id",
+}
+MISS_NAMES = {
+    "team_id": (Team, ("name",)),
+    "request_type_id": (RequestType, ("name",)),
+    "owner_id": (get_user_model(), ("first_name", "last_name", "username")),
+    "client_id": (RelatedObject, ("name",)),
+}
+
+
+def _facts_misses(grouped, fields: tuple[str, ...]) -> list[dict]:
+    """Misses per owner / client / … from CardFacts: grouped by the id (a parallel hash
+    aggregate over the period's cards, no join per card), then the few thousand groups
+    joined to their names and summed per name as the rollup's figures are (the same rows,
+    order and limit as grouping by the names directly)."""
+    (column,) = grouped.query.values_select
+    model, columns = MISS_NAMES[column]
+    inner, params = grouped.order_by().query.sql_with_params()
+    q = connection.ops.quote_name
+    names = [f"n.{q(c)}" for c in columns]
+    sql = (
+        f"SELECT {', '.join(f'{n} AS {q(f)}' for n, f in zip(names, fields, strict=True))}, "
+        f"SUM(g.clocks) AS clocks, SUM(g.missed) AS missed FROM ({inner}) g "
+        f"LEFT JOIN {q(model._meta.db_table)} n ON n.{q(model._meta.pk.column)} = g.{q(column)} "
+        f"GROUP BY {', '.join(names)} HAVING SUM(g.clocks) > 0 "
+        f"ORDER BY missed DESC, clocks DESC, {', '.join(q(f) for f in fields)} LIMIT {NAME_LIMIT}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        {**dict(zip(fields, row, strict=False)), "clocks": int(row[-2]), "missed": int(row[-1])}
+        for row in rows
+    ]
 
 
 def misses_by_live(scope: Scope, dimension: str) -> Figure:
