@@ -274,19 +274,22 @@ def _fast_scan_sql() -> str:
 def _scan_sql(now: datetime, size: int, workers: int) -> int:
     """The set-based path: batches until one comes back short; returns events written.
 
-    The first batch runs here. Only if it was full (more may be due) do `workers - 1`
-    threads, each with its own connection, join in with the same loop: each batch claims
-    its timers with SKIP LOCKED, so the connections never share a timer, and each batch
-    commits on its own, exactly as one after the other."""
-    claimed, total = _scan_batch_sql(now, size)
-    if claimed < size:
-        return total
-    if workers < 2 or connection.in_atomic_block:
-        return total + _scan_batches_sql(now, size)
+    When more than one batch is due, `workers - 1` threads, each with its own connection,
+    run the same loop alongside this one: each batch claims its timers with SKIP LOCKED, so
+    the connections never share a timer, and each batch commits on its own, exactly as one
+    after the other. A no-op or one-batch scan stays on this connection."""
+    if workers < 2 or connection.in_atomic_block or not _more_due_than(now, size):
+        return _scan_batches_sql(now, size)
     with ThreadPoolExecutor(workers - 1, thread_name_prefix="scan") as pool:
         helpers = [pool.submit(_scan_worker, now, size) for _ in range(workers - 1)]
-        total += _scan_batches_sql(now, size)
+        total = _scan_batches_sql(now, size)
         return total + sum(helper.result() for helper in helpers)
+
+
+def _more_due_than(now: datetime, size: int) -> bool:
+    """Whether more than `size` timers are due (at most size + 1 entries of the partial
+    index `timer_next_check` read; counts the Python path's timers too)."""
+    return SlaTimer.objects.due_for_check(now).order_by()[: size + 1].count() > size
 
 
 def _scan_worker(now: datetime, size: int) -> int:

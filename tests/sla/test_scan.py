@@ -375,8 +375,10 @@ def _assert_every_threshold_once(cards, per_card_kinds):
 
 # The real job in another process, stopped inside every batch after the first: when a
 # batch asks django-q to deliver (its `pre_enqueue` signal), everything of the batch is
-# written but not committed. The first batch was full, so the scan runs its next batches on
-# two connections (jobs.SCAN_WORKERS): both wait there, uncommitted, to be killed.
+# written but not committed. More than one batch is due, so the scan runs its batches on
+# two connections (jobs.SCAN_WORKERS): the first batch commits, the next two (one per
+# connection: a connection waiting in one cannot start another) wait there, uncommitted, to
+# be killed.
 KILLED_SCAN = """
 import sys, threading, time
 import django
@@ -394,9 +396,9 @@ def stop_after_first_batch(sender, task, **kwargs):
     with lock:
         batches += 1
         n = batches
+    if n == 3:  # the other connection already waits in its batch
+        print("written", flush=True)
     if n >= 2:
-        if n == 2:
-            print("written", flush=True)
         time.sleep(600)
 
 pre_enqueue.connect(stop_after_first_batch)
@@ -575,24 +577,35 @@ def test_a_scan_with_several_batches_shares_them_with_a_second_connection(
 ):
     needs_postgresql()
     cards = _make_due_cards(new_card, 45, T0)
-    now = T0 + 3 * 60 * M
     with _Connections() as seen:
-        assert scan(T0 - M, batch_size=10, workers=2) == 0  # nothing due: no second connection
+        assert scan(T0 - M, batch_size=10, workers=2) == 0  # nothing due: one connection
     assert seen.opened == []
 
     with _Connections() as seen:
-        assert scan(now, batch_size=10, workers=2) == 45
+        assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 45
 
-    # The first batch was full, so one worker thread joined with a connection of its own;
-    # both ran batches (5 in all, the last ones short), and the worker closed its connection.
+    # More than one batch was due, so one worker thread joined with a connection of its
+    # own; both ran batches, and the worker closed its connection at the end.
     assert len(seen.opened) == 1 and seen.opened[0].startswith("scan")
-    assert seen.batches[threading.main_thread().name] >= 2
+    assert seen.batches[threading.main_thread().name] >= 1
     assert seen.batches[seen.opened[0]] >= 1
+    assert sum(seen.batches.values()) >= 5  # 45 timers, at most 10 per batch
     assert _other_backends() == 0
     _assert_every_threshold_once(cards, [Kind.BREACH])
     assert Notification.objects.filter(channel=Channel.EMAIL).count() == 45
     assert len(mailoutbox) == 45
-    assert scan(now, batch_size=10, workers=2) == 0
+    assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_with_one_batch_due_keeps_to_its_own_connection(policy, new_card):
+    needs_postgresql()
+    cards = _make_due_cards(new_card, 10, T0)
+    with _Connections() as seen:
+        assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 10
+    assert seen.opened == []
+    assert seen.batches == {threading.main_thread().name: 2}  # the second finds nothing
+    _assert_every_threshold_once(cards, [Kind.BREACH])
 
 
 def test_a_scan_inside_a_transaction_keeps_to_its_own_connection(policy, new_card):
