@@ -551,8 +551,13 @@ class SlaEvent(models.Model):
         ESCALATION = "escalation", "Escalation"
 
     # Served by `one_event_per_threshold` (timer first); the rule by `event_rule` (partial).
+    # No database-level foreign key (see OUTBOX_LINKS at Notification): Django cascades the delete.
     timer = models.ForeignKey(
-        SlaTimer, on_delete=models.CASCADE, related_name="events", db_index=False
+        SlaTimer,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     key = models.CharField(max_length=40, help_text="warning, breach or escalation:<rule id>")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -603,8 +608,20 @@ class Notification(models.Model):
 
     # Served by `one_notification_per_target` (event first) and `notification_inbox`
     # (recipient first): no index of their own.
+    #
+    # OUTBOX_LINKS: the outbox's links (notification → event and recipient, event → timer)
+    # have no database-level foreign key. PostgreSQL checks such a key with one locking
+    # lookup of the parent per row at commit — 5 per breach, 30 % of the scan's database
+    # CPU at 100,000 due timers (docs/performance.md) — and these rows are only ever written
+    # by the scan and `sla.actions` from parents they hold locked or have just read in the
+    # same statement. Deleting a card, timer, event or user still deletes its events and
+    # notifications: Django's collector cascades `on_delete=CASCADE` itself.
     event = models.ForeignKey(
-        SlaEvent, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        SlaEvent,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
     )
     recipient = models.ForeignKey(
         "auth.User",
@@ -613,6 +630,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
         db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     # Identifies the recipient within the channel (user id, or the webhook for Slack), so
