@@ -10,6 +10,7 @@ a threshold fires the same way whichever notices it first; the unique constraint
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 
 from sla import bulk
 from sla.models import (
@@ -37,6 +39,7 @@ Trigger = EscalationRule.Trigger
 NOT_TAKEN_IN_TIME = "Not taken in time"
 
 _replaying = ContextVar("replaying_history", default=False)
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -181,7 +184,9 @@ class _People:
         return list(unique.values())
 
 
-EVENT_FIELDS = ("timer_id", "key", "kind", "rule_id", "at", "recorded_at", "observe")
+EVENT_FIELDS = (
+    "timer_id", "key", "kind", "rule_id", "at", "recorded_at", "observe", "follow_up"
+)  # fmt: skip
 
 
 class NoteRow(NamedTuple):
@@ -217,16 +222,26 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
     rows = [(timer, f) for timer, f in rows if (timer.pk, f.key) not in existing]
     if not rows:
         return 0
+    replaying = _replaying.get()
     inserted = bulk.insert_rows(
         SlaEvent,
         EVENT_FIELDS,
         [
-            (timer.pk, f.key, f.kind, f.rule.pk if f.rule else None, f.at, now, timer.observe)
+            (
+                timer.pk,
+                f.key,
+                f.kind,
+                f.rule.pk if f.rule else None,
+                f.at,
+                now,
+                timer.observe,
+                not replaying and needs_follow_up(timer, f),
+            )
             for timer, f in rows
         ],
         returning=("id", "timer_id", "key"),
     )
-    if _replaying.get():
+    if replaying:
         return len(inserted)
     event_ids = {(timer_id, key): pk for pk, timer_id, key in inserted}
     people = _People(timer.task for timer, _ in rows if not timer.observe)
@@ -291,42 +306,103 @@ def _notifications(event_id, task, rule, people, now) -> Iterable[NoteRow]:
             )  # fmt: skip
 
 
+def needs_follow_up(timer: SlaTimer, fired: Fired) -> bool:
+    """Whether a fired threshold has card-side reactions: the dispatch flag when a response
+    timer warns or breaches, and rule actions."""
+    if timer.observe:
+        return False
+    if timer.kind == TimerKind.RESPONSE and fired.kind != SlaEvent.Kind.ESCALATION:
+        return True
+    return any(rule.action for rule in rules_for(timer, fired))
+
+
 def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> None:
-    """Card-side consequences, run after the timers' transaction committed (so the scan
-    never holds timer locks while taking card locks): flag cards not taken in time for
-    dispatch, and run rule actions."""
+    """Run the card-side reactions still due for the thresholds of these timers (see
+    `run_follow_ups`)."""
+    timer_ids = [timer.pk for timer, fired in batch if fired]
+    if timer_ids:
+        run_follow_ups(now, timer_ids=timer_ids)
+
+
+# Events whose reactions one transaction of `run_follow_ups` takes on.
+FOLLOW_UP_BATCH = 500
+
+
+def run_follow_ups(now: datetime, *, timer_ids: Sequence[int] | None = None) -> int:
+    """Card-side reactions of recorded thresholds: flag cards not taken in time for
+    dispatch, run rule actions (raise priority, move to the dispatch queue).
+
+    `record` marks the events that have any (`follow_up`); this clears each mark in the same
+    transaction as its reactions, so they run exactly once, and a scan that died after its
+    timers' transaction committed leaves them marked for the next scan, which runs every
+    pending one (`timer_ids=None`). The scan runs them after its timers' transactions (so it
+    never holds timer locks while taking card locks); a change of a card runs those of its
+    own timers in its own transaction. Events are claimed with SKIP LOCKED: two scans never
+    run the same reactions. A reaction that fails is logged and not retried. Returns the
+    number of events handled."""
+    if _replaying.get():
+        return 0
+    handled = 0
+    while True:
+        with transaction.atomic():
+            pending = SlaEvent.objects.filter(follow_up=True).order_by("pk")
+            if timer_ids is not None:
+                pending = pending.filter(timer_id__in=timer_ids)
+            if connection.features.has_select_for_update_skip_locked:
+                pending = pending.select_for_update(skip_locked=True, of=("self",))
+            events = list(
+                pending.select_related("timer__policy", "rule").prefetch_related(
+                    "timer__policy__rules"
+                )[:FOLLOW_UP_BATCH]
+            )
+            if not events:
+                return handled
+            # Cleared first: a reaction that changes the card syncs its timers, which must
+            # not see these events as still to follow up.
+            SlaEvent.objects.filter(pk__in=[e.pk for e in events]).update(follow_up=False)
+            not_taken = []
+            for event in events:
+                fired = Fired(event.key, event.kind, event.at, event.rule)
+                if (
+                    event.timer.kind == TimerKind.RESPONSE
+                    and event.kind != SlaEvent.Kind.ESCALATION
+                ):
+                    not_taken.append(event.timer.task_id)
+                for rule in rules_for(event.timer, fired):
+                    if rule.action:
+                        _run_action(rule, event.timer, fired, now)
+            flag_not_taken(not_taken, now)
+        handled += len(events)
+        if len(events) < FOLLOW_UP_BATCH:
+            return handled
+
+
+def _run_action(rule: EscalationRule, timer: SlaTimer, fired: Fired, now: datetime) -> None:
     from tasks import actions
     from tasks.models import Priority
 
-    if _replaying.get():
-        return
-    not_taken: list[int] = []
-    for timer, fired in batch:
-        if timer.observe:
-            continue
-        for f in fired:
-            if timer.kind == TimerKind.RESPONSE and f.kind != SlaEvent.Kind.ESCALATION:
-                not_taken.append(timer.task_id)
-            for rule in rules_for(timer, f):
-                if rule.action == EscalationRule.Action.RAISE_PRIORITY:
-                    task = Task.objects.get(pk=timer.task_id)
-                    actions.change_priority(
-                        task=task,
-                        priority=Priority.raised(Priority(task.priority)),
-                        actor=None,
-                        at=now,
-                    )
-                elif rule.action == EscalationRule.Action.TO_DISPATCH:
-                    actions.flag_for_dispatch(
-                        task=Task.objects.get(pk=timer.task_id),
-                        reason=f"Escalated: {timer.get_kind_display().lower()} {f.kind}",
-                        at=now,
-                    )
-    flag_not_taken(not_taken, now)
+    try:
+        with transaction.atomic():  # a failed action leaves the others and the marks alone
+            task = Task.objects.get(pk=timer.task_id)
+            if rule.action == EscalationRule.Action.RAISE_PRIORITY:
+                actions.change_priority(
+                    task=task,
+                    priority=Priority.raised(Priority(task.priority)),
+                    actor=None,
+                    at=now,
+                )
+            elif rule.action == EscalationRule.Action.TO_DISPATCH:
+                actions.flag_for_dispatch(
+                    task=task,
+                    reason=f"Escalated: {timer.get_kind_display().lower()} {fired.kind}",
+                    at=now,
+                )
+    except Exception:
+        log.exception("rule %s: could not %s card %s", rule.pk, rule.action, timer.task_id)
 
 
 def flag_not_taken(task_ids: Sequence[int], now: datetime) -> None:
-    """Flag cards whose response timer warned or breached for dispatch (after commit)."""
+    """Flag cards whose response timer warned or breached for dispatch."""
     from tasks import actions
 
     if task_ids and not _replaying.get():

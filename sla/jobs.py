@@ -78,11 +78,13 @@ def scan_due_timers(
         total += _scan_sql(now, batch_size or SQL_SCAN_BATCH, workers or SCAN_WORKERS)
     batch_size = batch_size or SCAN_BATCH
     while True:
-        fired, claimed, recorded = _scan_batch(now, batch_size)
-        escalation.follow_up(fired, now)
+        claimed, recorded = _scan_batch(now, batch_size)
         total += recorded
         if claimed < batch_size:
             break
+    # Card-side reactions (dispatch flags, rule actions) of what was just recorded, and of
+    # anything a scan that died before this point left marked: after the timers' commits.
+    escalation.run_follow_ups(now)
     if total:
         log.info("scan fired %d thresholds", total)
     return total
@@ -118,7 +120,7 @@ def _scan_batch(now: datetime, batch_size: int):
         if f:
             timer.task = cards[timer.task_id]
     recorded = escalation.record(fired, now)
-    return fired, len(timers), recorded
+    return len(timers), recorded
 
 
 def _levels(timer: SlaTimer):
@@ -178,8 +180,9 @@ WITH claimed AS (
     RETURNING t.id, t.task_id, t.kind, t.observe, t.policy_id, d.fired,
               CASE d.fired WHEN 'breach' THEN d.due_at ELSE d.warn_at END AS at
 ), events AS (
-    INSERT INTO {event} (timer_id, key, kind, rule_id, at, recorded_at, observe)
-    SELECT id, fired, fired, NULL, at, %(now)s, observe FROM timers WHERE fired IS NOT NULL
+    INSERT INTO {event} (timer_id, key, kind, rule_id, at, recorded_at, observe, follow_up)
+    SELECT id, fired, fired, NULL, at, %(now)s, observe, kind = 'response' AND NOT observe
+    FROM timers WHERE fired IS NOT NULL
     ON CONFLICT (timer_id, key) DO NOTHING
     RETURNING id, timer_id, kind, observe
 ), targets AS (
@@ -247,9 +250,7 @@ WITH claimed AS (
 )
 SELECT (SELECT count(*) FROM timers),
        (SELECT count(*) FROM events),
-       (SELECT count(*) FROM notes WHERE state = 'pending'),
-       (SELECT coalesce(array_agg(task_id), '{{}}') FROM timers
-        WHERE fired IS NOT NULL AND kind = 'response' AND NOT observe)
+       (SELECT count(*) FROM notes WHERE state = 'pending')
 """
 
 
@@ -313,10 +314,9 @@ def _scan_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_fast_scan_sql(), {"now": now, "batch": batch_size})
-            claimed, recorded, pending, not_taken = cursor.fetchone()
+            claimed, recorded, pending = cursor.fetchone()
         if pending:
             escalation.enqueue_delivery()
-    escalation.flag_not_taken(not_taken, now)
     return claimed, recorded
 
 

@@ -567,6 +567,14 @@ class SlaEvent(models.Model):
     at = models.DateTimeField(help_text="When the threshold was crossed (not when noticed).")
     recorded_at = models.DateTimeField()
     observe = models.BooleanField(default=False, help_text="Observe mode: recorded, not sent.")
+    # Card-side reactions (the dispatch flag for a response timer, rule actions) still to
+    # run: written with the event, cleared in the transaction that runs them, so a scan that
+    # dies between the two leaves them for the next scan (escalation.run_follow_ups).
+    follow_up = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Card-side reactions (dispatch flag, rule action) not yet run.",
+    )
 
     class Meta:
         ordering = ["at", "pk"]
@@ -579,6 +587,8 @@ class SlaEvent(models.Model):
             # Deleting a rule sets its events' rule to NULL. Only escalation events have a
             # rule: warnings and breaches (nearly every event) need no entry here.
             models.Index(fields=["rule"], name="event_rule", condition=Q(rule__isnull=False)),
+            # The few events whose card-side reactions are still to run.
+            models.Index(fields=["id"], name="event_follow_up", condition=Q(follow_up=True)),
         ]
 
     def __str__(self) -> str:

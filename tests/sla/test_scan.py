@@ -272,6 +272,61 @@ def test_rule_action_raise_priority_raises_one_step(policy, make_rule, new_card)
     assert card.priority == Priority.HIGH
 
 
+def _scan_that_dies_before_its_follow_ups(now, *, set_based: bool) -> int:
+    """What a scan process killed right after its timers' transactions committed leaves:
+    thresholds, events and notifications written, card-side reactions not yet run."""
+    with time_machine.travel(now, tick=False):
+        if set_based:
+            return jobs._scan_batch_sql(now, 100)[1]
+        return jobs._scan_batch(now, 100)[1]
+
+
+@pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "python"])
+def test_a_dispatch_flag_lost_with_a_dying_scan_is_set_once_by_the_next_scan(
+    round_the_clock, make_policy, make_rule, new_card, set_based
+):
+    if set_based:
+        needs_postgresql()
+    policy_ = make_policy(round_the_clock, response=60 * M, resolution=8 * 60 * M)
+    make_rule(policy_, Trigger.WARNING, timer_kind=TimerKind.RESPONSE, notify_dispatchers=True)
+    cards = [new_card(T0, title=f"Card {n}") for n in range(3)]
+
+    assert _scan_that_dies_before_its_follow_ups(T0 + 45 * M, set_based=set_based) == 3
+    assert SlaEvent.objects.filter(follow_up=True).count() == 3
+    for card in cards:
+        card.refresh_from_db()
+        assert card.dispatch_flag == ""
+
+    assert scan(T0 + 46 * M, set_based=set_based) == 0  # nothing new fires; the flags catch up
+    assert scan(T0 + 47 * M, set_based=set_based) == 0
+    assert not SlaEvent.objects.filter(follow_up=True).exists()
+    for card in cards:
+        card.refresh_from_db()
+        assert card.dispatch_flag == NOT_TAKEN_IN_TIME
+        flagged = TaskEvent.objects.filter(task=card, kind=TaskEvent.Kind.DISPATCH_FLAGGED)
+        assert flagged.count() == 1
+
+
+def test_a_rule_action_lost_with_a_dying_scan_runs_once_in_the_next_scan(
+    policy, make_rule, new_card
+):
+    make_rule(
+        policy, Trigger.BREACH, notify_owner=True, action=EscalationRule.Action.RAISE_PRIORITY
+    )
+    card = new_card(T0, priority=Priority.NORMAL)
+
+    assert _scan_that_dies_before_its_follow_ups(T0 + 61 * M, set_based=False) == 1
+    card.refresh_from_db()
+    assert card.priority == Priority.NORMAL
+
+    assert scan(T0 + 62 * M) == 0
+    assert scan(T0 + 63 * M) == 0
+    card.refresh_from_db()
+    assert card.priority == Priority.HIGH  # one step, once
+    raised = TaskEvent.objects.get(task=card, kind=TaskEvent.Kind.PRIORITY_CHANGED)
+    assert raised.at == T0 + 62 * M
+
+
 def test_a_change_of_the_card_after_the_threshold_fires_it_and_the_scan_then_adds_nothing(
     policy, new_card, performer
 ):
