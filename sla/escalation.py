@@ -306,14 +306,19 @@ def _notifications(event_id, task, rule, people, now) -> Iterable[NoteRow]:
             )  # fmt: skip
 
 
+def _not_taken_in_time(timer: SlaTimer, kind: str) -> bool:
+    """A response timer's warning or breach: the card was not taken into work in time."""
+    return timer.kind == TimerKind.RESPONSE and kind != SlaEvent.Kind.ESCALATION
+
+
 def needs_follow_up(timer: SlaTimer, fired: Fired) -> bool:
     """Whether a fired threshold has card-side reactions: the dispatch flag when a response
     timer warns or breaches, and rule actions."""
     if timer.observe:
         return False
-    if timer.kind == TimerKind.RESPONSE and fired.kind != SlaEvent.Kind.ESCALATION:
-        return True
-    return any(rule.action for rule in rules_for(timer, fired))
+    return _not_taken_in_time(timer, fired.kind) or any(
+        rule.action for rule in rules_for(timer, fired)
+    )
 
 
 def follow_up(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> None:
@@ -363,10 +368,7 @@ def run_follow_ups(now: datetime, *, timer_ids: Sequence[int] | None = None) -> 
             not_taken = []
             for event in events:
                 fired = Fired(event.key, event.kind, event.at, event.rule)
-                if (
-                    event.timer.kind == TimerKind.RESPONSE
-                    and event.kind != SlaEvent.Kind.ESCALATION
-                ):
+                if _not_taken_in_time(event.timer, event.kind):
                     not_taken.append(event.timer.task_id)
                 for rule in rules_for(event.timer, fired):
                     if rule.action:
