@@ -25,7 +25,7 @@ from sla.models import (
     TimerKind,
     TimerState,
 )
-from tasks.models import CLOSED_STATUSES, Status, Task
+from tasks.models import Status, Task
 
 # When each kind of timer stops: response once the card is taken into work (or closed
 # directly), resolution once it is done. Cancelling a card cancels both.
@@ -324,7 +324,7 @@ def recompute_policy_timers(
     """
     budget = POLICY_RECOMPUTE_BUDGET if budget is None else budget
     if rematch:
-        cards = Task.objects.exclude(status__in=CLOSED_STATUSES)
+        cards = Task.objects.open()
     else:
         cards = Task.objects.filter(
             pk__in=SlaTimer.objects.open().filter(policy_id=policy_id).values("task_id")
