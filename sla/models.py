@@ -289,6 +289,10 @@ class SlaTimerQuerySet(models.QuerySet):
         return self.filter(stopped_at__isnull=True, next_check_at__lte=now)
 
 
+# What the at-risk band of an open timer is computed from (sla.queries.band_of).
+BAND_COLUMNS = ["state", "due_at", "running_since", "warned_at", "warn_at"]
+
+
 class SlaTimer(models.Model):
     """One clock per card, kind and cycle (a reopened card starts a new resolution cycle)."""
 
@@ -335,7 +339,16 @@ class SlaTimer(models.Model):
         ordering = ["task", "kind", "cycle"]
         verbose_name = "SLA timer"
         constraints = [
-            models.UniqueConstraint(fields=["task", "kind", "cycle"], name="one_timer_per_cycle")
+            models.UniqueConstraint(fields=["task", "kind", "cycle"], name="one_timer_per_cycle"),
+            # An open timer has a deadline on the clock axis exactly while it runs
+            # (sla.actions._store): the at-risk queue reads running timers in `due_clock`
+            # order and ranks paused ones of one band by key alone (sla.queries.risk_page).
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=False)
+                | Q(running_since__isnull=False, due_clock__isnull=False)
+                | Q(running_since__isnull=True, due_clock__isnull=True),
+                name="open_timer_on_the_clock_axis_while_running",
+            ),
         ]
         indexes = [
             # Read by sla.jobs.scan_due_timers every minute: open timers by next check.
@@ -356,21 +369,26 @@ class SlaTimer(models.Model):
                 condition=Q(stopped_at__isnull=True, breached_at__isnull=False),
             ),
             # ... running timers per calendar and target by deadline on the clock axis ...
+            # (PostgreSQL: with the columns of the band, so the queue's streams skip the rows
+            # of other bands in the index alone, without reading them from the table) ...
             models.Index(
                 fields=["calendar", "target_seconds", "due_clock", "id"],
                 name="timer_open_clock",
                 condition=Q(
                     stopped_at__isnull=True, breached_at__isnull=True, running_since__isnull=False
                 ),
+                include=BAND_COLUMNS,
             ),
-            # ... and paused ones. Its counts read only this index (every column they use,
-            # with the card to join card filters).
+            # ... and paused ones, in the queue's order within a band (see the constraint
+            # open_timer_on_the_clock_axis_while_running). The counts read only
+            # timer_open_counts (every column they use, with the card to join card filters).
             models.Index(
                 fields=["id"],
                 name="timer_open_paused",
                 condition=Q(
                     stopped_at__isnull=True, breached_at__isnull=True, running_since__isnull=True
                 ),
+                include=BAND_COLUMNS,
             ),
             models.Index(
                 fields=[

@@ -22,7 +22,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast, NullIf
 
 from sla import engine
 from sla.models import BusinessCalendar, SlaTimer, TimerState
@@ -216,44 +216,78 @@ QUEUE_ORDER = (
 )
 
 
-def _candidates(
-    timers: QuerySet[SlaTimer], counts: RiskCounts, positions: dict[int, int], stop: int
-) -> list[QuerySet]:
-    """Streams whose first `stop` rows hold the queue's first `stop` rows. Each is read in
-    an order that agrees with the queue's within it, so this holds whatever the data."""
-    streams: list[QuerySet] = []
+# What a stream reads of each timer, by the names its SQL uses (the `band` annotation of
+# `with_band` among them).
+STREAM_COLUMNS = {"s_id": "pk", "s_band": "band", "s_calendar": "calendar_id",
+                  "s_target": "target_seconds", "s_breached_at": "breached_at",
+                  "s_running_since": "running_since", "s_due_clock": "due_clock"}  # fmt: skip
+
+
+def _candidates(timers: QuerySet[SlaTimer], counts: RiskCounts, stop: int) -> tuple[str, tuple]:
+    """Streams whose first `stop` rows hold the queue's first `stop` rows, as one SQL
+    `UNION ALL` of their keys. Each is read in an order that agrees with the queue's within
+    it, so this holds whatever the data.
+
+    The queryset is compiled once; each stream selects from it as a subquery, which
+    PostgreSQL and SQLite flatten into one scan of the stream's index. (Built through the
+    ORM, the twenty-odd streams cost more Python time than their SQL took.)"""
+    columns = {name: F(column) for name, column in STREAM_COLUMNS.items()}
+    base, base_params = timers.order_by().values(**columns).query.sql_with_params()
+    source = f"FROM ({base}) AS timer WHERE "
+    streams: list[tuple[str, tuple]] = []
+
+    def stream(where: str, params: tuple = (), *, order: str = "", limit: int | None = None):
+        sql = f"SELECT s_id {source}{where}" + (f" ORDER BY {order}" if order else "")
+        streams.append((sql + (f" LIMIT {int(limit)}" if limit else ""), (*base_params, *params)))
+
     # Stamped breaches: by breached_at (index timer_open_breached), ties at the cut kept.
     stamped = [g for g in counts.groups if g.stamped]
     stamped_bands = sorted({g.band for g in stamped})
     for band in stamped_bands:
-        rows = timers.filter(breached_at__isnull=False)
-        if len(stamped_bands) > 1:  # not when every stamped timer is breached (as it should)
-            rows = rows.filter(band=band)
+        # Not by band when every stamped timer is in one (breached, as it should be).
+        where, params = "s_breached_at IS NOT NULL", ()
+        if len(stamped_bands) > 1:
+            where, params = f"{where} AND s_band = %s", (band,)
         if sum(g.count for g in stamped if g.band == band) > stop:
-            cut = rows.order_by("breached_at").values("breached_at")[stop - 1 : stop]
-            # Rows may leave between the two queries: no cut then means no limit.
-            rows = rows.filter(breached_at__lte=Coalesce(Subquery(cut), Value(FAR_FUTURE)))
-        # Unordered: the model's default ordering would join every card to sort by it.
-        streams.append(rows.order_by())
-    # Running, not stamped: per calendar, target and band, by due_clock (timer_open_clock).
+            # The stop-th breach time: rows may leave between the two queries, and no cut
+            # then means no limit.
+            cut = f"SELECT s_breached_at {source}{where} ORDER BY s_breached_at"
+            cut = f"{cut} LIMIT 1 OFFSET {int(stop) - 1}"
+            far = connection.ops.adapt_datetimefield_value(FAR_FUTURE)
+            where = f"{where} AND s_breached_at <= COALESCE(({cut}), %s)"
+            params = (*params, *base_params, *params, far)
+        stream(where, params)
+    # Running, not stamped: per calendar, target and band, by due_clock (timer_open_clock;
+    # never empty while running), as many rows as counted at most (the scan stops once it
+    # has found them all).
     for group in counts.groups:
         if group.stamped or group.paused:
             continue
-        rows = timers.filter(
-            breached_at__isnull=True,
-            running_since__isnull=False,
-            calendar_id=group.calendar.pk,
-            target_seconds=group.target_seconds,
-            band=group.band,
+        stream(
+            "s_breached_at IS NULL AND s_running_since IS NOT NULL"
+            " AND s_calendar = %s AND s_target = %s AND s_band = %s",
+            (group.calendar.pk, group.target_seconds, group.band),
+            order="s_due_clock, s_id" if group.target_seconds else "s_id",
+            limit=min(stop, group.count),
         )
-        order = (F("due_clock").asc(nulls_last=True), "pk") if group.target_seconds else ("pk",)
-        # As many rows as counted, at most: the scan stops once it has found them all.
-        streams.append(rows.order_by(*order)[: min(stop, group.count)])
-    # Paused, not stamped (no deadline on the clock axis): in the queue's own order.
-    if any(g.paused and not g.stamped for g in counts.groups):
-        paused = timers.filter(breached_at__isnull=True, running_since__isnull=True)
-        streams.append(_rank(paused, positions)[:stop])
-    return streams
+    # Paused, not stamped: no deadline on the clock axis (constraint
+    # open_timer_on_the_clock_axis_while_running), so no share of target left: by key within
+    # a band (timer_open_paused).
+    paused: dict[int, int] = {}
+    for group in counts.groups:
+        if group.paused and not group.stamped:
+            paused[group.band] = paused.get(group.band, 0) + group.count
+    for band, count in sorted(paused.items()):
+        stream(
+            "s_breached_at IS NULL AND s_running_since IS NULL AND s_band = %s",
+            (band,),
+            order="s_id",
+            limit=min(stop, count),
+        )
+    sql = " UNION ALL ".join(
+        f"SELECT * FROM ({part}) AS stream{i}" for i, (part, _) in enumerate(streams)
+    )
+    return sql, tuple(p for _, params in streams for p in params)
 
 
 class _InArray(Lookup):
@@ -289,18 +323,9 @@ def risk_page(
         # than walking the timer indexes past the rows the filters reject.
         ranked = _rank(timers, positions)
     else:
-        # One IN over a UNION ALL of the streams, written as SQL: PostgreSQL reads the
-        # candidates, then their rows by key. (Through the ORM, resolving some twenty nested
-        # subqueries cost more Python time than the SQL took.)
-        parts = [
-            s.values("pk").query.sql_with_params()
-            for s in _candidates(timers, counts, positions, stop)
-        ]
-        sql = " UNION ALL ".join(
-            f"SELECT * FROM ({part}) AS stream{i}" for i, (part, _) in enumerate(parts)
-        )
-        pool = RawSQL(sql, tuple(p for _, params in parts for p in params))
-        ranked = _rank(timers.filter(pk__in=pool), positions)
+        # One IN over a UNION ALL of the streams: PostgreSQL reads the candidates, then
+        # their rows by key.
+        ranked = _rank(timers.filter(pk__in=RawSQL(*_candidates(timers, counts, stop))), positions)
     # Rank on the timers alone, then join what the page shows (select_related) to its
     # rows only: joined first, PostgreSQL would join every open timer before ranking.
     page = ranked.values("pk")[start:stop]
