@@ -119,6 +119,14 @@ class _IdChoiceFilter(django_filters.ModelChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+def _loaded(model, fields: dict):
+    """An instance with only these fields, as a queryset's `.only()` loads it (`from_db`
+    skips the defaults of every other field: 500 clients built with `model(**fields)` took
+    ~6 ms of each page of the queue)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in fields]
+    return model.from_db(None, names, [fields[name] for name in names])
+
+
 def _one_query_choices(form: forms.Form, filters: dict[str, _IdChoiceFilter]) -> None:
     """Give the form's model choice fields choices read together, in one `UNION ALL` (one
     query instead of one per field), the first time one of them is rendered: validating a
@@ -149,8 +157,9 @@ def _one_query_choices(form: forms.Form, filters: dict[str, _IdChoiceFilter]) ->
             loaded.update({name: [] for name in filters})
             for name, _, pk, a, b in rows:
                 model = form.fields[name].queryset.model
-                fields = dict(zip(filters[name].label_fields, (a, b), strict=False))
-                loaded[name].append((pk, model(pk=pk, **fields)))
+                fields = {model._meta.pk.attname: pk}
+                fields.update(zip(filters[name].label_fields, (a, b), strict=False))
+                loaded[name].append((pk, _loaded(model, fields)))
         return loaded
 
     def choices_of(name: str):

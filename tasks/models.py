@@ -107,7 +107,9 @@ class RelatedObject(models.Model):
         indexes = [models.Index(fields=["kind", "name"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.name}"
+        # As get_kind_display(), which rebuilds the choices on every call: the queue's client
+        # filter labels 500 clients per page.
+        return f"{self.Kind(self.kind).label if self.kind in self.Kind else self.kind}: {self.name}"
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
