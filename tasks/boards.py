@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
@@ -24,14 +23,12 @@ from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from sla.engine import Progress
 from sla.models import SlaTimer, TimerState
 from sla.queries import risk_counts, risk_page, with_band
 from tasks import actions, permissions
@@ -40,6 +37,7 @@ from tasks.filters import AtRiskFilter
 from tasks.forms import StatusForm
 from tasks.models import BlockingReason, Task
 from tasks.queries import sees_all
+from tasks.rows import AtRiskRows, DispatchRows
 from tasks.views import forbidden
 
 User = get_user_model()
@@ -63,16 +61,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("task_list")
 
 
-@dataclass
-class RiskRow:
-    timer: SlaTimer
-    progress: Progress
-
-    @property
-    def task(self) -> Task:
-        return self.timer.task
-
-
 def _visible_timers(user, *, everything: bool):
     timers = SlaTimer.objects.all()
     if not everything:
@@ -80,10 +68,11 @@ def _visible_timers(user, *, everything: bool):
     return timers
 
 
-# The queue's HTML is kept this long per visibility scope and query string: a manager's
-# screen polls every 30 s, and many managers share one scope. A change saved in this process
-# (a card or timer saved) drops it at once; changes made elsewhere (other workers, the scan)
-# show within this many seconds. The first request of each key is the uncached cost.
+# The queue's HTML is kept this long per visibility scope, query string and viewer's timezone
+# (its times are shown in it): a manager's screen polls every 30 s, and many managers share one
+# scope. A change saved in this process (a card or timer saved) drops it at once; changes made
+# elsewhere (other workers, the scan) show within this many seconds. The first request of each
+# key is the uncached cost.
 QUEUE_CACHE_SECONDS = 10
 _GENERATION_KEY = "at-risk:generation"
 
@@ -101,7 +90,8 @@ def _queue_cache_key(request: HttpRequest, *, everything: bool) -> str:
     scope = "all" if everything else f"user:{request.user.pk}"
     query = urlencode(sorted((k, v) for k, values in request.GET.lists() for v in values))
     generation = cache.get(_GENERATION_KEY, 0)
-    digest = hashlib.sha256(f"{scope}|{generation}|{query}".encode()).hexdigest()
+    zone = timezone.get_current_timezone_name()
+    digest = hashlib.sha256(f"{scope}|{generation}|{zone}|{query}".encode()).hexdigest()
     return f"at-risk:{digest}"
 
 
@@ -134,10 +124,11 @@ def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
     page = paginator.get_page(request.GET.get("page"))
     start = (page.number - 1) * QUEUE_PAGE
     rows = risk_page(timers, counts, now, start, start + len(page), related=ROW_RELATED)
+    row = AtRiskRows().row
     return {
         "filter": filterset,
         "page": page,
-        "rows": [RiskRow(t, t.progress(now)) for t in rows],
+        "rows": [row(t, t.progress(now)) for t in rows],
         "counts": counts.bands,
         "query": _query_without_page(request),
         "now": now,
@@ -236,37 +227,10 @@ def _board_lists(user) -> dict[str, list[Task]]:
 def dispatch(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("tasks.assign_task"):
         return forbidden(request, "The dispatch board is for dispatchers and managers.")
-    context = _board_lists(request.user)
-    _give_owner_options(
-        [*context["unowned"], *context["not_taken"], *context["no_next_step"]],
-        _people_with_load(),
-    )
+    lists = _board_lists(request.user)
+    rows = DispatchRows(_people_with_load(), csrf_token=get_token(request))
+    context = {name: [rows.row(task) for task in tasks] for name, tasks in lists.items()}
     return render(request, "tasks/dispatch.html", context)
-
-
-def _give_owner_options(tasks: list[Task], people: list) -> None:
-    """Each row's owner <option>s, its owner selected. Rendered once per page and shared:
-    through the template engine, 150 rows × 50 people cost ~200 ms."""
-    options = [
-        (
-            person.pk,
-            format_html(
-                '<option value="{}">{} — {} open, {} at risk</option>',
-                person.pk,
-                person.get_full_name() or person.username,
-                person.open_load,
-                person.at_risk_load,
-            ),
-        )
-        for person in people
-    ]
-    for task in tasks:
-        task.owner_options = mark_safe(  # joins format_html output only
-            "".join(
-                html.replace("<option ", "<option selected ", 1) if pk == task.owner_id else html
-                for pk, html in options
-            )
-        )
 
 
 @require_POST
@@ -295,9 +259,8 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
         task = Task.objects.for_list().get(pk=pk)
     if not request.htmx:
         return redirect("dispatch")
-    _give_owner_options([task], _people_with_load())
-    context = {"task": task, "error": error, "done": not error}
-    return render(request, "tasks/dispatch.html#row", context, status=status)
+    rows = DispatchRows(_people_with_load(), csrf_token=get_token(request))
+    return HttpResponse(rows.row(task, error=error, done=not error), status=status)
 
 
 def _int(value: str | None) -> int | None:
