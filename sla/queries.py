@@ -146,23 +146,23 @@ CALENDAR_FIELDS = ["id", "revision", "timezone", "always_open"]  # what position
 def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
     """Count a `with_band` queryset per calendar, target, band, stamped breach or not and
     paused or not (grouped by plain columns and one small integer computed once per row, so
-    PostgreSQL hashes the few groups, reading the covering index `timer_open_counts` only),
+    PostgreSQL hashes the few groups, reading the covering index `timer_open_card` only),
     each with its calendar: one query."""
     kind = (
         F("band") * 4
         + Case(When(breached_at__isnull=False, then=Value(2)), default=Value(0))
         + Case(When(running_since__isnull=True, then=Value(1)), default=Value(0))
     )
-    # Grouped over a subquery read in the covering index's order (calendar, target): told
-    # nothing of order, PostgreSQL walked `timer_open_due` and fetched every open timer's
-    # row (~100 ms at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are
-    # close, the sort that the ORDER BY would otherwise need tips them).
-    # A DISTINCT queryset keeps its rows apart by key (the key is not in the index).
+    # Grouped over a subquery read in the covering index's order (by card): told nothing of
+    # order, PostgreSQL walked `timer_open_due` and fetched every open timer's row (~100 ms
+    # at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are close, the
+    # sort that the ORDER BY would otherwise need tips them).
+    # A DISTINCT queryset keeps its rows apart by key.
     key = ("pk",) if timers.query.distinct else ()
     inner, params = (
         timers.annotate(risk_kind=ExpressionWrapper(kind, output_field=IntegerField()))
         .values_list("calendar_id", "target_seconds", "risk_kind", *key)
-        .order_by("calendar_id", "target_seconds")
+        .order_by("task_id")
         .query.sql_with_params()
     )
     # With each group, its calendar's row (what `work_calendar` needs): no second query.
@@ -290,16 +290,19 @@ def _candidates(timers: QuerySet[SlaTimer], counts: RiskCounts, stop: int) -> tu
     return sql, tuple(p for _, params in streams for p in params)
 
 
-class _InArray(Lookup):
-    """`lhs = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, first (an
-    InitPlan), and the rows are then fetched through the index on `lhs`."""
+class InArray(Lookup):
+    """`lhs = ANY(ARRAY(subquery))` on PostgreSQL: the subquery runs once, first (an
+    InitPlan), and the rows are then fetched key by key through an index on `lhs`, whatever
+    the planner would estimate of a join. `lhs IN (subquery)` elsewhere."""
 
     lookup_name = "in_array"
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
 
 
 def risk_page(
@@ -309,18 +312,22 @@ def risk_page(
     start: int,
     stop: int,
     *,
-    rank_all_up_to: int = RANK_ALL_UP_TO,
+    rank_all_up_to: int | None = RANK_ALL_UP_TO,
     related: tuple[str, ...] = (),
 ) -> QuerySet[SlaTimer]:
     """Rows `start:stop` of the queue of a `with_band` queryset, ranked as `with_risk` ranks
     them (band, breached_at, share of target left, pk), reading O(groups × stop) rows.
-    `related`: select_related for the rows returned."""
+    `rank_all_up_to`: up to how many rows the queue is ranked whole instead (None: always,
+    as a queryset filtered through `InArray` must be). `related`: select_related for the
+    rows returned."""
     if stop <= start or not counts.groups:
         return timers.none()
     positions = counts.positions(now)
-    if counts.total <= rank_all_up_to:
-        # A small (filtered) queue: ranking all of it from the filters' indexes is cheaper
-        # than walking the timer indexes past the rows the filters reject.
+    if rank_all_up_to is None or counts.total <= rank_all_up_to:
+        # A small (filtered) queue, or one whose filters pick the rows (`InArray`: a stream
+        # would test each row it walks against the whole array): ranking all of it from the
+        # filters' indexes is cheaper than walking the timer indexes past the rows the
+        # filters reject.
         ranked = _rank(timers, positions)
     else:
         # One IN over a UNION ALL of the streams: PostgreSQL reads the candidates, then
@@ -329,12 +336,9 @@ def risk_page(
     # Rank on the timers alone, then join what the page shows (select_related) to its
     # rows only: joined first, PostgreSQL would join every open timer before ranking.
     page = ranked.values("pk")[start:stop]
-    if connection.vendor == "postgresql":
-        # `id = ANY(ARRAY(page))`: the page is read once, first, and its rows fetched by
-        # primary key. With `id IN (page)` and the joins of `related`, PostgreSQL (past
-        # join_collapse_limit) joined every timer before keeping the page's.
-        rows = SlaTimer.objects.filter(_InArray(F("pk"), Subquery(page)))
-    else:
-        rows = SlaTimer.objects.filter(pk__in=page)
+    # `id = ANY(ARRAY(page))`: the page is read once, first, and its rows fetched by primary
+    # key. With `id IN (page)` and the joins of `related`, PostgreSQL (past
+    # join_collapse_limit) joined every timer before keeping the page's.
+    rows = SlaTimer.objects.filter(InArray(F("pk"), Subquery(page)))
     rows = rows.annotate(band=band_of(now))
     return _rank(rows.select_related(*related), positions)

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from sla.models import SlaTimer, TimerState
-from sla.queries import risk_counts, risk_page, with_band
+from sla.queries import RANK_ALL_UP_TO, risk_counts, risk_page, with_band
 from tasks import actions, permissions
 from tasks.auth_backend import role_names
 from tasks.filters import AtRiskFilter
@@ -123,7 +123,11 @@ def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
     paginator = Paginator(range(counts.total), QUEUE_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     start = (page.number - 1) * QUEUE_PAGE
-    rows = risk_page(timers, counts, now, start, start + len(page), related=ROW_RELATED)
+    # Cards picked by filters: their timers are ranked whole, read card by card.
+    whole = None if filterset.picks_cards else RANK_ALL_UP_TO
+    rows = risk_page(
+        timers, counts, now, start, start + len(page), rank_all_up_to=whole, related=ROW_RELATED
+    )
     row = AtRiskRows().row
     return {
         "filter": filterset,
@@ -157,12 +161,12 @@ def _people_with_load() -> list:
         .order_by()
         .values(card=F("pk"), person=F("owner"))
     )
-    # Open timers at risk, read in the covering index's order (timer_open_counts holds every
+    # Open timers at risk, read in the covering index's order (timer_open_card holds every
     # column used): unordered, PostgreSQL walked timer_open_due and each open timer's row.
     risky = (
         SlaTimer.objects.filter(stopped_at__isnull=True)
         .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
-        .order_by("calendar_id", "target_seconds")
+        .order_by("task_id")
         .values(card=F("task_id"))
     )
     (people_sql, people_params), (owned_sql, owned_params), (risky_sql, risky_params) = (

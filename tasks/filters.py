@@ -6,13 +6,13 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, F, Q, Value
+from django.db.models import CharField, F, Q, Subquery, Value
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 
 from sla.models import SlaTimer
+from sla.queries import InArray
 from tasks.models import (
-    OPEN_STATUSES,
     BlockingReason,
     Priority,
     RelatedObject,
@@ -181,49 +181,50 @@ def _one_query_choices(form: forms.Form, filters: dict[str, _IdChoiceFilter]) ->
 
 
 class AtRiskFilter(django_filters.FilterSet):
-    """Filters of the at-risk queue, over open SLA timers and their cards."""
+    """Filters of the at-risk queue, over open SLA timers and their cards. The card filters
+    (CARD_FILTERS, field names of the card) pick open cards; the queue keeps their timers."""
 
     team = _IdChoiceFilter(
-        queryset=Team.objects.all(), field_name="task__team", label="Team", widget=FastSelect
+        queryset=Team.objects.all(), field_name="team", label="Team", widget=FastSelect
     )
     owner = _IdChoiceFilter(
         queryset=User.objects.filter(is_active=True),
-        field_name="task__owner",
+        field_name="owner",
         label="Owner",
         label_fields=("username",),
         widget=FastSelect,
     )
     request_type = _IdChoiceFilter(
         queryset=RequestType.objects.all(),
-        field_name="task__request_type",
+        field_name="request_type",
         label="Type",
         widget=FastSelect,
     )
     # distinct=False: a timer has one card, so these filters cannot repeat rows.
     priority = django_filters.MultipleChoiceFilter(
         choices=Priority.choices,
-        field_name="task__priority",
+        field_name="priority",
         label="Priority",
         distinct=False,
         widget=FastSelectMultiple,
     )
     client = _IdChoiceFilter(
         queryset=RelatedObject.objects.filter(parent__isnull=True),
-        field_name="task__related_object__root",
+        field_name="related_object__root",
         label="Client / related object",
         label_fields=("kind", "name"),
         widget=FastSelect,
     )
     status = django_filters.MultipleChoiceFilter(
         choices=[(s.value, s.label) for s in Status if s not in (Status.DONE, Status.CANCELLED)],
-        field_name="task__status",
+        field_name="status",
         label="Status",
         distinct=False,
         widget=FastSelectMultiple,
     )
     blocking_reason = _IdChoiceFilter(
         queryset=BlockingReason.objects.all(),
-        field_name="task__blocking_reason",
+        field_name="blocking_reason",
         label="Blocked by",
         widget=FastSelect,
     )
@@ -255,13 +256,27 @@ class AtRiskFilter(django_filters.FilterSet):
             _one_query_choices(form, models)
         return self._form
 
+    @property
+    def picks_cards(self) -> bool:
+        """Whether card filters pick the cards whose timers are shown (`InArray`)."""
+        if not self.is_bound:
+            return False
+        self.is_valid()  # validated: cleaned_data holds the valid filters, errors aside
+        return any(self.form.cleaned_data.get(name) for name in self.CARD_FILTERS)
+
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        if any(self.form.cleaned_data.get(name) for name in self.CARD_FILTERS):
-            # Open timers belong to open cards (sla.actions stops them when a card closes):
-            # saying so lets card filters start from the open-card indexes, not from every
-            # card the team ever had.
-            queryset = queryset.filter(task__status__in=OPEN_STATUSES)
+        cards = Task.objects.open()
+        for name, value in self.form.cleaned_data.items():
+            if name in self.CARD_FILTERS:
+                cards = self.filters[name].filter(cards, value)
+            else:
+                queryset = self.filters[name].filter(queryset, value)
+        if self.picks_cards:
+            # The timers of the matching cards, read card by card (index timer_open_card)
+            # after the cards (index task_open_filters): joined instead, PostgreSQL read
+            # every open timer from the table (~90-180 ms at 1M cards against ~10-30 ms).
+            # Open timers belong to open cards (sla.actions stops them when a card closes).
+            queryset = queryset.filter(InArray(F("task_id"), Subquery(cards.values("pk"))))
         return queryset
 
     def by_band(self, queryset, name, value):

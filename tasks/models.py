@@ -194,6 +194,19 @@ class Task(models.Model):
         indexes = [
             # My work: open cards of an owner.
             models.Index(fields=["owner", "status"], name="task_owner_open", condition=_open_cards),
+            # At-risk queue with card filters (tasks.filters.AtRiskFilter.CARD_FILTERS): the
+            # open cards that match, read from this index alone (PostgreSQL INCLUDE), then
+            # their open timers (sla timer_open_card). By owner first: keyed by card alone,
+            # it also drew My work's "open cards of an owner" into reading every entry.
+            models.Index(
+                fields=["owner", "id"],
+                name="task_open_filters",
+                condition=_open_cards,
+                include=[
+                    *("team", "request_type", "priority", "status"),
+                    *("blocking_reason", "related_object"),
+                ],
+            ),
             # Team queues and workload.
             models.Index(fields=["team", "status"], name="task_team_status"),
             # Dispatch board: new / ownerless cards, oldest first.

@@ -526,3 +526,32 @@ def test_the_paged_queue_ranks_exactly_within_filters(mixed_queue):
         list(risk_page(late, risk_counts(late), now, 1, 100).values_list("pk", flat=True))
         == (expected[1:])
     )
+
+
+def test_card_filters_pick_cards_and_rank_their_timers_exactly(mixed_queue, performer):
+    """The queue's card filters select open cards, then their timers (`InArray`, ranked
+    whole): the same rows, in the same order, as filtering the timers through a join."""
+    now = mixed_queue
+    high_or_waiting = {"priority": ["high"], "status": ["waiting", "new"]}
+    for data, joined in [
+        ({"priority": ["high"]}, SlaTimer.objects.filter(task__priority=Priority.HIGH)),
+        ({"owner": str(performer.pk)}, SlaTimer.objects.filter(task__owner=performer)),
+        ({"status": ["waiting"]}, SlaTimer.objects.filter(task__status=Status.WAITING)),
+        (
+            high_or_waiting,
+            SlaTimer.objects.filter(task__priority="high", task__status__in=["waiting", "new"]),
+        ),
+        # A valid card filter still applies beside one that is not understood.
+        ({"priority": ["high"], "timer": "zzz"}, SlaTimer.objects.filter(task__priority="high")),
+    ]:
+        filterset = AtRiskFilter(data, queryset=with_band(SlaTimer.objects.all(), now))
+        assert filterset.picks_cards
+        timers = filterset.qs
+        counts = risk_counts(timers)
+        reference = _reference(joined, now)
+        assert reference and counts.total == len(reference), data
+        for start, stop in [(0, 1), (0, 5), (3, 11), (0, 100)]:
+            page = risk_page(timers, counts, now, start, stop, rank_all_up_to=None)
+            assert list(page.values_list("pk", flat=True)) == reference[start:stop], data
+    assert not AtRiskFilter({"timer": "breached"}).picks_cards
+    assert not AtRiskFilter().picks_cards
