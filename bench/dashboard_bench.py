@@ -9,7 +9,8 @@ migrated with `DEBUG=true manage.py migrate`), fills it with `manage.py bench_ca
 --reset` unless it already holds exactly N cards, then:
 
 1. in a child process with production settings (DEBUG=false, SECURE_SSL_REDIRECT=false),
-   logs in with the Django test Client and times each page --runs times after warm-up:
+   loaded through the WSGI entry point (config/wsgi.py) as gunicorn loads it, logs in with
+   the Django test Client and times each page --runs times after warm-up:
    median and p95 server time, and the SQL query count and SQL time
    (CaptureQueriesContext, separate runs so the capture costs nothing in the timings);
    The at-risk pages are timed twice: "uncached" (the queue's 10-s cache cleared before
@@ -26,6 +27,7 @@ request loop is bounded (--runs, --wrk-seconds).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -228,9 +230,9 @@ def report(result: dict) -> str:
 def measure(runs: int) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    # As deployed: the WSGI entry point sets Django up (and freezes what it loaded, see
+    # config/wsgi.py), as gunicorn does for the wrk runs below.
+    importlib.import_module("config.wsgi")
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db import connection
