@@ -298,7 +298,7 @@ class SlaTimer(models.Model):
 
     # No index of their own for the three foreign keys (every index costs an entry per timer
     # version the scan writes): `one_timer_per_cycle` leads with the card; the open timers of
-    # a calendar are read from `timer_open_card` alone; only deleting a calendar or policy
+    # a calendar are read through `timer_open_counts`; only deleting a calendar or policy
     # (PROTECTed, rare admin actions) and recompute_policy_timers read timers by policy or
     # calendar without them (a scan of the table).
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="timers", db_index=False)
@@ -380,7 +380,8 @@ class SlaTimer(models.Model):
                 include=BAND_COLUMNS,
             ),
             # ... and paused ones, in the queue's order within a band (see the constraint
-            # open_timer_on_the_clock_axis_while_running).
+            # open_timer_on_the_clock_axis_while_running). The counts read only
+            # timer_open_counts (every column they use, with the card to join card filters).
             models.Index(
                 fields=["id"],
                 name="timer_open_paused",
@@ -389,17 +390,20 @@ class SlaTimer(models.Model):
                 ),
                 include=BAND_COLUMNS,
             ),
-            # Open timers by card, with every column that counts and ranks them in the
-            # at-risk queue: the unfiltered counts read this index alone; a card-filtered
-            # queue reads its cards' timers from it, key by key (tasks.filters.AtRiskFilter).
             models.Index(
-                fields=["task"],
-                name="timer_open_card",
-                condition=Q(stopped_at__isnull=True),
-                include=[
-                    *("calendar", "target_seconds", "breached_at", "due_clock", "id"),
-                    *BAND_COLUMNS,
+                fields=[
+                    "calendar",
+                    "target_seconds",
+                    "state",
+                    "due_at",
+                    "running_since",
+                    "warned_at",
+                    "warn_at",
+                    "breached_at",
+                    "task",
                 ],
+                name="timer_open_counts",
+                condition=Q(stopped_at__isnull=True),
             ),
         ]
 

@@ -146,23 +146,24 @@ CALENDAR_FIELDS = ["id", "revision", "timezone", "always_open"]  # what position
 def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
     """Count a `with_band` queryset per calendar, target, band, stamped breach or not and
     paused or not (grouped by plain columns and one small integer computed once per row, so
-    PostgreSQL hashes the few groups, reading the covering index `timer_open_card` only),
+    PostgreSQL hashes the few groups, reading the covering index `timer_open_counts` only),
     each with its calendar: one query."""
     kind = (
         F("band") * 4
         + Case(When(breached_at__isnull=False, then=Value(2)), default=Value(0))
         + Case(When(running_since__isnull=True, then=Value(1)), default=Value(0))
     )
-    # Grouped over a subquery read in the covering index's order (by card): told nothing of
-    # order, PostgreSQL walked `timer_open_due` and fetched every open timer's row (~100 ms
-    # at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are close, the
-    # sort that the ORDER BY would otherwise need tips them).
-    # A DISTINCT queryset keeps its rows apart by key.
+    # Grouped over a subquery read in the covering index's order (calendar, target): told
+    # nothing of order, PostgreSQL walked `timer_open_due` and fetched every open timer's
+    # row (~100 ms at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are
+    # close, the sort that the ORDER BY would otherwise need tips them). A card-filtered
+    # queryset (`InArray`) reads its cards' timers by card (`one_timer_per_cycle`) instead.
+    # A DISTINCT queryset keeps its rows apart by key (the key is not in the index).
     key = ("pk",) if timers.query.distinct else ()
     inner, params = (
         timers.annotate(risk_kind=ExpressionWrapper(kind, output_field=IntegerField()))
         .values_list("calendar_id", "target_seconds", "risk_kind", *key)
-        .order_by("task_id")
+        .order_by("calendar_id", "target_seconds")
         .query.sql_with_params()
     )
     # With each group, its calendar's row (what `work_calendar` needs): no second query.

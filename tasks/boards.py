@@ -161,12 +161,12 @@ def _people_with_load() -> list:
         .order_by()
         .values(card=F("pk"), person=F("owner"))
     )
-    # Open timers at risk, read in the covering index's order (timer_open_card holds every
+    # Open timers at risk, read in the covering index's order (timer_open_counts holds every
     # column used): unordered, PostgreSQL walked timer_open_due and each open timer's row.
     risky = (
         SlaTimer.objects.filter(stopped_at__isnull=True)
         .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
-        .order_by("task_id")
+        .order_by("calendar_id", "target_seconds")
         .values(card=F("task_id"))
     )
     (people_sql, people_params), (owned_sql, owned_params), (risky_sql, risky_params) = (

@@ -196,8 +196,8 @@ class Task(models.Model):
             models.Index(fields=["owner", "status"], name="task_owner_open", condition=_open_cards),
             # At-risk queue with card filters (tasks.filters.AtRiskFilter.CARD_FILTERS): the
             # open cards that match, read from this index alone (PostgreSQL INCLUDE), then
-            # their open timers (sla timer_open_card). By owner first: keyed by card alone,
-            # it also drew My work's "open cards of an owner" into reading every entry.
+            # their timers by card. By owner first: keyed by card alone, it also drew My
+            # work's "open cards of an owner" into reading every entry.
             models.Index(
                 fields=["owner", "id"],
                 name="task_open_filters",

@@ -1,6 +1,6 @@
 """The at-risk queue's card filters read open cards from one index alone (PostgreSQL
-INCLUDE of the filtered columns; SQLite builds it without), then their open timers by card
-(`sla.timer_open_card`, sla 0008). Led by the owner, it also serves My work."""
+INCLUDE of the filtered columns; SQLite builds it without), then their timers by card
+(`sla.one_timer_per_cycle`). Led by the owner, it also serves My work."""
 
 from django.conf import settings
 from django.db import migrations, models
