@@ -20,13 +20,19 @@ setup: $(STAMP)
 	DEBUG=true $(PY) manage.py sync_schedules
 	DEBUG=true $(PY) manage.py seed_demo --if-empty
 
-# The web server and the django-q2 cluster together; Ctrl-C stops both.
+# The web server and the django-q2 cluster together; Ctrl-C stops both. Ctrl-C reaches the
+# cluster from the terminal (one signal: a second while it stops deadlocks its handler); the
+# server, started in the background, ignores it, so the shell stops the server itself. If
+# one of them ends on its own, the other is stopped.
 run: setup
 	@echo "Turnaround on http://$(ADDR)/  (logins: manager / dispatcher / performer / observer / admin, password: demo)"
-	@bash -c 'trap "kill 0" EXIT; \
-	  DEBUG=true $(PY) manage.py qcluster & \
-	  DEBUG=true $(PY) manage.py runserver $(ADDR) & \
-	  wait -n'
+	@bash -c 'interrupted=; \
+	  DEBUG=true $(PY) manage.py qcluster & cluster=$$!; \
+	  DEBUG=true $(PY) manage.py runserver $(ADDR) & server=$$!; \
+	  trap "interrupted=1; kill -TERM $$server 2>/dev/null" INT; \
+	  wait -n; status=$$?; \
+	  if [ -n "$$interrupted" ]; then status=0; else kill -TERM $$cluster $$server 2>/dev/null; fi; \
+	  wait; exit $$status'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
