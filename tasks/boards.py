@@ -37,7 +37,7 @@ from tasks.filters import AtRiskFilter
 from tasks.forms import StatusForm
 from tasks.models import BlockingReason, Task
 from tasks.queries import sees_all
-from tasks.rows import AtRiskRows, DispatchRows
+from tasks.rows import AtRiskRows, DispatchRows, WorkCards
 from tasks.views import forbidden
 
 User = get_user_model()
@@ -294,11 +294,11 @@ def my_work(request: HttpRequest) -> HttpResponse:
         .order_by("-breached", F("next_due").asc(nulls_last=True), "created_at")
     )
     cards = list(mine[:200])
+    reasons = BlockingReason.objects.filter(active=True)
+    card = WorkCards(reasons, csrf_token=get_token(request)).card
     context = {
-        "cards": cards,
+        "cards": [card(task) for task in cards],
         "without_next_step": [t for t in cards if not t.next_step],
-        "reasons": list(BlockingReason.objects.filter(active=True)),
-        "now": timezone.now(),
     }
     return render(request, "tasks/my_work.html", context)
 
@@ -330,10 +330,5 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect("my_work")
     task = Task.objects.for_list().get(pk=pk)
-    context = {
-        "task": task,
-        "error": error,
-        "reasons": list(BlockingReason.objects.filter(active=True)),
-        "now": timezone.now(),
-    }
-    return render(request, "tasks/my_work.html#card", context, status=status)
+    cards = WorkCards(BlockingReason.objects.filter(active=True), csrf_token=get_token(request))
+    return HttpResponse(cards.card(task, error=error), status=status)

@@ -1,15 +1,18 @@
-"""The HTML of the rows the dashboards repeat: the at-risk queue's rows (50 a page) and the
+"""The HTML of the rows the dashboards repeat: the at-risk queue's rows (50 a page), the
 dispatch board's rows (up to 150, each with its assign form; also the one row an assignment
-returns to HTMX). The templates keep the page around them (tables, headings, empty messages,
-pagination, counts) and output these rows as they are.
+returns to HTMX) and My work's cards (up to 200, each with up to three forms; also the one card
+a quick action returns). The templates keep the page around them (tables, headings, empty
+messages, pagination, counts) and output these rows as they are.
 
 Rendered in Python, like the filter selects (`tasks.filters._PythonRenderedSelect`): through
 the template engine, resolving each row's dozen variables cost ~0.35 ms a row (the queue's
-partial ~17 ms, the dispatch board ~50 ms at 1M cards); here ~0.1 ms. Every value goes through
+partial ~17 ms, the dispatch board ~50 ms, My work's cards ~70 ms at 1M cards); here ~0.1 ms
+(My work's 200 cards: ~17 ms, a third of it formatting their dates). Every value goes through
 `format_html`, which escapes it as the template engine did; dates are formatted as the `date`
 filter does, in the active timezone (the viewer's: `tasks.middleware.ViewerTimezoneMiddleware`),
 and durations by the same `hm` and `clamp_pct` filters. tests/tasks/test_rows.py checks the
-escaping, the timezone and that the board's row and an assignment's row are the same markup.
+escaping, the timezone and that the board's row and an assignment's row, and My work's card and
+a quick action's card, are the same markup.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 from sla.engine import Progress
 from sla.models import SlaTimer
 from sla.queries import BREACHED, RUNNING, WARNED
-from tasks.models import Task
+from tasks.models import BlockingReason, Status, Task
 from tasks.templatetags.turnaround import clamp_pct, hm
 
 
@@ -57,6 +60,7 @@ _PAUSED_BADGE = mark_safe('<span class="badge paused">Paused</span>')
 _OBSERVE_BADGE = mark_safe('<span class="badge observe">Observe</span>')
 _BAND_BARS = {BREACHED: "breached", WARNED: "warn"}
 _UNASSIGNED = mark_safe("<em>unassigned</em>")
+_NO_NEXT_STEP = mark_safe("<em>No next step.</em>")
 
 
 class AtRiskRows:
@@ -216,4 +220,140 @@ class DispatchRows:
             version=task.version,
             options=self._owner_options(task.owner_id),
             message=message,
+        )
+
+
+class WorkCards:
+    """Renders My work's cards for one response (the page's cards, up to 200 with three forms
+    each, or the one card a quick action returns), with what every card shares rendered once:
+    the active blocking reasons' <option>s (one select per card) and the CSRF token.
+
+    `reasons`: the active blocking reasons, in their order; `csrf_token`:
+    `django.middleware.csrf.get_token(request)`."""
+
+    def __init__(self, reasons: Iterable[BlockingReason], *, csrf_token: str):
+        self.csrf_token = csrf_token
+        self._reason_options = mark_safe(  # joins format_html only
+            "".join(
+                format_html('<option value="{}">{}</option>', reason.pk, reason.name)
+                for reason in reasons
+            )
+        )
+        self._card_url = _url_with_pk("task_detail")  # Task.get_absolute_url
+        self._status_url = _url_with_pk("my_work_status")
+
+    def card(self, task: Task, *, error: str = "") -> SafeString:
+        """The card (its blocking reason read in the same query: `Task.objects.for_list()`)
+        with its quick actions while it is open, and the error of a quick action
+        (`role="alert"`). `breached` and `next_due` are `tasks.boards.my_work`'s annotations;
+        a card read without them (the one a quick action returns) shows neither."""
+        next_due = getattr(task, "next_due", None)
+        if task.next_step:
+            next_step = format_html(
+                "Next: {}{}",
+                task.next_step,
+                format_html(" (by {})", _date(task.next_step_due, "D j M H:i"))
+                if task.next_step_due
+                else "",
+            )
+        else:
+            next_step = _NO_NEXT_STEP
+        return format_html(
+            """
+<article id="work-{pk}" class="work-card">
+  <header>
+    <a href="{url}"><strong>#{pk} {title}</strong></a>
+    <span class="badge {priority}">{priority_display}</span>
+    {breached}
+    · {status}{reason}
+    {next_due}
+  </header>
+  <p>{next_step}</p>
+  {error}
+  {actions}
+</article>
+""",
+            pk=task.pk,
+            url=self._card_url(task.pk),
+            title=task.title,
+            priority=task.priority,
+            priority_display=task.get_priority_display(),
+            breached=_BAND_BADGES[BREACHED] if getattr(task, "breached", False) else "",
+            status=task.get_status_display(),
+            reason=(
+                format_html(" — {}", task.blocking_reason.name) if task.blocking_reason else ""
+            ),
+            next_due=(
+                format_html(
+                    '<small class="muted"> · next deadline {}</small>',
+                    _date(next_due, "D j M H:i"),
+                )
+                if next_due
+                else ""
+            ),
+            next_step=next_step,
+            error=format_html('<p class="flash error" role="alert">{}</p>', error) if error else "",
+            actions=(
+                self._quick_actions(task)
+                if task.is_open
+                else format_html(
+                    '<p class="muted" role="status">{}.</p>', task.get_status_display()
+                )
+            ),
+        )
+
+    def _quick_actions(self, task: Task) -> SafeString:
+        """An open card's forms, each posting a move to `tasks.boards.my_work_status` (whose
+        answer replaces the card): take into work and mark waiting (for a chosen reason)
+        unless the card is already so, and done."""
+        url = self._status_url(task.pk)
+        head = format_html(
+            '<form method="post" action="{url}" hx-post="{url}" hx-target="#work-{pk}"'
+            ' hx-swap="outerHTML">\n      <input type="hidden" name="csrfmiddlewaretoken"'
+            ' value="{csrf_token}"><input type="hidden" name="version" value="{version}">',
+            url=url,
+            pk=task.pk,
+            csrf_token=self.csrf_token,
+            version=task.version,
+        )  # each form's opening tag and shared fields, as the browser gets them
+        take = wait = ""
+        if task.status != Status.IN_PROGRESS:
+            take = format_html(
+                """
+    {head}<input type="hidden" name="to" value="in_progress">
+      <button type="submit">Take into work</button>
+    </form>
+    """,
+                head=head,
+            )
+        if task.status != Status.WAITING:
+            wait = format_html(
+                """
+    {head}<input type="hidden" name="to" value="waiting">
+      <fieldset role="group">
+        <select name="blocking_reason" aria-label="Waiting for (card #{pk})" required>
+          <option value="">Waiting for…</option>
+          {options}
+        </select>
+        <button type="submit" class="secondary">Mark waiting</button>
+      </fieldset>
+    </form>
+    """,
+                head=head,
+                pk=task.pk,
+                options=self._reason_options,
+            )
+        return format_html(
+            """
+  <div class="grid">
+    {take}
+    {wait}
+    {head}<input type="hidden" name="to" value="done">
+      <button type="submit" class="contrast">Done</button>
+    </form>
+  </div>
+  """,
+            take=take,
+            wait=wait,
+            head=head,
         )

@@ -1,5 +1,6 @@
 """The dashboards' rows rendered in Python (tasks/rows.py): what they show, escaped, in the
-viewer's timezone, and the same dispatch row on the board and after an assignment."""
+viewer's timezone, the same dispatch row on the board and after an assignment, and the same
+work card on My work and after a quick action."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,8 @@ from sla.engine import Progress
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
 from tasks import actions
-from tasks.models import Priority, RelatedObject, RequestType, Status, Task
-from tasks.rows import AtRiskRows
+from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task
+from tasks.rows import AtRiskRows, WorkCards
 from tests.factories import (
     BlockingReasonFactory,
     RelatedObjectFactory,
@@ -256,3 +257,189 @@ def test_an_at_risk_row_shows_the_band_the_clock_and_the_due_time(
         assert text in row
     assert ("over" in row) is (remaining < timedelta(0))
     assert ("due" in row) is (fields["due_at"] is not None)
+
+
+def _work_card(html: str, task: Task) -> str:
+    """The card as My work's page has it, with the newlines around it that the card a quick
+    action returns has too."""
+    begin = html.index(f'\n<article id="work-{task.pk}" class="work-card">')
+    return html[begin : html.index("</article>\n", begin) + len("</article>\n")]
+
+
+def _quick_action(client: Client, task: Task, **data):
+    task.refresh_from_db()
+    data = {"version": task.version} | data
+    url = reverse("my_work_status", args=[task.pk])
+    return client.post(url, data, HTTP_HX_REQUEST="true")
+
+
+@pytest.mark.django_db
+def test_the_work_card_escapes_every_name_it_shows_on_the_page_and_after_a_quick_action(
+    dispatcher, evil_owner, default_policy
+):
+    reason = BlockingReasonFactory(name=evil("reason"))
+    waiting = make_evil_card(actor=dispatcher, owner=evil_owner, assigned=True)
+    actions.set_next_step(task=waiting, text=evil("next step"), due=None, actor=evil_owner)
+    actions.change_status(task=waiting, to=Status.WAITING, actor=evil_owner,
+                          blocking_reason=reason)  # fmt: skip
+    other = make_task(actor=dispatcher, owner=evil_owner, team=evil_owner.teams.get(),
+                      title="Plain")  # fmt: skip
+    client = client_for(evil_owner)
+    page = client.get(reverse("my_work")).content.decode()
+    taken = _quick_action(client, waiting, to=Status.IN_PROGRESS)
+    assert taken.status_code == 200
+    refused = _quick_action(client, other, to=evil("to"))  # the form echoes the bad choice
+    assert refused.status_code == 400
+    option = f'<option value="{reason.pk}">{escape(evil("reason"))}</option>'
+    for html in (page, taken.content.decode(), refused.content.decode()):
+        assert "<script>" not in html
+    card = _work_card(page, waiting)
+    assert f"<strong>#{waiting.pk} {escape(evil('title'))}</strong>" in card
+    assert f"· Waiting — {escape(evil('reason'))}\n" in card
+    assert f"<p>Next: {escape(evil('next step'))}</p>" in card
+    assert option in _work_card(page, other)
+    card = taken.content.decode()
+    assert f"<strong>#{waiting.pk} {escape(evil('title'))}</strong>" in card
+    assert "· In progress\n" in card
+    assert f"<p>Next: {escape(evil('next step'))}</p>" in card
+    assert option in card
+    alert = f"Select a valid choice. {escape(evil('to'))} is not one of the available choices."
+    assert f'<p class="flash error" role="alert">{alert}</p>' in refused.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_viewers_timezone_cookie_sets_the_times_on_the_work_card(
+    dispatcher, performer, request_type, default_policy
+):
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Zoned")
+    step_due = timezone.now() + 30 * H
+    actions.set_next_step(task=card, text="Call back", due=step_due, actor=performer)
+    next_due = min(
+        SlaTimer.objects.filter(task=card, stopped_at=None).values_list("due_at", flat=True)
+    )
+    reason = BlockingReasonFactory(name="Customer")
+    zones = {"Asia/Kolkata": {"to": Status.IN_PROGRESS},
+             "America/New_York": {"to": Status.WAITING, "blocking_reason": reason.pk}}  # fmt: skip
+    pages = {
+        zone: _work_card(client_for(performer, zone).get(reverse("my_work")).content.decode(), card)
+        for zone in zones
+    }
+    seen = {zone: (pages[zone], _quick_action(client_for(performer, zone), card, **move))
+            for zone, move in zones.items()}  # fmt: skip
+    for zone, other in (("Asia/Kolkata", "America/New_York"), ("America/New_York", "Asia/Kolkata")):
+        shown, hidden = (
+            {at: dateformat.format(at.astimezone(ZoneInfo(z)), "D j M H:i")
+             for at in (next_due, step_due)}
+            for z in (zone, other)
+        )  # fmt: skip
+        assert shown[next_due] != hidden[next_due] and shown[step_due] != hidden[step_due]
+        on_page, after_action = seen[zone]
+        assert f" · next deadline {shown[next_due]}</small>" in on_page
+        assert f"<p>Next: Call back (by {shown[step_due]})</p>" in on_page
+        assert after_action.status_code == 200
+        assert f"<p>Next: Call back (by {shown[step_due]})</p>" in after_action.content.decode()
+        for html in (on_page, after_action.content.decode()):
+            assert hidden[next_due] not in html and hidden[step_due] not in html
+
+
+def _tokens_blanked(html: str, forms: int) -> str:
+    token = re.compile(r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]*)">')
+    assert [len(value) for value in token.findall(html)] == [64] * forms, "the forms' tokens"
+    return token.sub('name="csrfmiddlewaretoken" value=""', html)
+
+
+@pytest.mark.django_db
+def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
+    dispatcher, performer, request_type
+):
+    # No SLA policy, so no timers: the card a quick action returns is read without My work's
+    # `breached` and `next_due` (tasks.boards.my_work_status), and shows neither.
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type,
+                     title="Mine & <yours>")  # fmt: skip
+    actions.set_next_step(task=card, text="Ask 'them'", due=timezone.now() + H, actor=performer)
+    BlockingReasonFactory(name="Customer <docs>"), BlockingReasonFactory(name="Supplier")
+    client = client_for(performer)
+
+    before = _work_card(client.get(reverse("my_work")).content.decode(), card)
+    stale = _quick_action(client, card, to=Status.IN_PROGRESS, version=card.version + 7)
+    assert stale.status_code == 409
+    alert = re.search(r'\n  <p class="flash error" role="alert">[^<]+</p>', stale.content.decode())
+    assert alert and "changed by someone else" in alert.group()
+    stale_card = stale.content.decode().replace(alert.group(), "\n  ", 1)
+    assert _tokens_blanked(stale_card, 3) == _tokens_blanked(before, 3)
+
+    taken = _quick_action(client, card, to=Status.IN_PROGRESS)
+    assert taken.status_code == 200
+    after = _work_card(client.get(reverse("my_work")).content.decode(), card)
+    assert _tokens_blanked(taken.content.decode(), 2) == _tokens_blanked(after, 2)
+    assert "Take into work" not in after and "· In progress\n" in after
+
+    done = _quick_action(client, card, to=Status.DONE)
+    assert done.status_code == 200
+    assert done.content.decode().endswith(
+        "<p>Next: Ask &#x27;them&#x27; (by "
+        + dateformat.format(timezone.localtime(card.next_step_due), "D j M H:i")
+        + ')</p>\n  \n  <p class="muted" role="status">Done.</p>\n</article>\n'
+    )
+    assert 'class="work-card"' not in client.get(reverse("my_work")).content.decode()
+
+
+def _work_task(status: Status, **fields) -> Task:
+    """An unsaved card as My work reads it."""
+    return Task(pk=41, title="Call ACME", priority=Priority.HIGH, status=status, version=3,
+                **fields)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "moves"),
+    [
+        (Status.NEW, ["in_progress", "waiting", "done"]),
+        (Status.ASSIGNED, ["in_progress", "waiting", "done"]),
+        (Status.IN_PROGRESS, ["waiting", "done"]),
+        (Status.WAITING, ["in_progress", "done"]),
+        (Status.ON_APPROVAL, ["in_progress", "waiting", "done"]),
+        (Status.DONE, []),
+        (Status.CANCELLED, []),
+    ],
+)
+def test_a_work_card_offers_the_moves_its_status_allows(status, moves):
+    reasons = [BlockingReason(pk=7, name="Customer"), BlockingReason(pk=3, name="Supplier")]
+    card = WorkCards(reasons, csrf_token="t" * 64).card(_work_task(status))
+    assert card.startswith('\n<article id="work-41" class="work-card">\n')
+    assert card.endswith("</article>\n")
+    assert re.findall(r'name="to" value="(\w+)"', card) == moves
+    url = reverse("my_work_status", args=[41])
+    assert card.count(f'<form method="post" action="{url}" hx-post="{url}" hx-target="#work-41"'
+                      ' hx-swap="outerHTML">') == len(moves)  # fmt: skip
+    assert card.count('<input type="hidden" name="version" value="3">') == len(moves)
+    assert card.count('name="csrfmiddlewaretoken" value="' + "t" * 64 + '"') == len(moves)
+    options = '<option value="7">Customer</option><option value="3">Supplier</option>'
+    assert (options in card) is ("waiting" in moves)
+    closed = f'<p class="muted" role="status">{status.label}.</p>'
+    assert (closed in card) is not moves
+    assert f"    · {status.label}\n" in card
+
+
+def test_a_work_card_shows_its_breach_its_next_deadline_and_its_next_step():
+    task = _work_task(Status.WAITING, blocking_reason=BlockingReason(name="Customer"),
+                      next_step="Chase", next_step_due=DUE + 24 * H)  # fmt: skip
+    task.breached, task.next_due = True, DUE
+    cards = WorkCards([], csrf_token="t" * 64)
+    with timezone.override(ZoneInfo("Europe/Berlin")):
+        card = cards.card(task)
+    assert (
+        '<span class="badge high">High</span>\n'
+        '    <span class="badge breached">Breached</span>\n'
+        "    · Waiting — Customer\n"
+        '    <small class="muted"> · next deadline Fri 6 Mar 17:45</small>\n'
+        "  </header>\n"
+        "  <p>Next: Chase (by Sat 7 Mar 17:45)</p>\n"
+    ) in card
+    # Read without My work's annotations (as a quick action's card is) and without a step:
+    task = _work_task(Status.IN_PROGRESS)
+    card = cards.card(task, error="Try <again>")
+    assert (
+        '<span class="badge high">High</span>\n    \n    · In progress\n    \n  </header>\n'
+        "  <p><em>No next step.</em></p>\n"
+        '  <p class="flash error" role="alert">Try &lt;again&gt;</p>\n'
+    ) in card
