@@ -271,6 +271,20 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _work_cards(cards):
+    """Cards as My work shows them: with their row's relations, whether a timer of theirs
+    is breached and their next deadline (the page's list and a quick action's card)."""
+    open_timers = SlaTimer.objects.filter(task=OuterRef("pk"), stopped_at__isnull=True)
+    return cards.for_list().annotate(
+        breached=Exists(open_timers.filter(state=TimerState.BREACHED)),
+        # A subquery per card (index one_timer_per_cycle), not a join of every timer
+        # grouped by card: at 1M cards that join sorted all 2M timers.
+        next_due=Subquery(
+            open_timers.order_by(F("due_at").asc(nulls_last=True)).values("due_at")[:1]
+        ),
+    )
+
+
 @require_GET
 def my_work(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -278,21 +292,8 @@ def my_work(request: HttpRequest) -> HttpResponse:
     # PostgreSQL overestimate the cards 20x and compile the query with JIT: +400 ms).
     owned = Task.objects.open().filter(owner=user).order_by().values("pk")
     performed = Task.performers.through.objects.filter(user=user).values("task_id")
-    open_timers = SlaTimer.objects.filter(task=OuterRef("pk"), stopped_at__isnull=True)
-    mine = (
-        Task.objects.open()
-        .filter(pk__in=owned.union(performed, all=True))
-        .for_list()
-        .annotate(
-            breached=Exists(open_timers.filter(state=TimerState.BREACHED)),
-            # A subquery per card (index one_timer_per_cycle), not a join of every timer
-            # grouped by card: at 1M cards that join sorted all 2M timers.
-            next_due=Subquery(
-                open_timers.order_by(F("due_at").asc(nulls_last=True)).values("due_at")[:1]
-            ),
-        )
-        .order_by("-breached", F("next_due").asc(nulls_last=True), "created_at")
-    )
+    mine = _work_cards(Task.objects.open().filter(pk__in=owned.union(performed, all=True)))
+    mine = mine.order_by("-breached", F("next_due").asc(nulls_last=True), "created_at", "pk")
     cards = list(mine[:200])
     reasons = BlockingReason.objects.filter(active=True)
     card = WorkCards(reasons, csrf_token=get_token(request)).card
@@ -329,6 +330,6 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
     if not request.htmx:
         return redirect("my_work")
-    task = Task.objects.for_list().get(pk=pk)
+    task = _work_cards(Task.objects.filter(pk=pk)).get()
     cards = WorkCards(BlockingReason.objects.filter(active=True), csrf_token=get_token(request))
     return HttpResponse(cards.card(task, error=error), status=status)

@@ -245,8 +245,8 @@ class WorkCards:
     def card(self, task: Task, *, error: str = "") -> SafeString:
         """The card (its blocking reason read in the same query: `Task.objects.for_list()`)
         with its quick actions while it is open, and the error of a quick action
-        (`role="alert"`). `breached` and `next_due` are `tasks.boards.my_work`'s annotations;
-        a card read without them (the one a quick action returns) shows neither."""
+        (`role="alert"`). `breached` and `next_due` are the annotations of
+        `tasks.boards._work_cards`; a card read without them shows neither."""
         next_due = getattr(task, "next_due", None)
         if task.next_step:
             next_step = format_html(

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from sla.engine import Progress
+from sla.jobs import scan_due_timers
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
 from tasks import actions
@@ -350,17 +351,22 @@ def _tokens_blanked(html: str, forms: int) -> str:
 
 @pytest.mark.django_db
 def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
-    dispatcher, performer, request_type
+    dispatcher, performer, request_type, default_policy
 ):
-    # No SLA policy, so no timers: the card a quick action returns is read without My work's
-    # `breached` and `next_due` (tasks.boards.my_work_status), and shows neither.
+    # Created two hours ago: its response timer (1 h) is breached once the scan has run, its
+    # resolution timer gives the next deadline; both show on the page and on the card a
+    # quick action returns (read with the same annotations, tasks.boards._work_cards).
     card = make_task(actor=dispatcher, owner=performer, request_type=request_type,
-                     title="Mine & <yours>")  # fmt: skip
+                     title="Mine & <yours>", at=timezone.now() - 2 * H)  # fmt: skip
+    scan_due_timers(timezone.now())
+    card.refresh_from_db()
     actions.set_next_step(task=card, text="Ask 'them'", due=timezone.now() + H, actor=performer)
     BlockingReasonFactory(name="Customer <docs>"), BlockingReasonFactory(name="Supplier")
     client = client_for(performer)
 
     before = _work_card(client.get(reverse("my_work")).content.decode(), card)
+    assert '<span class="badge breached">Breached</span>' in before
+    assert "next deadline" in before
     stale = _quick_action(client, card, to=Status.IN_PROGRESS, version=card.version + 7)
     assert stale.status_code == 409
     alert = re.search(r'\n  <p class="flash error" role="alert">[^<]+</p>', stale.content.decode())
@@ -435,7 +441,7 @@ def test_a_work_card_shows_its_breach_its_next_deadline_and_its_next_step():
         "  </header>\n"
         "  <p>Next: Chase (by Sat 7 Mar 17:45)</p>\n"
     ) in card
-    # Read without My work's annotations (as a quick action's card is) and without a step:
+    # Without My work's annotations (`breached`, `next_due`) and without a next step:
     task = _work_task(Status.IN_PROGRESS)
     card = cards.card(task, error="Try <again>")
     assert (
