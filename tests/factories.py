@@ -66,3 +66,18 @@ def make_task(*, actor, request_type=None, priority=Priority.NORMAL, title="A ca
         actor=actor,
         **kwargs,
     )
+
+
+def sla_policy(name, calendar, response, resolution, **criteria):
+    """A policy with the same response and resolution targets for every priority."""
+    from sla.models import SlaPolicy, SlaTarget
+
+    policy = SlaPolicy.objects.create(name=name, calendar=calendar, **criteria)
+    for priority in Priority:
+        SlaTarget.objects.create(
+            policy=policy,
+            priority=priority,
+            response_target=response,
+            resolution_target=resolution,
+        )
+    return policy

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sla.jobs import scan_due_timers
-from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, WorkingInterval
+from sla.models import BusinessCalendar, SlaTimer, WorkingInterval
 from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
 from tasks.boards import BOARD_LIMIT, _board_lists
@@ -26,6 +26,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
     make_task,
+    sla_policy,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,28 +37,6 @@ def client_for(user):
     client = Client()
     client.force_login(user)
     return client
-
-
-def _policy(name, calendar, response, resolution, **criteria):
-    policy = SlaPolicy.objects.create(name=name, calendar=calendar, **criteria)
-    for priority in Priority:
-        SlaTarget.objects.create(
-            policy=policy,
-            priority=priority,
-            response_target=response,
-            resolution_target=resolution,
-        )
-    return policy
-
-
-@pytest.fixture
-def always():
-    return BusinessCalendar.objects.create(name="24/7", always_open=True)
-
-
-@pytest.fixture
-def default_policy(always):
-    return _policy("Default", always, 1 * H, 8 * H, is_default=True)
 
 
 def card_created(ago, *, actor, owner=None, **kwargs):
@@ -74,7 +53,7 @@ def test_breached_timers_come_first_then_the_smallest_share_of_target_left(
     manager, performer, request_type, default_policy, always
 ):
     long_type = RequestTypeFactory(name="Long")
-    _policy("Long", always, 10 * H, 40 * H, request_type=long_type, order=1)
+    sla_policy("Long", always, 10 * H, 40 * H, request_type=long_type, order=1)
     # Default targets: resolution 8 h. Created 7 h ago: 1/8 left. Created 9 h ago: breached.
     card_created(7 * H, actor=manager, owner=performer, request_type=request_type, title="Eighth")
     card_created(9 * H, actor=manager, owner=performer, request_type=request_type, title="Late")
@@ -93,8 +72,8 @@ def test_business_time_left_not_wall_clock_time_ranks_a_friday_evening_deadline(
     for day in range(7):  # open every day 09-17 except around "now"
         WorkingInterval.objects.create(calendar=office, weekday=day, start=time(9), end=time(17))
     office_type = RequestTypeFactory(name="Office work")
-    _policy("Office", office, 30 * H, 30 * H, request_type=office_type, order=1)
-    _policy("Default", always, 100 * H, 100 * H, is_default=True)
+    sla_policy("Office", office, 30 * H, 30 * H, request_type=office_type, order=1)
+    sla_policy("Default", always, 100 * H, 100 * H, is_default=True)
     card_created(timedelta(0), actor=manager, owner=performer, request_type=office_type,
                  title="Office")  # fmt: skip
     card_created(50 * H, actor=manager, owner=performer, request_type=request_type,
@@ -453,10 +432,10 @@ def mixed_queue(manager, performer, request_type, always):
     office = BusinessCalendar.objects.create(name="Office", timezone="UTC")
     for day in range(7):  # closed an hour a day: business time differs from wall time
         WorkingInterval.objects.create(calendar=office, weekday=day, start=time(0), end=time(23))
-    _policy("Default", always, 1 * H, 8 * H, is_default=True)
+    sla_policy("Default", always, 1 * H, 8 * H, is_default=True)
     short, office_type = RequestTypeFactory(name="Short"), RequestTypeFactory(name="Office")
-    _policy("Short", always, H / 2, 3 * H, request_type=short, order=1)
-    _policy("Office", office, 2 * H, 16 * H, request_type=office_type, order=2)
+    sla_policy("Short", always, H / 2, 3 * H, request_type=short, order=1)
+    sla_policy("Office", office, 2 * H, 16 * H, request_type=office_type, order=2)
     reason = BlockingReasonFactory(name="Customer")
     now = timezone.now()
     for n in range(36):

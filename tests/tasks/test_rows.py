@@ -15,7 +15,7 @@ from django.utils import dateformat, timezone
 
 from sla.engine import Progress
 from sla.jobs import scan_due_timers
-from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, SlaTimer, TimerKind
+from sla.models import SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
 from tasks import actions
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task
@@ -43,17 +43,6 @@ def client_for(user, tz: str = "") -> Client:
     if tz:
         client.cookies["tz"] = tz
     return client
-
-
-@pytest.fixture
-def default_policy(db):
-    calendar = BusinessCalendar.objects.create(name="24/7", always_open=True)
-    policy = SlaPolicy.objects.create(name="Default", calendar=calendar, is_default=True)
-    for priority in Priority:
-        SlaTarget.objects.create(
-            policy=policy, priority=priority, response_target=1 * H, resolution_target=8 * H
-        )
-    return policy
 
 
 @pytest.fixture
