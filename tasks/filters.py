@@ -200,7 +200,7 @@ class AtRiskFilter(django_filters.FilterSet):
         label="Type",
         widget=FastSelect,
     )
-    # distinct=False: a timer has one card, so these filters cannot repeat rows.
+    # distinct=False: these read the card's own columns, so no join can repeat a card.
     priority = django_filters.MultipleChoiceFilter(
         choices=Priority.choices,
         field_name="priority",
