@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from sla import engine
 from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Team
 from tasks.roles import ensure_role_groups
@@ -100,7 +101,7 @@ STEPS = [
         """
         INSERT INTO sla_slatimer (task_id, kind, cycle, policy_id, calendar_id, observe, state,
             target, consumed, started_at, due_at, breached_at, stopped_at, running_since,
-            warn_at, warned_at, target_seconds, escalation_level, updated_at)
+            warn_at, warned_at, target_seconds, escalation_level, updated_at, due_clock)
         SELECT t.id, k.kind, 1,
             CASE WHEN t.request_type_id = %(observed_type)s THEN %(observe_policy)s ELSE %(policy)s END,
             %(calendar)s, t.request_type_id = %(observed_type)s,
@@ -115,7 +116,9 @@ STEPS = [
             k.target * 60, 0,
             -- updated when it last changed: stopped, else breached, else started
             coalesce(k.stop, CASE WHEN k.spent > k.target
-                THEN t.created_at + make_interval(mins => k.target) END, t.created_at)
+                THEN t.created_at + make_interval(mins => k.target) END, t.created_at),
+            -- running: set by the "due clocks" step (a timer runs exactly while it has one)
+            CASE WHEN k.stop IS NULL THEN 0 END
         FROM tasks_task t JOIN gen ON gen.g = t.id
         CROSS JOIN LATERAL (VALUES
             ('response', (%(targets)s::jsonb -> t.priority ->> 0)::int, t.first_response_at,
@@ -275,11 +278,32 @@ class Command(BaseCommand):
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)
                 self.stdout.write(f"{name}: {time.perf_counter() - started:.1f} s")
+            if not derived_only:
+                started = time.perf_counter()
+                self._due_clocks(BusinessCalendar.objects.get(pk=params["calendar"]))
+                self.stdout.write(f"due clocks: {time.perf_counter() - started:.1f} s")
         with connection.cursor() as cursor:
             started = time.perf_counter()
             cursor.execute("VACUUM ANALYZE")
             self.stdout.write(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
         self.stdout.write(f"{cards} cards generated.")
+
+    def _due_clocks(self, calendar: BusinessCalendar) -> None:
+        """Each running timer's deadline on the calendar's business-time axis, as
+        `sla.actions._store` keeps it (`engine.position` of its due time), for the at-risk
+        queue's ranking."""
+        work = calendar.work_calendar()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, due_at FROM sla_slatimer"
+                " WHERE stopped_at IS NULL AND running_since IS NOT NULL"
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                "UPDATE sla_slatimer s SET due_clock = v.clock"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, clock) WHERE s.id = v.id",
+                [[pk for pk, _ in rows], [engine.position(work, due) for _, due in rows]],
+            )
 
     def _dimensions(self) -> dict:
         groups = ensure_role_groups()
