@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.backends.signals import connection_created
-from django.db.models import Aggregate, DurationField, Model
+from django.db.models import Aggregate, DurationField
 
 from reports import metrics
 
@@ -99,25 +99,29 @@ def _converted(value: Any, field: Any) -> Any:
 
 
 def grouped_with_names(
-    queryset, names: dict[str, tuple[type[Model], str]], order: tuple[str, ...] = ()
+    queryset, names: dict[str, tuple], order: tuple[str, ...] = ()
 ) -> list[dict]:
     """The rows of a grouped `queryset` (values() of ids, then aggregates) with the names of
     related rows joined after the grouping: `names` maps an output key to (model, the
-    queryset's id column). The GROUP BY then runs on the ids alone (in the order of an
-    index that starts with them, or hashed) instead of on names joined to every row.
-    `order`: output keys to sort the rows by in the database ("-key": descending)."""
+    queryset's id column) for the row's `name`, or (model, id column, column) for another
+    column (one join per model and id column). The GROUP BY then runs on the ids alone (in
+    the order of an index that starts with them, or hashed) instead of on names joined to
+    every row. `order`: output keys to sort the rows by in the database ("-key":
+    descending)."""
     sql, params = queryset.query.sql_with_params()
     columns = [*queryset.query.values_select, *queryset.query.annotation_select]
     fields = {name: a.output_field for name, a in queryset.query.annotation_select.items()}
     q = connection.ops.quote_name
     select = [f"g.{q(c)} AS {q(c)}" for c in columns]
-    joins = []
-    for i, (key, (model, column)) in enumerate(names.items()):
-        select.append(f"n{i}.{q('name')} AS {q(key)}")
-        joins.append(
-            f"LEFT JOIN {q(model._meta.db_table)} n{i} ON n{i}.{q(model._meta.pk.column)} "
-            f"= g.{q(column)}"
-        )
+    joins: dict[tuple, str] = {}  # (model, id column) -> alias
+    for key, (model, column, *name) in names.items():
+        alias = joins.setdefault((model, column), f"n{len(joins)}")
+        select.append(f"{alias}.{q(name[0] if name else 'name')} AS {q(key)}")
+    joins = [
+        f"LEFT JOIN {q(model._meta.db_table)} {alias} ON {alias}.{q(model._meta.pk.column)} "
+        f"= g.{q(column)}"
+        for (model, column), alias in joins.items()
+    ]
     sql = f"SELECT {', '.join(select)} FROM ({sql}) g {' '.join(joins)}"
     if order:
         sql += " ORDER BY " + ", ".join(

@@ -23,7 +23,7 @@ from functools import reduce
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Avg, Count, DurationField, F, Q, Sum
+from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -402,7 +402,6 @@ def flow(scope: Scope) -> list[Figure]:
     # Grouped by the ids alone (a parallel hash aggregate), the names joined to the few
     # hundred groups afterwards.
     ids = ("status", "team_id", "handoff_from_id", "approver_id")
-    counts = ("n", "total", "in_status", "waiting_in_team", "with_approver", "after_handoff")
     inner = (
         _stages(scope)
         .values(*ids)
@@ -415,20 +414,12 @@ def flow(scope: Scope) -> list[Figure]:
             after_handoff=first("previous_after_handoff"),
         )
     )
-    inner_sql, params = inner.query.sql_with_params()
-    team, user = (connection.ops.quote_name(m._meta.db_table) for m in (Team, get_user_model()))
-    names = ("team__name", "handoff_from__name", *APPROVER)
-    sql = (
-        f"SELECT {', '.join(f'g.{c}' for c in (*ids, *counts))}, t.name, h.name, "
-        f"u.first_name, u.last_name, u.username FROM ({inner_sql}) g "
-        f"LEFT JOIN {team} t ON t.id = g.team_id LEFT JOIN {team} h ON h.id = g.handoff_from_id "
-        f"LEFT JOIN {user} u ON u.id = g.approver_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        grouped = [dict(zip((*ids, *counts, *names), row, strict=True)) for row in cursor]
-    for r in grouped:
-        r["total"] = _duration(r["total"])
+    approver = {key: (get_user_model(), "approver_id", key.rpartition("__")[2]) for key in APPROVER}
+    grouped = grouped_with_names(
+        inner,
+        {"team__name": (Team, "team_id"), "handoff_from__name": (Team, "handoff_from_id"),
+         **approver},
+    )  # fmt: skip
     stages: dict = defaultdict(_Group)
     handoff_pairs: dict = defaultdict(_Group)
     approvers: dict = defaultdict(_Group)
@@ -513,29 +504,12 @@ def _pairs_q(pairs) -> Q:
 
 
 def _p90s(scope: Scope, groups: dict, only: Callable[[set], Q]) -> dict:
-    """Each group's nearest-rank 90th percentile of business time, in one query: per group
-    a scalar subquery skipping the stretches above it from the top of the group's index."""
-    if not groups:
-        return {}
-    parts, params = [], []
-    for group in groups.values():
-        above = group.n - metrics.nearest_rank(group.n, 0.9)
-        rows = _stages(scope).filter(only(group.ids)).order_by("-business")
-        sql, sql_params = rows.values("business")[above : above + 1].query.sql_with_params()
-        parts.append(f"({sql})")
-        params.extend(sql_params)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        values = cursor.fetchone()
-    converted = [_duration(v) for v in values]
-    return dict(zip(groups, converted, strict=True))
-
-
-def _duration(value) -> timedelta | None:
-    """A duration column read by a raw query, as the ORM would convert it."""
-    for converter in DurationField().get_db_converters(connection):
-        value = converter(value, None, connection)
-    return value
+    """Each group's nearest-rank 90th percentile of business time, in one query (skipping
+    the stretches above it from the top of the group's index: `nth_values`)."""
+    values = nth_values(
+        [(_stages(scope).filter(only(g.ids)), "business", g.n, 0.9) for g in groups.values()]
+    )
+    return dict(zip(groups, values, strict=True))
 
 
 def flow_live(scope: Scope) -> list[Figure]:
