@@ -45,26 +45,7 @@ def with_risk(timers: QuerySet[SlaTimer], now: datetime) -> QuerySet[SlaTimer]:
     """Annotate open timers with `band` (breached, warned, running, paused) and `share_left`
     (business time left as a share of the target, exact per calendar), and order them
     most urgent first: breached longest ago, then the smallest share of target left."""
-    positions = calendar_positions(now)
-    now_position = Case(
-        *[When(calendar_id=pk, then=Value(pos)) for pk, pos in positions.items()],
-        default=Value(0),
-        output_field=BigIntegerField(),
-    )
-    share_left = Cast(F("due_clock") - now_position, FloatField()) / Cast(
-        NullIf(F("target_seconds"), 0), FloatField()
-    )
-    band = band_of(now)
-    return (
-        timers.filter(stopped_at__isnull=True)
-        .annotate(band=band, share_left=share_left)
-        .order_by(
-            "band",
-            F("breached_at").asc(nulls_last=True),
-            F("share_left").asc(nulls_last=True),
-            "pk",
-        )
-    )
+    return _rank(with_band(timers, now), calendar_positions(now))
 
 
 def band_counts(timers: QuerySet[SlaTimer]) -> dict[str, int]:
