@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from tasks.models import (
+    CLOSED_STATUSES,
     BlockingReason,
     Comment,
     Priority,
@@ -319,8 +320,8 @@ def change_status(
         task.blocking_reason = blocking_reason
     if task.first_response_at is None and to in (Status.IN_PROGRESS, Status.DONE):
         task.first_response_at = at
-    if to in (Status.IN_PROGRESS, Status.DONE, Status.CANCELLED):
-        task.dispatch_flag = ""
+    if to == Status.IN_PROGRESS or to in CLOSED_STATUSES:
+        task.dispatch_flag = ""  # taken into work or closed: no longer a dispatcher's concern
     if to == Status.DONE:
         task.resolved_at = at
     elif current == Status.DONE:

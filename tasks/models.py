@@ -12,33 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tasks.queries import TaskQuerySet
+from tasks.states import (  # noqa: F401 (re-exported: callers import the states from here)
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Priority,
+    Status,
+)
 
-
-class Priority(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    NORMAL = "normal", "Normal"
-    LOW = "low", "Low"
-
-    @classmethod
-    def raised(cls, priority: Priority) -> Priority:
-        """One step more urgent (critical stays critical)."""
-        order = list(cls)
-        return order[max(order.index(priority) - 1, 0)]
-
-
-class Status(models.TextChoices):
-    NEW = "new", "New"
-    ASSIGNED = "assigned", "Assigned"
-    IN_PROGRESS = "in_progress", "In progress"
-    WAITING = "waiting", "Waiting"
-    ON_APPROVAL = "on_approval", "On approval"
-    DONE = "done", "Done"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
-OPEN_STATUSES = tuple(s for s in Status if s not in CLOSED_STATUSES)
 _open_cards = ~Q(status__in=CLOSED_STATUSES)
 
 

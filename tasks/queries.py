@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from tasks.auth_backend import role_names
+from tasks.states import CLOSED_STATUSES
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -28,7 +29,8 @@ def sees_all(user: AbstractBaseUser) -> bool:
 
 class TaskQuerySet(models.QuerySet):
     def open(self) -> TaskQuerySet:
-        return self.exclude(status__in=["done", "cancelled"])
+        """Cards not yet done or cancelled (the same test as `Task.is_open`)."""
+        return self.exclude(status__in=CLOSED_STATUSES)
 
     def visible_to(self, user: AbstractBaseUser) -> TaskQuerySet:
         """Cards a user may read: all for staff, managers, dispatchers and observers;
