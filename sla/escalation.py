@@ -33,7 +33,8 @@ from sla.models import (
     TimerKind,
     TimerState,
 )
-from tasks.models import Task
+from tasks import actions
+from tasks.models import Priority, Task
 
 Trigger = EscalationRule.Trigger
 NOT_TAKEN_IN_TIME = "Not taken in time"
@@ -380,9 +381,6 @@ def run_follow_ups(now: datetime, *, timer_ids: Sequence[int] | None = None) -> 
 
 
 def _run_action(rule: EscalationRule, timer: SlaTimer, fired: Fired, now: datetime) -> None:
-    from tasks import actions
-    from tasks.models import Priority
-
     try:
         with transaction.atomic():  # a failed action leaves the others and the marks alone
             task = Task.objects.get(pk=timer.task_id)
@@ -405,7 +403,5 @@ def _run_action(rule: EscalationRule, timer: SlaTimer, fired: Fired, now: dateti
 
 def flag_not_taken(task_ids: Sequence[int], now: datetime) -> None:
     """Flag cards whose response timer warned or breached for dispatch."""
-    from tasks import actions
-
     if task_ids and not _replaying.get():
         actions.flag_many_for_dispatch(task_ids=list(task_ids), reason=NOT_TAKEN_IN_TIME, at=now)

@@ -1,17 +1,32 @@
 """Every change to a card goes through one of these functions.
 
 Each is keyword-only and atomic, locks the card row, writes TaskEvents (typed values, never
-labels) and then lets the SLA side follow the card at exactly one point (`_save`). Views, the
-API, admin actions, imports and jobs all call these; none of them writes a card directly.
+labels) and saves at exactly one point (`_save`). Views, the API, admin actions, imports and
+jobs all call these; none of them writes a card directly.
 
 `at` lets imports and the demo seeder replay real past timestamps; it defaults to now.
+
+The card-change hook
+--------------------
+The card domain imports nothing from the apps above it (`sla`, `reports`). Whoever must
+follow a card registers a listener once, from its `AppConfig.ready()`:
+
+    listen_to_card_changes(sync_timers)   # sla/apps.py: timers follow the card
+
+`_save` calls every listener as `listener(task=task, at=at)` after it saved the card and its
+events, inside the same transaction and in registration order: a listener sees the card as
+saved, and an error in a listener rolls the whole change back. Every action that changes a
+card calls the listeners exactly once per change (a composite action such as
+`assign_people` too), except the set-based `flag_many_for_dispatch`, which writes only the
+dispatch flag and leaves the listeners alone by design (the scan calls it, and no listener
+follows that flag).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
@@ -31,6 +46,22 @@ from tasks.models import (
 )
 
 Kind = TaskEvent.Kind
+
+
+class CardListener(Protocol):
+    """Called after every change of a card, inside the change's transaction."""
+
+    def __call__(self, *, task: Task, at: datetime) -> object: ...
+
+
+_card_listeners: list[CardListener] = []
+
+
+def listen_to_card_changes(listener: CardListener) -> None:
+    """Have `listener(task=…, at=…)` called after every change of a card (see the module's
+    docstring). Registering the same listener again does nothing, so `ready()` may run twice."""
+    if listener not in _card_listeners:
+        _card_listeners.append(listener)
 
 
 class WorkflowError(Exception):
@@ -94,15 +125,14 @@ def _event(task: Task, kind: str, *, actor, at, field="", old=None, new=None, no
 
 
 def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
-    """Persist the card and its history, then let the SLA timers follow it. This is the
-    single point where the work side calls the SLA side."""
-    from sla.actions import sync_timers  # sla depends on tasks, not the other way round
-
+    """Persist the card and its history, then tell the listeners (the card-change hook):
+    the single point where a change of a card reaches the apps that follow cards."""
     task.updated_at = at
     task.version += 1
     task.save()
     TaskEvent.objects.bulk_create(events)
-    sync_timers(task=task, at=at)
+    for listener in _card_listeners:
+        listener(task=task, at=at)
 
 
 def _set(task: Task, field: str, value: Any, kind: str, *, actor, at: datetime) -> None:
