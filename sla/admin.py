@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from sla import jobs
+from sla import admin_cards, jobs  # noqa: F401 (admin_cards registers the card admin)
 from sla.actions import recompute_calendar_timers
 from sla.admin_forms import (
     DeadlinePreviewForm,

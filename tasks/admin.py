@@ -3,18 +3,18 @@
 Configuration (teams, request types, related objects, blocking reasons) is edited here
 freely. Cards are not: every field the workflow owns is read-only, cards are created in the
 app, and the admin actions on cards call `tasks.actions` like every other entry point, so
-history and SLA timers stay right. Comments and events are append-only history.
+history and SLA timers stay right. Comments and events are append-only history. The card's
+timers are added to this admin by the SLA side (`sla.admin_cards`).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sla.models import SlaTimer
 from tasks import actions
 from tasks.models import (
     BlockingReason,
@@ -91,33 +91,6 @@ class BlockingReasonAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class SlaTimerInline(ReadOnlyMixin, admin.TabularInline):
-    model = SlaTimer
-    fields = [
-        "kind",
-        "cycle",
-        "state",
-        "policy",
-        "observe",
-        "target",
-        "consumed",
-        "started_at",
-        "warn_at",
-        "due_at",
-        "breached_at",
-        "stopped_at",
-        "next_check_at",
-    ]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = "SLA timers"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SlaTimer]:
-        return super().get_queryset(request).select_related("policy")
-
-
 class CommentInline(ReadOnlyMixin, admin.TabularInline):
     model = Comment
     fields = ["created_at", "author", "text"]
@@ -177,7 +150,6 @@ class TaskAdmin(admin.ModelAdmin):
         "owner",
         "team",
         "request_type",
-        "next_due",
         "created_at",
     ]
     list_display_links = ["id", "title"]
@@ -216,19 +188,9 @@ class TaskAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    inlines = [SlaTimerInline, CommentInline, TaskEventInline]
+    # sla.admin_cards adds the card's timers (an inline and a "next due" column).
+    inlines = [CommentInline, TaskEventInline]
     actions = ["cancel_cards", "raise_priority"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(next_due=Min("timers__due_at", filter=Q(timers__stopped_at__isnull=True)))
-        )
-
-    @admin.display(description="next due", ordering="next_due")
-    def next_due(self, task: Task):
-        return task.next_due
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # cards are created in the app, through tasks.actions.create_task

@@ -1,4 +1,8 @@
-"""`manage.py seed_demo`: a demo company with weeks of card history and a living dashboard."""
+"""`manage.py seed_demo`: a demo company with weeks of card history and a living dashboard.
+
+It lives with the SLA side because it seeds both the cards (`tasks.demo`) and the SLA
+configuration (`sla.demo`), and only sla may import the card domain, not the reverse.
+"""
 
 from __future__ import annotations
 
