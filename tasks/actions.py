@@ -135,22 +135,53 @@ def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
         listener(task=task, at=at)
 
 
-def _set(task: Task, field: str, value: Any, kind: str, *, actor, at: datetime) -> None:
-    """Set one field of a locked card, record the change (ids for relations, codes for
-    choices) and save. Setting the value it already has changes and records nothing."""
+def _change(
+    task: Task, field: str, value: Any, kind: str, *, actor, at: datetime
+) -> list[TaskEvent]:
+    """Set one field of a locked card in memory and return the event that records it (ids for
+    relations, codes for choices); none when the field already has that value. Nothing is
+    saved: the action saves once, with all its events (`_save`)."""
     attname = task._meta.get_field(field).attname
     old = getattr(task, attname)
     new = value.pk if isinstance(value, models.Model) else value
     if new == old:
-        return
-    event = _event(task, kind, actor=actor, at=at, field=field, old=old, new=new)
+        return []
     setattr(task, field, value)
-    _save(task, [event], at=at)
+    return [_event(task, kind, actor=actor, at=at, field=field, old=old, new=new)]
+
+
+def _save_if_changed(task: Task, events: list[TaskEvent], *, at: datetime) -> Task:
+    """Save the card with its events; a change that changed nothing saves nothing (no new
+    version, no listeners)."""
+    if events:
+        _save(task, events, at=at)
+    return task
 
 
 def _active_user(user: AbstractBaseUser | None, role: str) -> None:
     if user is not None and not user.is_active:
         raise WorkflowError(f"{user} is not an active user and cannot be the {role}.")
+
+
+def _priority(value: str) -> Priority:
+    try:
+        return Priority(value)
+    except ValueError:
+        raise WorkflowError(f"Unknown priority {value!r}.") from None
+
+
+def clean_title(title: str) -> str:
+    """The one rule for a card's title (creating a card, editing its details, the admin's
+    form): surrounding whitespace stripped, not empty, one line, no longer than the column."""
+    title = title.strip()
+    if not title:
+        raise WorkflowError("A card needs a title.")
+    if len(title.splitlines()) > 1:
+        raise WorkflowError("A card's title is a single line; put the rest in the description.")
+    limit = Task._meta.get_field("title").max_length
+    if limit is not None and len(title) > limit:
+        raise WorkflowError(f"A card's title has at most {limit} characters.")
+    return title
 
 
 @transaction.atomic
@@ -170,13 +201,8 @@ def create_task(
     """Open a new card. With an owner it starts `assigned`, otherwise `new` (for dispatch).
     The team defaults to the request type's default team."""
     at = at or timezone.now()
-    title = title.strip()
-    if not title:
-        raise WorkflowError("A card needs a title.")
-    try:
-        priority = Priority(priority)
-    except ValueError:
-        raise WorkflowError(f"Unknown priority {priority!r}.") from None
+    title = clean_title(title)
+    priority = _priority(priority)
     _active_user(owner, "owner")
     task = Task(
         title=title,
@@ -212,21 +238,14 @@ def create_task(
     return task
 
 
-@transaction.atomic
-def assign_owner(
-    *,
-    task: Task,
-    owner: AbstractBaseUser | None,
-    actor: AbstractBaseUser | None,
-    at: datetime | None = None,
-    expected_version: int | None = None,
-) -> Task:
-    """Make `owner` the one accountable person. A new card becomes `assigned`."""
-    at = at or timezone.now()
-    lock_task(task, expected_version=expected_version)
+# People. Each rule is written once, in the helpers below, which change a locked card in
+# memory and return their events; the single-field actions and `assign_people` share them.
+
+
+def _owner_events(task: Task, owner: AbstractBaseUser | None, *, actor, at) -> list[TaskEvent]:
     new_id = owner.pk if owner else None
     if new_id == task.owner_id:
-        return task
+        return []
     if owner is None and task.status != Status.NEW:
         raise WorkflowError("Only a new card may be left without an owner.")
     _active_user(owner, "owner")
@@ -242,8 +261,48 @@ def assign_owner(
                    old=Status.NEW, new=Status.ASSIGNED)
         )  # fmt: skip
         task.status = Status.ASSIGNED
-    _save(task, events, at=at)
-    return task
+    return events
+
+
+def _performers_events(
+    task: Task, users: Iterable[AbstractBaseUser], *, actor, at
+) -> list[TaskEvent]:
+    users = list(users)
+    for user in users:
+        _active_user(user, "performer")
+    old = sorted(task.performers.values_list("pk", flat=True))
+    new = sorted({u.pk for u in users})
+    if old == new:
+        return []
+    task.performers.set(users)  # rolled back with the action if a later rule refuses
+    return [
+        _event(task, Kind.PERFORMERS_CHANGED, actor=actor, at=at, field="performers",
+               old=old, new=new)
+    ]  # fmt: skip
+
+
+def _approver_events(
+    task: Task, approver: AbstractBaseUser | None, *, actor, at
+) -> list[TaskEvent]:
+    if approver is None and task.approver_id and task.status == Status.ON_APPROVAL:
+        raise WorkflowError("A card on approval needs an approver.")
+    _active_user(approver, "approver")
+    return _change(task, "approver", approver, Kind.APPROVER_CHANGED, actor=actor, at=at)
+
+
+@transaction.atomic
+def assign_owner(
+    *,
+    task: Task,
+    owner: AbstractBaseUser | None,
+    actor: AbstractBaseUser | None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Make `owner` the one accountable person. A new card becomes `assigned`."""
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    return _save_if_changed(task, _owner_events(task, owner, actor=actor, at=at), at=at)
 
 
 @transaction.atomic
@@ -257,19 +316,7 @@ def set_performers(
 ) -> Task:
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    users = list(users)
-    for user in users:
-        _active_user(user, "performer")
-    old = sorted(task.performers.values_list("pk", flat=True))
-    new = sorted({u.pk for u in users})
-    if old == new:
-        return task
-    task.performers.set(users)
-    event = _event(
-        task, Kind.PERFORMERS_CHANGED, actor=actor, at=at, field="performers", old=old, new=new
-    )
-    _save(task, [event], at=at)
-    return task
+    return _save_if_changed(task, _performers_events(task, users, actor=actor, at=at), at=at)
 
 
 @transaction.atomic
@@ -283,11 +330,32 @@ def set_approver(
 ) -> Task:
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    if approver is None and task.approver_id and task.status == Status.ON_APPROVAL:
-        raise WorkflowError("A card on approval needs an approver.")
-    _active_user(approver, "approver")
-    _set(task, "approver", approver, Kind.APPROVER_CHANGED, actor=actor, at=at)
-    return task
+    return _save_if_changed(task, _approver_events(task, approver, actor=actor, at=at), at=at)
+
+
+@transaction.atomic
+def assign_people(
+    *,
+    task: Task,
+    owner: AbstractBaseUser | None,
+    performers: Iterable[AbstractBaseUser],
+    approver: AbstractBaseUser | None,
+    actor: AbstractBaseUser | None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Set owner, performers and approver in one change (the card page's "People" form):
+    one lock, one version check, the events of each person that changed, one new version
+    and one call of the listeners. The rules are those of `assign_owner`, `set_performers`
+    and `set_approver`; if one refuses, nothing changes."""
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    events = [
+        *_owner_events(task, owner, actor=actor, at=at),
+        *_performers_events(task, performers, actor=actor, at=at),
+        *_approver_events(task, approver, actor=actor, at=at),
+    ]
+    return _save_if_changed(task, events, at=at)
 
 
 @transaction.atomic
@@ -361,6 +429,25 @@ def change_status(
     return task
 
 
+# Classification: priority, request type and team. Running timers are re-targeted by the
+# listeners and keep the time already used.
+
+
+def _priority_events(task: Task, priority: str, *, actor, at) -> list[TaskEvent]:
+    priority = _priority(priority)
+    return _change(task, "priority", priority, Kind.PRIORITY_CHANGED, actor=actor, at=at)
+
+
+def _request_type_events(task: Task, request_type: RequestType, *, actor, at) -> list[TaskEvent]:
+    return _change(
+        task, "request_type", request_type, Kind.REQUEST_TYPE_CHANGED, actor=actor, at=at
+    )
+
+
+def _team_events(task: Task, team: Team | None, *, actor, at) -> list[TaskEvent]:
+    return _change(task, "team", team, Kind.TEAM_CHANGED, actor=actor, at=at)
+
+
 @transaction.atomic
 def change_priority(
     *,
@@ -373,12 +460,7 @@ def change_priority(
     """Change urgency; running timers are re-targeted and keep the time already used."""
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    try:
-        priority = Priority(priority)
-    except ValueError:
-        raise WorkflowError(f"Unknown priority {priority!r}.") from None
-    _set(task, "priority", priority, Kind.PRIORITY_CHANGED, actor=actor, at=at)
-    return task
+    return _save_if_changed(task, _priority_events(task, priority, actor=actor, at=at), at=at)
 
 
 @transaction.atomic
@@ -393,8 +475,8 @@ def change_request_type(
     """Reclassify the card; running timers move to the matching policy's targets."""
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    _set(task, "request_type", request_type, Kind.REQUEST_TYPE_CHANGED, actor=actor, at=at)
-    return task
+    events = _request_type_events(task, request_type, actor=actor, at=at)
+    return _save_if_changed(task, events, at=at)
 
 
 @transaction.atomic
@@ -409,8 +491,61 @@ def change_team(
     """Hand the card to another team (a hand-off that reports measure)."""
     at = at or timezone.now()
     lock_task(task, expected_version=expected_version)
-    _set(task, "team", team, Kind.TEAM_CHANGED, actor=actor, at=at)
-    return task
+    return _save_if_changed(task, _team_events(task, team, actor=actor, at=at), at=at)
+
+
+@transaction.atomic
+def reclassify(
+    *,
+    task: Task,
+    request_type: RequestType,
+    priority: str,
+    team: Team | None,
+    actor: AbstractBaseUser | None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Set request type, priority and team in one change (the card page's "Classification"
+    form): one lock, one version check, one new version, and one call of the listeners, so
+    running timers are re-targeted once, to the policy matching the card as it ends up."""
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    events = [
+        *_priority_events(task, priority, actor=actor, at=at),
+        *_request_type_events(task, request_type, actor=actor, at=at),
+        *_team_events(task, team, actor=actor, at=at),
+    ]
+    return _save_if_changed(task, events, at=at)
+
+
+@transaction.atomic
+def update_details(
+    *,
+    task: Task,
+    actor: AbstractBaseUser | None,
+    title: str | None = None,
+    description: str | None = None,
+    source_url: str | None = None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Change what the card says: its title (see `clean_title`), description and source link.
+
+    `None` leaves a field as it is, so a form that edited one field never overwrites another
+    changed meanwhile. Each changed field is one `details_changed` event with the old and
+    the new text.
+    """
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    events = []
+    for field, value in (
+        ("title", None if title is None else clean_title(title)),
+        ("description", description),
+        ("source_url", None if source_url is None else source_url.strip()),
+    ):
+        if value is not None:
+            events += _change(task, field, value, Kind.DETAILS_CHANGED, actor=actor, at=at)
+    return _save_if_changed(task, events, at=at)
 
 
 @transaction.atomic
@@ -455,14 +590,16 @@ def flag_for_dispatch(
     at: datetime | None = None,
 ) -> Task:
     """Put the card in front of its team's dispatchers ("not taken in time", an escalation).
-    Taking it into work or reassigning it clears the flag."""
+    Only a card that `TaskQuerySet.flaggable_for_dispatch` admits is flagged (open, not
+    flagged yet); any other is left as it is. Taking it into work or reassigning it clears
+    the flag."""
     at = at or timezone.now()
     lock_task(task)
-    if task.dispatch_flag == reason or not task.is_open:
+    if not Task.objects.flaggable_for_dispatch().filter(pk=task.pk).exists():
         return task
     event = _event(
         task, Kind.DISPATCH_FLAGGED, actor=actor, at=at, field="dispatch_flag",
-        old=task.dispatch_flag, new=reason,
+        old="", new=reason,
     )  # fmt: skip
     task.dispatch_flag = reason
     _save(task, [event], at=at)
@@ -471,12 +608,14 @@ def flag_for_dispatch(
 
 @transaction.atomic
 def flag_many_for_dispatch(*, task_ids: Iterable[int], reason: str, at: datetime) -> int:
-    """Set-based `flag_for_dispatch` for the scan: flags the open, unflagged cards among
-    `task_ids` (their timers are unaffected, so no SLA sync is needed). Returns how many."""
+    """Set-based `flag_for_dispatch` for the scan, with the same rule: flags the cards among
+    `task_ids` that `TaskQuerySet.flaggable_for_dispatch` admits. It writes only the flag, so
+    it does not call the card-change listeners (see the module's docstring). Returns how
+    many cards it flagged."""
     cards = list(
-        Task.objects.select_for_update()
-        .filter(pk__in=set(task_ids), dispatch_flag="")
-        .exclude(status__in=[Status.DONE, Status.CANCELLED])
+        Task.objects.flaggable_for_dispatch()
+        .select_for_update()
+        .filter(pk__in=set(task_ids))
         .only("pk", "version")
     )
     for task in cards:

@@ -254,6 +254,7 @@ class TaskEvent(models.Model):
         REQUEST_TYPE_CHANGED = "request_type_changed", "Request type changed"
         TEAM_CHANGED = "team_changed", "Team changed"
         NEXT_STEP_SET = "next_step_set", "Next step set"
+        DETAILS_CHANGED = "details_changed", "Details changed"  # title, description, link
         DISPATCH_FLAGGED = "dispatch_flagged", "Flagged for dispatch"
         COMMENTED = "commented", "Commented"
 

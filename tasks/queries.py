@@ -32,6 +32,16 @@ class TaskQuerySet(models.QuerySet):
         """Cards not yet done or cancelled (the same test as `Task.is_open`)."""
         return self.exclude(status__in=CLOSED_STATUSES)
 
+    def flaggable_for_dispatch(self) -> TaskQuerySet:
+        """The cards a dispatch flag may be put on: open cards that carry no flag yet.
+
+        The one rule of both `tasks.actions.flag_for_dispatch` and `flag_many_for_dispatch`:
+        a card already in front of the dispatchers keeps its first reason (and makes no new
+        event) until someone acts on it, since taking it into work, reassigning or closing
+        it clears the flag; a closed card is never flagged.
+        """
+        return self.open().filter(dispatch_flag="")
+
     def visible_to(self, user: AbstractBaseUser) -> TaskQuerySet:
         """Cards a user may read: all for staff, managers, dispatchers and observers;
         otherwise cards of their teams and cards they own, perform, approve or observe."""

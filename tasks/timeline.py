@@ -31,6 +31,18 @@ def _label(choices, value) -> str:
         return str(value)
 
 
+def _details_text(field: str, old, new) -> str:
+    # The title is short and says what the card is: both texts. A description can be long:
+    # the page shows the current one, the history only says it changed.
+    if field == "title":
+        return f"renamed it from “{old}” to “{new}”"
+    if field == "description":
+        return "edited the description" if new else "removed the description"
+    if field == "source_url":
+        return f"set the source link to {new}" if new else "removed the source link"
+    return f"changed the {field or 'details'}"
+
+
 def timeline(events: list[TaskEvent]) -> list[Entry]:
     user_ids, reason_ids, type_ids, team_ids = set(), set(), set(), set()
     for e in events:
@@ -83,6 +95,8 @@ def timeline(events: list[TaskEvent]) -> list[Entry]:
                 text = f"handed it from {teams.get(old, 'no team')} to {teams.get(new, 'no team')}"
             case Kind.NEXT_STEP_SET:
                 text = f"set the next step: {new.get('text') or '(cleared)'}"
+            case Kind.DETAILS_CHANGED:
+                text = _details_text(e.field, old, new)
             case Kind.DISPATCH_FLAGGED:
                 text = f"flagged it for dispatch: {new}"
             case Kind.COMMENTED:
