@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -151,8 +150,7 @@ def _card_action(
     status = 400
     if form.is_valid():
         try:
-            with transaction.atomic():  # several actions in one view: all or nothing
-                done = perform(task, form.cleaned_data)
+            done = perform(task, form.cleaned_data)  # one action, atomic in itself
         except actions.StaleCard as error:
             form.add_error(None, str(error))
             status = 409
@@ -208,12 +206,10 @@ def task_comment(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_assign(request: HttpRequest, pk: int) -> HttpResponse:
     def perform(task: Task, data: dict[str, Any]) -> str:
-        version = data["version"]
-        actions.assign_owner(
-            task=task, owner=data["owner"], actor=request.user, expected_version=version
-        )
-        actions.set_performers(task=task, users=data["performers"], actor=request.user)
-        actions.set_approver(task=task, approver=data["approver"], actor=request.user)
+        actions.assign_people(
+            task=task, owner=data["owner"], performers=data["performers"],
+            approver=data["approver"], actor=request.user, expected_version=data["version"],
+        )  # fmt: skip
         return "People updated."
 
     return _card_action(
@@ -226,14 +222,10 @@ def task_assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_classify(request: HttpRequest, pk: int) -> HttpResponse:
     def perform(task: Task, data: dict[str, Any]) -> str:
-        version = data["version"]
-        actions.change_priority(
-            task=task, priority=data["priority"], actor=request.user, expected_version=version
-        )
-        actions.change_request_type(
-            task=task, request_type=data["request_type"], actor=request.user
-        )
-        actions.change_team(task=task, team=data["team"], actor=request.user)
+        actions.reclassify(
+            task=task, request_type=data["request_type"], priority=data["priority"],
+            team=data["team"], actor=request.user, expected_version=data["version"],
+        )  # fmt: skip
         return "Classification updated."
 
     return _card_action(
