@@ -9,11 +9,11 @@ timers are added to this admin by the SLA side (`sla.admin_cards`).
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from tasks import actions
 from tasks.models import (
@@ -136,8 +136,19 @@ WORKFLOW_FIELDS = [
     "updated_at",
     "version",
 ]
-# What is left: descriptive fields that neither the workflow nor the SLA reads.
-EDITABLE_FIELDS = ["title", "description", "source_url", "observers"]
+# What is left: descriptive fields that neither the workflow nor the SLA reads. The card's
+# details change through tasks.actions.update_details (history, version, listeners); the
+# observers are a list beside the card, saved by the form.
+DETAIL_FIELDS = ["title", "description", "source_url"]
+EDITABLE_FIELDS = [*DETAIL_FIELDS, "observers"]
+
+
+class TaskAdminForm(forms.ModelForm):
+    def clean_title(self) -> str:
+        try:
+            return actions.clean_title(self.cleaned_data["title"])
+        except actions.WorkflowError as error:
+            raise forms.ValidationError(str(error)) from None
 
 
 @admin.register(Task)
@@ -157,6 +168,7 @@ class TaskAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "team", "request_type"]
     search_fields = ["=id", "title", "related_object__name", "related_object__external_ref"]
     date_hierarchy = "created_at"
+    form = TaskAdminForm
     autocomplete_fields = ["observers"]
     readonly_fields = WORKFLOW_FIELDS
     formfield_overrides = URL_FIELDS
@@ -199,14 +211,11 @@ class TaskAdmin(admin.ModelAdmin):
         return False  # history is never rewritten: cancel a card instead
 
     def save_model(self, request: HttpRequest, obj: Task, form, change: bool) -> None:
-        # Write only the descriptive fields the form changed, so a workflow change made
-        # meanwhile (status, owner…) is never overwritten by this form's stale copy.
-        fields = [f for f in form.changed_data if f in EDITABLE_FIELDS and f != "observers"]
-        if fields:
-            obj.updated_at = timezone.now()
-            obj.version = F("version") + 1  # open forms elsewhere are now stale
-            obj.save(update_fields=[*fields, "updated_at", "version"])
-            obj.refresh_from_db(fields=["version"])
+        # Pass on only the details the form changed, so a change made meanwhile is never
+        # overwritten by this form's stale copy; the action reloads the card under its lock.
+        details = {f: form.cleaned_data[f] for f in DETAIL_FIELDS if f in form.changed_data}
+        if details:
+            actions.update_details(task=obj, actor=request.user, **details)
 
     @admin.action(description="Cancel selected cards", permissions=["change"])
     def cancel_cards(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:

@@ -149,7 +149,14 @@ def test_the_card_form_changes_descriptive_fields_and_never_workflow_fields(
         Priority.NORMAL,
     )
     assert card.version == version + 1
-    assert card.events.count() == events
+    # The new title is history like any change of the card (through tasks.actions).
+    assert card.events.count() == events + 1
+    renamed = card.events.get(kind=TaskEvent.Kind.DETAILS_CHANGED)
+    assert (renamed.field, renamed.old_value, renamed.new_value) == (
+        "title",
+        "Old title",
+        "New title",
+    )
 
 
 def test_cancelling_selected_cards_goes_through_the_workflow(admin_client, policy, dispatcher):
@@ -261,3 +268,52 @@ def test_a_team_is_created_with_a_manager_and_members(admin_client, manager, per
     team = Team.objects.get(name="Support")
     assert team.manager == manager
     assert set(team.members.all()) == {performer, manager}
+
+
+def card_form(card: Task, **changes) -> dict:
+    return {
+        "title": card.title,
+        "description": card.description,
+        "source_url": card.source_url,
+        **EMPTY_INLINES,
+        **changes,
+    }
+
+
+def test_editing_the_description_in_the_admin_is_a_change_of_the_card_with_history(
+    admin_client, admin_user, policy, dispatcher
+):
+    card = make_task(actor=dispatcher, owner=dispatcher, title="Card", description="Before")
+    url = reverse("admin:tasks_task_change", args=[card.pk])
+    response = admin_client.post(url, card_form(card, description="After"))
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert (card.description, card.version) == ("After", 2)
+    edited = card.events.get(kind=TaskEvent.Kind.DETAILS_CHANGED)
+    assert (edited.field, edited.old_value, edited.new_value, edited.actor) == (
+        "description",
+        "Before",
+        "After",
+        admin_user,
+    )
+
+
+def test_the_admin_form_refuses_a_title_of_two_lines_as_the_actions_do(
+    admin_client, policy, dispatcher
+):
+    card = make_task(actor=dispatcher, owner=dispatcher, title="Card")
+    url = reverse("admin:tasks_task_change", args=[card.pk])
+    response = admin_client.post(url, card_form(card, title="Two\nlines"))
+    assert response.status_code == 200
+    assert "single line" in response.content.decode()
+    card.refresh_from_db()
+    assert (card.title, card.version) == ("Card", 1)
+
+
+def test_an_unchanged_card_form_writes_nothing(admin_client, policy, dispatcher):
+    card = make_task(actor=dispatcher, owner=dispatcher, title="Card")
+    url = reverse("admin:tasks_task_change", args=[card.pk])
+    assert admin_client.post(url, card_form(card)).status_code == 302
+    card.refresh_from_db()
+    assert card.version == 1
+    assert not card.events.filter(kind=TaskEvent.Kind.DETAILS_CHANGED).exists()
