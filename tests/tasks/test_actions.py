@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tasks import actions
-from tasks.actions import TRANSITIONS, WorkflowError
+from tasks.actions import TRANSITIONS, WorkflowError, core
 from tasks.models import Priority, Status, Task, TaskEvent
 from tasks.timeline import timeline
 from tests.factories import (
@@ -207,7 +207,7 @@ def card_changes(monkeypatch) -> list[tuple[int, int]]:
     def record(*, task, at) -> None:
         calls.append((task.pk, task.version))
 
-    monkeypatch.setattr(actions, "_card_listeners", list(actions._card_listeners))
+    monkeypatch.setattr(core, "_card_listeners", list(core._card_listeners))
     actions.listen_to_card_changes(record)
     return calls
 
@@ -218,7 +218,7 @@ def test_sla_registers_its_timer_sync_once_however_often_it_is_ready():
     from sla.actions import sync_timers
 
     apps.get_app_config("sla").ready()
-    assert actions._card_listeners.count(sync_timers) == 1
+    assert core._card_listeners.count(sync_timers) == 1
 
 
 def test_a_change_of_a_card_still_moves_its_timers(dispatcher, performer, default_policy):

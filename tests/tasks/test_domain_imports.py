@@ -12,7 +12,7 @@ TASKS = Path(__file__).resolve().parents[2] / "tasks"
 DOMAIN = [
     "models.py",
     "states.py",
-    "actions.py",
+    *(f"actions/{path.name}" for path in sorted((TASKS / "actions").glob("*.py"))),
     "queries.py",
     "permissions.py",
     "roles.py",

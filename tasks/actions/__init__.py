@@ -1,0 +1,78 @@
+"""Every change to a card goes through one of these functions.
+
+Each is keyword-only and atomic, locks the card row, writes TaskEvents (typed values, never
+labels) and saves at exactly one point (`_save`). Views, the API, admin actions, imports and
+jobs all call these; none of them writes a card directly.
+
+`at` lets imports and the demo seeder replay real past timestamps; it defaults to now.
+Callers import them from here (`from tasks import actions`); the package groups them by what
+they change: `lifecycle` (create, status, details, next step, comments), `people`,
+`classification`, `dispatch`, and `core` (errors, the hook, the row lock, `_save`).
+
+The card-change hook
+--------------------
+The card domain imports nothing from the apps above it (`sla`, `reports`). Whoever must
+follow a card registers a listener once, from its `AppConfig.ready()`:
+
+    listen_to_card_changes(sync_timers)   # sla/apps.py: timers follow the card
+
+`_save` calls every listener as `listener(task=task, at=at)` after it saved the card and its
+events, inside the same transaction and in registration order: a listener sees the card as
+saved, and an error in a listener rolls the whole change back. Every action that changes a
+card calls the listeners exactly once per change (a composite action such as
+`assign_people` too), except the set-based `flag_many_for_dispatch`, which writes only the
+dispatch flag and leaves the listeners alone by design (the scan calls it, and no listener
+follows that flag).
+"""
+
+from tasks.actions.classification import (
+    change_priority,
+    change_request_type,
+    change_team,
+    reclassify,
+)
+from tasks.actions.core import (
+    CardListener,
+    StaleCard,
+    WorkflowError,
+    clean_title,
+    listen_to_card_changes,
+    lock_task,
+)
+from tasks.actions.dispatch import flag_for_dispatch, flag_many_for_dispatch
+from tasks.actions.lifecycle import (
+    TRANSITIONS,
+    add_comment,
+    allowed_transitions,
+    change_status,
+    create_task,
+    set_next_step,
+    update_details,
+)
+from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
+
+__all__ = [
+    "TRANSITIONS",
+    "CardListener",
+    "StaleCard",
+    "WorkflowError",
+    "add_comment",
+    "allowed_transitions",
+    "assign_owner",
+    "assign_people",
+    "change_priority",
+    "change_request_type",
+    "change_status",
+    "change_team",
+    "clean_title",
+    "create_task",
+    "flag_for_dispatch",
+    "flag_many_for_dispatch",
+    "listen_to_card_changes",
+    "lock_task",
+    "reclassify",
+    "set_approver",
+    "set_next_step",
+    "set_performers",
+    "update_details",
+]

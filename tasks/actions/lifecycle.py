@@ -1,0 +1,269 @@
+"""A card's life: creating it, moving it along the workflow, what it says and what happens
+next, comments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.actions.core import (
+    Kind,
+    WorkflowError,
+    _active_user,
+    _change,
+    _event,
+    _priority,
+    _save,
+    _save_if_changed,
+    clean_title,
+    lock_task,
+)
+from tasks.models import (
+    CLOSED_STATUSES,
+    BlockingReason,
+    Comment,
+    RelatedObject,
+    RequestType,
+    Status,
+    Task,
+    TaskEvent,
+    Team,
+)
+
+# The one table of allowed status moves. Reopening a done card is a move like any other.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset(
+        {Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING, Status.DONE, Status.CANCELLED}
+    ),
+    Status.ASSIGNED: frozenset(
+        {Status.IN_PROGRESS, Status.WAITING, Status.ON_APPROVAL, Status.DONE, Status.CANCELLED}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.ASSIGNED, Status.WAITING, Status.ON_APPROVAL, Status.DONE, Status.CANCELLED}
+    ),
+    Status.WAITING: frozenset(
+        {Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_APPROVAL, Status.DONE, Status.CANCELLED}
+    ),
+    Status.ON_APPROVAL: frozenset(
+        {Status.IN_PROGRESS, Status.WAITING, Status.DONE, Status.CANCELLED}
+    ),
+    Status.DONE: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Status.CANCELLED: frozenset(),
+}
+
+
+def allowed_transitions(task: Task) -> list[Status]:
+    """Statuses the card may move to next, in workflow order."""
+    allowed = TRANSITIONS[Status(task.status)]
+    return [s for s in Status if s in allowed]
+
+
+@transaction.atomic
+def create_task(
+    *,
+    title: str,
+    request_type: RequestType,
+    priority: str,
+    actor: AbstractBaseUser | None,
+    related_object: RelatedObject | None = None,
+    owner: AbstractBaseUser | None = None,
+    team: Team | None = None,
+    description: str = "",
+    source_url: str = "",
+    at: datetime | None = None,
+) -> Task:
+    """Open a new card. With an owner it starts `assigned`, otherwise `new` (for dispatch).
+    The team defaults to the request type's default team."""
+    at = at or timezone.now()
+    title = clean_title(title)
+    priority = _priority(priority)
+    _active_user(owner, "owner")
+    task = Task(
+        title=title,
+        description=description,
+        request_type=request_type,
+        related_object=related_object,
+        priority=priority,
+        status=Status.ASSIGNED if owner else Status.NEW,
+        owner=owner,
+        team=team or request_type.default_team,
+        source_url=source_url,
+        created_at=at,
+        updated_at=at,
+        version=0,  # _save bumps it to 1
+    )
+    task.save()
+    created = _event(
+        task,
+        Kind.CREATED,
+        actor=actor,
+        at=at,
+        new={
+            "title": task.title,
+            "priority": task.priority,
+            "status": task.status,
+            "request_type": request_type.pk,
+            "owner": owner.pk if owner else None,
+            "team": task.team_id,
+            "related_object": related_object.pk if related_object else None,
+        },
+    )
+    _save(task, [created], at=at)
+    return task
+
+
+@transaction.atomic
+def change_status(
+    *,
+    task: Task,
+    to: str,
+    actor: AbstractBaseUser | None,
+    blocking_reason: BlockingReason | None = None,
+    note: str = "",
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Move the card along the workflow (see TRANSITIONS).
+
+    `waiting` requires an active blocking reason; leaving `waiting` clears it. Moving into
+    work sets the first-response time once; `done` sets the resolution time and reopening
+    clears it (a new resolution cycle starts on the SLA side).
+    """
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    try:
+        to = Status(to)
+    except ValueError:
+        raise WorkflowError(f"Unknown status {to!r}.") from None
+    current = Status(task.status)
+    if to == current:
+        raise WorkflowError(f"The card is already {current.label.lower()}.")
+    if to not in TRANSITIONS[current]:
+        raise WorkflowError(
+            f"A card cannot move from {current.label.lower()} to {to.label.lower()}."
+        )
+    if task.owner_id is None and to != Status.CANCELLED:
+        raise WorkflowError("Assign an owner before moving the card on.")
+    if to == Status.WAITING:
+        if blocking_reason is None:
+            raise WorkflowError("Say what the card is waiting for: choose a blocking reason.")
+        if not blocking_reason.active:
+            raise WorkflowError(f"The blocking reason {blocking_reason} is no longer in use.")
+    elif blocking_reason is not None:
+        raise WorkflowError("A blocking reason applies only when the card is waiting.")
+    if to == Status.ON_APPROVAL and task.approver_id is None:
+        raise WorkflowError("Set an approver before sending the card for approval.")
+
+    events = [
+        _event(task, Kind.STATUS_CHANGED, actor=actor, at=at, field="status",
+               old=current, new=to, note=note.strip())
+    ]  # fmt: skip
+    if current == Status.WAITING and task.blocking_reason_id:
+        events.append(
+            _event(task, Kind.BLOCKING_REASON_CLEARED, actor=actor, at=at,
+                   field="blocking_reason", old=task.blocking_reason_id)
+        )  # fmt: skip
+        task.blocking_reason = None
+    if to == Status.WAITING:
+        events.append(
+            _event(task, Kind.BLOCKING_REASON_SET, actor=actor, at=at,
+                   field="blocking_reason", new=blocking_reason.pk)
+        )  # fmt: skip
+        task.blocking_reason = blocking_reason
+    if task.first_response_at is None and to in (Status.IN_PROGRESS, Status.DONE):
+        task.first_response_at = at
+    if to == Status.IN_PROGRESS or to in CLOSED_STATUSES:
+        task.dispatch_flag = ""  # taken into work or closed: no longer a dispatcher's concern
+    if to == Status.DONE:
+        task.resolved_at = at
+    elif current == Status.DONE:
+        task.resolved_at = None
+    task.status = to
+    _save(task, events, at=at)
+    return task
+
+
+@transaction.atomic
+def update_details(
+    *,
+    task: Task,
+    actor: AbstractBaseUser | None,
+    title: str | None = None,
+    description: str | None = None,
+    source_url: str | None = None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Change what the card says: its title (see `clean_title`), description and source link.
+
+    `None` leaves a field as it is, so a form that edited one field never overwrites another
+    changed meanwhile. Each changed field is one `details_changed` event with the old and
+    the new text.
+    """
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    events: list[TaskEvent] = []
+    for field, value in (
+        ("title", None if title is None else clean_title(title)),
+        ("description", description),
+        ("source_url", None if source_url is None else source_url.strip()),
+    ):
+        if value is not None:
+            events += _change(task, field, value, Kind.DETAILS_CHANGED, actor=actor, at=at)
+    return _save_if_changed(task, events, at=at)
+
+
+@transaction.atomic
+def set_next_step(
+    *,
+    task: Task,
+    text: str,
+    due: datetime | None,
+    actor: AbstractBaseUser | None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Say what happens next and by when (empty text clears it)."""
+    at = at or timezone.now()
+    lock_task(task, expected_version=expected_version)
+    text = text.strip()
+    if due is not None and timezone.is_naive(due):
+        raise WorkflowError("The next step's due time needs a timezone.")
+    if due is not None and not text:
+        raise WorkflowError("Describe the next step before giving it a due time.")
+    old: dict[str, Any] = {
+        "text": task.next_step,
+        "due": task.next_step_due.isoformat() if task.next_step_due else None,
+    }
+    new = {"text": text, "due": due.isoformat() if due else None}
+    if old == new:
+        return task
+    event = _event(
+        task, Kind.NEXT_STEP_SET, actor=actor, at=at, field="next_step", old=old, new=new
+    )
+    task.next_step, task.next_step_due = text, due
+    _save(task, [event], at=at)
+    return task
+
+
+@transaction.atomic
+def add_comment(
+    *,
+    task: Task,
+    text: str,
+    actor: AbstractBaseUser,
+    at: datetime | None = None,
+) -> Comment:
+    """Add a comment. It is history (an event) but not a change of the card's fields, so it
+    neither bumps the card's version nor touches its timers."""
+    at = at or timezone.now()
+    text = text.strip()
+    if not text:
+        raise WorkflowError("A comment cannot be empty.")
+    comment = Comment.objects.create(task=task, author=actor, text=text, created_at=at)
+    TaskEvent.objects.create(task=task, kind=Kind.COMMENTED, comment=comment, actor=actor, at=at)
+    return comment
