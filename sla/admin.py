@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from sla import jobs
+from sla import outbox
 from sla.actions import recompute_calendar_timers
 from sla.admin_forms import (
     DeadlinePreviewForm,
@@ -531,5 +531,5 @@ class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Resend selected failed notifications", permissions=["resend"])
     def resend_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        count = jobs.resend(queryset)
+        count = outbox.resend(queryset)
         self.message_user(request, f"Queued {count} failed notification(s) for another try.")
