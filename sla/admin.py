@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -47,6 +46,7 @@ from sla.models import (
     TimerKind,
     WorkingInterval,
 )
+from sla.policies import delete_target, queue_policy_recompute, set_targets
 from tasks.admin import URL_FIELDS, ReadOnlyMixin
 from tasks.models import Priority
 
@@ -295,18 +295,16 @@ class SlaPolicyAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
-        """Running timers follow the edited policy: a background job re-syncs the cards."""
-        from django_q.tasks import async_task
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is SlaTarget:
+            save_targets(formset, policy=form.instance, actor=request.user)
+        else:
+            super().save_formset(request, form, formset, change)
 
-        transaction.on_commit(
-            lambda: async_task(
-                "sla.actions.recompute_policy_timers",
-                policy_id=policy.pk,
-                rematch=rematch,
-                task_name=f"recompute policy {policy.pk}",
-            )
-        )
+    def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
+        """Running timers follow the edited policy: a background job re-syncs the cards
+        (one per policy and save, also when `set_targets` queued it already)."""
+        queue_policy_recompute(policy=policy, rematch=rematch)
         scope = (
             "every open card is matched again"
             if rematch
@@ -359,6 +357,37 @@ class SlaPolicyAdmin(admin.ModelAdmin):
             "calendar": policy.calendar,
         }
         return TemplateResponse(request, "admin/sla/slapolicy/preview.html", context)
+
+
+def save_targets(formset, *, policy: SlaPolicy, actor) -> None:
+    """Save the policy page's target rows through `sla.policies` (the one writer of
+    targets), recording what changed for the admin's history as `formset.save()` would.
+    Removals first (deleted rows, and the old priority of a row moved to another), so rows
+    may trade priorities."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    edited = [f for f in formset.forms if f not in formset.deleted_forms and f.has_changed()]
+    for row in formset.deleted_forms:
+        if row.instance.pk is not None:
+            delete_target(policy=policy, priority=row.initial["priority"], actor=actor)
+            formset.deleted_objects.append(row.instance)
+    for row in edited:
+        if row.instance.pk is not None and "priority" in row.changed_data:
+            delete_target(policy=policy, priority=row.initial["priority"], actor=actor)
+    for row in edited:
+        data = row.cleaned_data
+        target = set_targets(
+            policy=policy,
+            priority=data["priority"],
+            response=data["response_target"],
+            resolution=data["resolution_target"],
+            warn_pct=data["warn_pct"],
+            warn_lead=data["warn_lead"],
+            actor=actor,
+        )
+        if row.instance.pk is None:
+            formset.new_objects.append(target)
+        else:
+            formset.changed_objects.append((target, row.changed_data))
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,10 @@ class SlaPolicy(models.Model):
         return self.mode == PolicyMode.OBSERVE
 
 
+# Longest target a policy may set: longer ones are typing mistakes (days for hours).
+MAX_TARGET = timedelta(days=366)
+
+
 class SlaTarget(models.Model):
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
     priority = models.CharField(max_length=10, choices=Priority.choices)
@@ -245,6 +249,14 @@ class SlaTarget(models.Model):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
                 errors[name] = "A target must be a positive duration."
+            elif value is not None and value > MAX_TARGET:
+                errors[name] = f"A target may be at most {MAX_TARGET.days} days of business time."
+        response, resolution = self.response_target, self.resolution_target
+        if response is not None and resolution is not None and resolution < response:
+            errors.setdefault(
+                "resolution_target",
+                "The resolution target must not be shorter than the response target.",
+            )
         if self.warn_pct is not None and not 0 < self.warn_pct < 100:
             errors["warn_pct"] = "Warn at a percentage between 1 and 99."
         if self.warn_lead is not None:
