@@ -10,6 +10,8 @@ not. For each, the Python predicates (`sla.rules`, the model's methods and
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -135,3 +137,10 @@ def test_boundaries():
     assert rules.is_at_risk(Facts, NOW) and rules.warning_due(Facts, NOW)
     assert rules.is_breached(Facts, NOW + timedelta(microseconds=1))
     assert rules.band(Facts, NOW) == rules.WARNED
+
+
+def test_the_rules_are_pure():
+    """sla.rules imports no Django (like sla.engine and sla.calendar)."""
+    code = "import sys, sla.rules; print(sorted(m for m in sys.modules if m.startswith('django')))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
