@@ -1,6 +1,7 @@
 """Writes of SLA policy configuration: targets, and bringing the cards a policy times in line.
 
-`set_targets` and `delete_target` are the only writers of `SlaTarget` rows: the policy admin
+`set_targets` and `delete_target` are the only writers of `SlaTarget` rows in the product
+(demo and benchmark data generators seed theirs directly): the policy admin
 and the calibration report's "apply" both call them, so a new target reaches the timers
 already running the same way whoever sets it. Running timers follow through
 `sla.actions.recompute_policy_timers`, a background job queued when the transaction commits
@@ -12,14 +13,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from sla.models import SlaPolicy, SlaTarget
 from tasks.models import Priority
+
+
+class Actor(Protocol):
+    """Who changes a target: a user (only their permissions are read)."""
+
+    def has_perm(self, perm: str) -> bool: ...
 
 
 class _Keep(Enum):
@@ -64,7 +70,7 @@ def queue_policy_recompute(*, policy: SlaPolicy, rematch: bool) -> None:
     transaction.on_commit(_Recompute(policy.pk, rematch))
 
 
-def _may(actor: AbstractBaseUser, action: str) -> None:
+def _may(actor: Actor, action: str) -> None:
     if not actor.has_perm(f"sla.{action}_slatarget"):
         raise PermissionError("You may not change SLA targets.")
 
@@ -78,7 +84,7 @@ def set_targets(
     resolution: timedelta | _Keep | None = KEEP,
     warn_pct: int | _Keep | None = KEEP,
     warn_lead: timedelta | _Keep | None = KEEP,
-    actor: AbstractBaseUser,
+    actor: Actor,
 ) -> SlaTarget:
     """Create or change the policy's target for `priority`; a value left out (KEEP) stays
     as stored, None clears it. Validated by `SlaTarget.clean` (positive, at most
@@ -113,7 +119,7 @@ def set_targets(
 
 
 @transaction.atomic
-def delete_target(*, policy: SlaPolicy, priority: str, actor: AbstractBaseUser) -> bool:
+def delete_target(*, policy: SlaPolicy, priority: str, actor: Actor) -> bool:
     """Remove the policy's target for `priority` (False: there was none). Timers already
     running keep the target they have; new cards of that priority get no timers from it."""
     _may(actor, "delete")

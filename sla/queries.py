@@ -41,7 +41,7 @@ def calendar_positions(now: datetime) -> dict[int, int]:
     }
 
 
-def with_risk(timers: QuerySet[SlaTimer], now: datetime) -> QuerySet[SlaTimer]:
+def with_risk(timers: SlaTimerQuerySet, now: datetime) -> QuerySet[SlaTimer]:
     """Annotate open timers with `band` (breached, warned, running, paused) and `share_left`
     (business time left as a share of the target, exact per calendar), and order them
     most urgent first: breached longest ago, then the smallest share of target left."""
