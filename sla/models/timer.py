@@ -61,6 +61,11 @@ class SlaTimerQuerySet(models.QuerySet):
         (sla.rules.is_at_risk)."""
         return self.open().filter(_warned_q(now)).exclude(_breached_q(now))
 
+    def breached_or_at_risk(self, now) -> SlaTimerQuerySet:
+        """Open timers breached or at risk at `now` (band breached or warned): one WHERE
+        over the columns of the covering index `timer_open_counts`."""
+        return self.open().filter(_breached_q(now) | _warned_q(now))
+
     def with_band(self, now) -> SlaTimerQuerySet:
         """Open timers annotated with `band` at `now` (sla.rules.band; BAND_NAMES)."""
         return self.open().annotate(band=band_expression(now))

@@ -87,6 +87,9 @@ def test_open_breached_and_at_risk_agree(grid):
     assert _pks(SlaTimer.objects.open()) == {t.pk for t in grid if t.is_open}
     assert _pks(SlaTimer.objects.breached(NOW)) == {t.pk for t in grid if t.is_breached(NOW)}
     assert _pks(SlaTimer.objects.at_risk(NOW)) == {t.pk for t in grid if t.is_at_risk(NOW)}
+    assert _pks(SlaTimer.objects.breached_or_at_risk(NOW)) == {
+        t.pk for t in grid if t.is_breached(NOW) or t.is_at_risk(NOW)
+    }
     # Chained after other filters, as the screens use them.
     kinds = SlaTimer.objects.filter(kind=TimerKind.RESOLUTION)
     assert _pks(kinds.breached(NOW)) == {t.pk for t in grid if rules.is_breached(t, NOW)}
