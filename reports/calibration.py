@@ -21,6 +21,7 @@ from reports.db import Percentile, grouped_with_names
 from reports.filters import Scope
 from reports.models import CardFacts
 from sla.models import SlaPolicy, SlaTarget, SlaTimer, TimerKind, TimerState
+from sla.policies import set_targets
 from tasks.models import Priority, RequestType
 
 SOURCES = {
@@ -172,19 +173,17 @@ def apply_proposal(
     actor: AbstractBaseUser,
 ) -> SlaTarget:
     """Create or update the policy's target for `priority` from a proposal. A missing value
-    keeps the current one. Raises ValidationError for values a target may not have. Timers
-    already running keep their target; new clocks use the new one."""
+    keeps the current one. Raises ValidationError for values a target may not have. Through
+    `sla.policies.set_targets`, as the admin: running timers follow the new target from now
+    on, time already used stays used."""
     if not can_apply(actor):
         raise PermissionError("You may not change SLA targets.")
-    priority = Priority(priority)
-    target = SlaTarget.objects.select_for_update().filter(policy=policy, priority=priority).first()
-    target = target or SlaTarget(policy=policy, priority=priority)
-    if response is not None:
-        target.response_target = response
-    if resolution is not None:
-        target.resolution_target = resolution
-    if target.response_target is None and target.resolution_target is None:
+    if response is None and resolution is None:
         raise ValidationError("There is nothing to apply: no observed times.")
-    target.full_clean()
-    target.save()
-    return target
+    observed = {"response": response, "resolution": resolution}
+    return set_targets(
+        policy=policy,
+        priority=priority,
+        actor=actor,
+        **{kind: value for kind, value in observed.items() if value is not None},
+    )

@@ -16,10 +16,9 @@ from functools import cache
 
 from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from sla import bulk, escalation, notify
+from sla import bulk, escalation, notify, outbox
 from sla.models import Channel, EscalationRule, Notification, SlaEvent, SlaTimer
 from tasks.models import Task, Team
 
@@ -38,12 +37,13 @@ SCAN_WORKERS = 2
 DELIVERY_BATCH = 200
 # Threads posting to Slack webhooks in a delivery run (the database stays on the main thread).
 SLACK_WORKERS = 8
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = outbox.MAX_ATTEMPTS
 # A delivery run stops claiming and sending after DELIVERY_BUDGET and hands back what it
 # has not sent, so a claim (LEASE) never expires while its run still works on it, and every
 # run ends well within the cluster's timeout (120 s).
 DELIVERY_BUDGET = timedelta(seconds=60)
-LEASE = timedelta(minutes=3)
+LEASE = outbox.LEASE
+resend = outbox.resend  # the admin action's old name
 TIMER_FIELDS = [
     "warned_at",
     "breached_at",
@@ -347,34 +347,13 @@ def send_pending_notifications(
         ThreadPoolExecutor(SLACK_WORKERS, thread_name_prefix="slack") as pool,
     ):
         while time.monotonic() < deadline:
-            claimed = _claim(now, batch)
+            claimed = outbox.claim_due(now=now, batch=batch, lease=LEASE)
             if not claimed:
                 break
             sent += _deliver(claimed, now, deadline, slack=slack, pool=pool)
             if len(claimed) < batch:
                 break
     return sent
-
-
-def _claim(now: datetime, batch: int) -> list[Notification]:
-    with transaction.atomic():
-        due = Notification.objects.filter(
-            state=Notification.State.PENDING, next_attempt_at__lte=now
-        ).order_by("next_attempt_at")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:batch])
-        lease_until = now + LEASE
-        claimed = Notification.objects.filter(
-            pk__in=ids, state=Notification.State.PENDING, next_attempt_at__lte=now
-        ).update(next_attempt_at=lease_until)
-        if not claimed:
-            return []
-    return list(
-        Notification.objects.filter(pk__in=ids, next_attempt_at=lease_until).select_related(
-            "event__timer__task__owner", "event__timer__task__blocking_reason", "recipient"
-        )
-    )
 
 
 SENT = "sent"
@@ -456,43 +435,13 @@ def _deliver(
     outcomes.extend((note, future.result()) for note, future in futures)
 
     sent = [note.pk for note, outcome in outcomes if outcome == SENT]
-    Notification.objects.filter(pk__in=sent).update(
-        state=Notification.State.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
-        last_error="",
-    )  # fmt: skip
-    late = [note.pk for note, outcome in outcomes if outcome == LATE]
-    Notification.objects.filter(pk__in=late, state=Notification.State.PENDING).update(
-        next_attempt_at=now
-    )
+    outbox.mark_sent(ids=sent)
+    outbox.hand_back(ids=[note.pk for note, outcome in outcomes if outcome == LATE], now=now)
     for note, outcome in outcomes:
         if isinstance(outcome, notify.DeliveryError):
-            _failed(note, str(outcome), now, retry_after=outcome.retry_after)
-        elif isinstance(outcome, float):  # its webhook is rate limiting: not tried, no attempt
-            Notification.objects.filter(pk=note.pk, state=Notification.State.PENDING).update(
-                next_attempt_at=now + timedelta(seconds=outcome)
+            outbox.mark_failed(
+                notification=note, error=str(outcome), now=now, retry_after=outcome.retry_after
             )
+        elif isinstance(outcome, float):  # its webhook is rate limiting: not tried, no attempt
+            outbox.postpone(notification_id=note.pk, until=now + timedelta(seconds=outcome))
     return len(sent)
-
-
-def _failed(
-    note: Notification, error: str, now: datetime, retry_after: float | None = None
-) -> None:
-    attempts = note.attempts + 1
-    if attempts >= MAX_ATTEMPTS:
-        changes = {"state": Notification.State.FAILED, "next_attempt_at": None}
-        log.warning("notification %s failed for good: %s", note.pk, error)
-    else:
-        backoff = timedelta(seconds=30 * 2 ** (attempts - 1))
-        if retry_after is not None:
-            backoff = max(backoff, timedelta(seconds=retry_after))
-        changes = {"next_attempt_at": now + backoff}
-    Notification.objects.filter(pk=note.pk).update(
-        attempts=attempts, last_error=error[:2000], **changes
-    )
-
-
-def resend(notifications) -> int:
-    """Put failed notifications back in the queue (admin action)."""
-    return notifications.filter(~Q(channel=Channel.IN_APP), state=Notification.State.FAILED).update(
-        state=Notification.State.PENDING, attempts=0, next_attempt_at=timezone.now()
-    )

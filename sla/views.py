@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from sla import outbox
 from sla.models import Channel, Notification
 
 INBOX_SIZE = 50
@@ -36,13 +36,13 @@ def bell(request: HttpRequest) -> HttpResponse:
 @require_POST
 def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one (`id`) or all of the user's notifications read. Only ever the user's own."""
-    unread = Notification.objects.unread_for(request.user)
     note_id = request.POST.get("id", "")
     if note_id:
         if not note_id.isdigit():
             return HttpResponse("Unknown notification.", status=400)
-        unread = unread.filter(pk=int(note_id))
-    unread.update(read_at=timezone.now())
+        outbox.mark_read(user=request.user, notification_id=int(note_id))
+    else:
+        outbox.mark_all_read(user=request.user)
     if request.htmx:
         context = {"notifications": _inbox(request.user)}
         return render(request, "sla/notifications.html#inbox", context)

@@ -4,7 +4,7 @@ Configuration (teams, request types, related objects, blocking reasons) is edite
 freely. Cards are not: every field the workflow owns is read-only, cards are created in the
 app, and the admin actions on cards call `tasks.actions` like every other entry point, so
 history and SLA timers stay right. Comments and events are append-only history. The card's
-timers are added to this admin by the SLA side (`sla.admin_cards`).
+timers are added to this admin by the SLA side (`sla.admin.cards`).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class TaskAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    # sla.admin_cards adds the card's timers (an inline and a "next due" column).
+    # sla.admin.cards adds the card's timers (an inline and a "next due" column).
     inlines = [CommentInline, TaskEventInline]
     actions = ["cancel_cards", "raise_priority"]
 

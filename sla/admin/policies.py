@@ -1,0 +1,233 @@
+"""Admin of SLA policies: criteria, targets (written through `sla.policies`), escalation
+rules, and the deadline preview page."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from sla.admin.preview import deadline_preview
+from sla.admin_forms import (
+    DeadlinePreviewForm,
+    SlaPolicyForm,
+    SlaTargetForm,
+    SlaTargetFormSet,
+)
+from sla.models import (
+    EscalationRule,
+    SlaPolicy,
+    SlaTarget,
+)
+from sla.policies import delete_target, queue_policy_recompute, set_targets
+from tasks.admin import URL_FIELDS
+from tasks.models import Priority
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = SlaTarget
+    form = SlaTargetForm
+    formset = SlaTargetFormSet
+    extra = 0
+    max_num = len(Priority)
+    verbose_name_plural = "targets (business time, e.g. 4:00:00 or 2 00:00:00 for two days)"
+
+    def get_extra(self, request: HttpRequest, obj=None, **kwargs) -> int:
+        return len(Priority) if obj is None else 1
+
+
+class EscalationRuleInline(admin.StackedInline):
+    model = EscalationRule
+    extra = 0
+    autocomplete_fields = ["notify_user", "notify_group"]
+    formfield_overrides = URL_FIELDS
+    fieldsets = [
+        (
+            None,
+            {"fields": [("active", "timer_kind"), ("trigger", "minutes_after_breach", "clock")]},
+        ),
+        (
+            "Who",
+            {
+                "fields": [
+                    ("notify_owner", "notify_performers", "notify_approver"),
+                    ("notify_team_manager", "notify_dispatchers"),
+                    ("notify_user", "notify_group"),
+                ]
+            },
+        ),
+        ("How", {"fields": [("in_app", "email", "slack"), "slack_webhook_url", "action"]}),
+    ]
+
+
+# Fields of a policy that decide which cards it times.
+POLICY_CRITERIA = frozenset(
+    {"active", "is_default", "order", "request_type", "priority", "team", "related_object_kind"}
+)
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
+    list_display = [
+        "name",
+        "order",
+        "is_default",
+        "active",
+        "mode",
+        "calendar",
+        "request_type",
+        "priority",
+        "team",
+        "related_object_kind",
+    ]
+    list_display_links = ["name"]
+    list_filter = ["active", "mode", "is_default", "calendar"]
+    list_select_related = ["calendar", "request_type", "team"]
+    search_fields = ["name"]
+    autocomplete_fields = ["request_type", "team", "calendar"]
+    filter_horizontal = ["pausing_reasons"]
+    inlines = [SlaTargetInline, EscalationRuleInline]
+    fieldsets = [
+        (None, {"fields": ["name", ("order", "is_default", "active"), "mode", "calendar"]}),
+        (
+            "Applies to cards matching every criterion set (empty = any)",
+            {"fields": ["request_type", "priority", "team", "related_object_kind"]},
+        ),
+        (
+            "Pauses",
+            {"fields": ["pausing_statuses", "pause_on_flagged_reasons", "pausing_reasons"]},
+        ),
+    ]
+
+    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, SlaTargetInline) and obj.pk is None:
+            # One row per priority to fill in; rows left untouched are not saved.
+            kwargs["initial"] = [{"priority": p.value} for p in Priority]
+        return kwargs
+
+    def save_model(self, request: HttpRequest, obj: SlaPolicy, form, change: bool) -> None:
+        previous = getattr(form, "replaces_default", None)
+        if previous is not None:
+            SlaPolicy.objects.filter(pk=previous.pk).update(is_default=False)
+            self.message_user(
+                request, f"{obj} is now the default policy instead of {previous}.", messages.INFO
+            )
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change or form.has_changed() or any(f.has_changed() for f in formsets):
+            self._recompute_open_cards(
+                request,
+                form.instance,
+                rematch=not change or bool(POLICY_CRITERIA.intersection(form.changed_data)),
+            )
+        if not SlaPolicy.objects.filter(is_default=True, active=True).exists():
+            self.message_user(
+                request,
+                "There is no active default policy: cards that match no other policy get no "
+                "SLA timers.",
+                messages.WARNING,
+            )
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is SlaTarget:
+            save_targets(formset, policy=form.instance, actor=request.user)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
+        """Running timers follow the edited policy: a background job re-syncs the cards
+        (one per policy and save, also when `set_targets` queued it already)."""
+        queue_policy_recompute(policy=policy, rematch=rematch)
+        scope = (
+            "every open card is matched again"
+            if rematch
+            else ("the open cards it times are brought in line with it")
+        )
+        self.message_user(
+            request,
+            f"{policy}: {scope} in the background; time already used stays used, the new "
+            "targets and pauses apply from now on.",
+            messages.INFO,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="sla_slapolicy_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        policy = self.get_object(request, unquote(object_id))
+        if policy is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, policy):
+            raise PermissionDenied
+        zone = ZoneInfo(policy.calendar.timezone)
+        form = DeadlinePreviewForm(request.GET if "start" in request.GET else None)
+        preview = None
+        if form.is_bound:
+            # A start without an offset is read as the calendar's local time.
+            with timezone.override(zone):
+                valid = form.is_valid()
+            if valid:
+                try:
+                    preview = deadline_preview(
+                        policy, form.cleaned_data["start"], Priority(form.cleaned_data["priority"])
+                    )
+                except ValueError as exc:
+                    form.add_error(None, f"No deadline can be computed: {exc}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": policy,
+            "title": f"Preview deadlines of {policy}",
+            "form": form,
+            "preview": preview,
+            "calendar": policy.calendar,
+        }
+        return TemplateResponse(request, "admin/sla/slapolicy/preview.html", context)
+
+
+def save_targets(formset, *, policy: SlaPolicy, actor) -> None:
+    """Save the policy page's target rows through `sla.policies` (the one writer of
+    targets), recording what changed for the admin's history as `formset.save()` would.
+    Removals first (deleted rows, and the old priority of a row moved to another), so rows
+    may trade priorities."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    edited = [f for f in formset.forms if f not in formset.deleted_forms and f.has_changed()]
+    for row in formset.deleted_forms:
+        if row.instance.pk is not None:
+            delete_target(policy=policy, priority=row.initial["priority"], actor=actor)
+            formset.deleted_objects.append(row.instance)
+    for row in edited:
+        if row.instance.pk is not None and "priority" in row.changed_data:
+            delete_target(policy=policy, priority=row.initial["priority"], actor=actor)
+    for row in edited:
+        data = row.cleaned_data
+        target = set_targets(
+            policy=policy,
+            priority=data["priority"],
+            response=data["response_target"],
+            resolution=data["resolution_target"],
+            warn_pct=data["warn_pct"],
+            warn_lead=data["warn_lead"],
+            actor=actor,
+        )
+        if row.instance.pk is None:
+            formset.new_objects.append(target)
+        else:
+            formset.changed_objects.append((target, row.changed_data))

@@ -1,0 +1,60 @@
+"""The SLA side's models, one module per concern; every public name is importable from here.
+
+- calendar: business calendars, their hours and holidays
+- policy: policies, their targets and escalation rules
+- timer: the timers on cards, their pauses and re-targets, and the queries over them
+- events: thresholds that fired and the outbox of notifications
+"""
+
+from sla.models.calendar import (
+    BusinessCalendar,
+    Holiday,
+    Weekday,
+    WorkingInterval,
+    clear_calendar_cache,
+    validate_timezone,
+)
+from sla.models.events import Channel, Notification, NotificationQuerySet, SlaEvent
+from sla.models.policy import (
+    MAX_TARGET,
+    EscalationRule,
+    PolicyMode,
+    SlaPolicy,
+    SlaTarget,
+    TimerKind,
+)
+from sla.models.timer import (
+    BAND_COLUMNS,
+    SlaPause,
+    SlaRetarget,
+    SlaTimer,
+    SlaTimerQuerySet,
+    TimerState,
+    band_expression,
+)
+
+__all__ = [
+    "BAND_COLUMNS",
+    "MAX_TARGET",
+    "BusinessCalendar",
+    "Channel",
+    "EscalationRule",
+    "Holiday",
+    "Notification",
+    "NotificationQuerySet",
+    "PolicyMode",
+    "SlaEvent",
+    "SlaPause",
+    "SlaPolicy",
+    "SlaRetarget",
+    "SlaTarget",
+    "SlaTimer",
+    "SlaTimerQuerySet",
+    "TimerKind",
+    "TimerState",
+    "Weekday",
+    "WorkingInterval",
+    "band_expression",
+    "clear_calendar_cache",
+    "validate_timezone",
+]

@@ -1,0 +1,129 @@
+"""Writes of SLA policy configuration: targets, and bringing the cards a policy times in line.
+
+`set_targets` and `delete_target` are the only writers of `SlaTarget` rows in the product
+(demo and benchmark data generators seed theirs directly): the policy admin
+and the calibration report's "apply" both call them, so a new target reaches the timers
+already running the same way whoever sets it. Running timers follow through
+`sla.actions.recompute_policy_timers`, a background job queued when the transaction commits
+(time already used stays used; the new target applies from the moment the card is visited,
+recorded as an `SlaRetarget`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import Enum
+from typing import Final, Protocol
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from sla.models import SlaPolicy, SlaTarget
+from tasks.models import Priority
+
+
+class Actor(Protocol):
+    """Who changes a target: a user (only their permissions are read)."""
+
+    def has_perm(self, perm: str) -> bool: ...
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP: Final = _Keep.KEEP  # leave the stored value as it is
+RECOMPUTE_JOB = "sla.actions.recompute_policy_timers"
+
+
+class _Recompute:
+    """An on-commit callback queueing one policy's recompute; `queue_policy_recompute`
+    widens a pending one instead of queueing a second job for the same policy."""
+
+    def __init__(self, policy_id: int, rematch: bool) -> None:
+        self.policy_id, self.rematch = policy_id, rematch
+
+    def __call__(self) -> None:
+        from django_q.tasks import async_task
+
+        async_task(
+            RECOMPUTE_JOB,
+            policy_id=self.policy_id,
+            rematch=self.rematch,
+            task_name=f"recompute policy {self.policy_id}",
+        )
+
+
+def queue_policy_recompute(*, policy: SlaPolicy, rematch: bool) -> None:
+    """Once the transaction commits, bring the open cards the policy times in line with it
+    (`rematch`: match every open card again, because its criteria changed). Several changes
+    of one policy in a transaction queue one job."""
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        # A pending callback can stand for this change: a savepoint still open when it was
+        # registered encloses this change too (rolling it back drops both), and one that
+        # was rolled back took its callbacks with it.
+        for _savepoints, callback, _robust in conn.run_on_commit:
+            if isinstance(callback, _Recompute) and callback.policy_id == policy.pk:
+                callback.rematch = callback.rematch or rematch
+                return
+    transaction.on_commit(_Recompute(policy.pk, rematch))
+
+
+def _may(actor: Actor, action: str) -> None:
+    if not actor.has_perm(f"sla.{action}_slatarget"):
+        raise PermissionError("You may not change SLA targets.")
+
+
+@transaction.atomic
+def set_targets(
+    *,
+    policy: SlaPolicy,
+    priority: str,
+    response: timedelta | _Keep | None = KEEP,
+    resolution: timedelta | _Keep | None = KEEP,
+    warn_pct: int | _Keep | None = KEEP,
+    warn_lead: timedelta | _Keep | None = KEEP,
+    actor: Actor,
+) -> SlaTarget:
+    """Create or change the policy's target for `priority`; a value left out (KEEP) stays
+    as stored, None clears it. Validated by `SlaTarget.clean` (positive, at most
+    MAX_TARGET, resolution not shorter than response, warning before the deadline): raises
+    ValidationError with the reason, or PermissionError. When anything changed, the running
+    timers under the policy are re-targeted after commit (`queue_policy_recompute`)."""
+    try:
+        priority = Priority(priority)
+    except ValueError:
+        raise ValidationError(f"Unknown priority {priority!r}.") from None
+    target = SlaTarget.objects.select_for_update().filter(policy=policy, priority=priority).first()
+    _may(actor, "add" if target is None else "change")
+    target = target or SlaTarget(policy=policy, priority=priority)
+    values = {
+        "response_target": response,
+        "resolution_target": resolution,
+        "warn_pct": warn_pct,
+        "warn_lead": warn_lead,
+    }
+    changed = target.pk is None
+    for field, value in values.items():
+        if value is not KEEP and getattr(target, field) != value:
+            setattr(target, field, value)
+            changed = True
+    if target.response_target is None and target.resolution_target is None:
+        raise ValidationError("Set a response target, a resolution target or both.")
+    target.full_clean()
+    if changed:
+        target.save()
+        queue_policy_recompute(policy=policy, rematch=False)
+    return target
+
+
+@transaction.atomic
+def delete_target(*, policy: SlaPolicy, priority: str, actor: Actor) -> bool:
+    """Remove the policy's target for `priority` (False: there was none). Timers already
+    running keep the target they have; new cards of that priority get no timers from it."""
+    _may(actor, "delete")
+    deleted, _ = SlaTarget.objects.filter(policy=policy, priority=priority).delete()
+    if deleted:
+        queue_policy_recompute(policy=policy, rematch=False)
+    return bool(deleted)
