@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reports import rollup
+from reports.filters import Scope
 from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
 from tasks import actions
 from tasks.models import Priority, Status, Task, Team
@@ -157,3 +158,13 @@ def history(policies, team, support, support_team, request_type, manager, perfor
 
 
 WEEK = {"start": "2026-11-16", "end": "2026-11-22"}
+
+
+def week(**kw) -> Scope:
+    """The week of the history (Mon 16 – Sun 22 Nov 2026), with filters."""
+    return Scope(start=berlin(*MON, 0), end=berlin(2026, 11, 23, 0), **kw)
+
+
+def by(figure, key):
+    """A figure's rows keyed by one column."""
+    return {row[key]: row for row in figure.rows}

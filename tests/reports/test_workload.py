@@ -1,0 +1,24 @@
+"""Workload and attention (reports.queries.workload): the current state of the constructed
+history."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.queries import workload
+from tests.reports.conftest import THU, berlin, by, week
+
+pytestmark = pytest.mark.django_db
+
+
+def test_workload_and_attention_are_the_current_state(history):
+    now = berlin(*THU, 12, 30)  # H's resolution clock warned at 12:00, due 13:00
+    teams = by(workload.workload_teams(week(), now), "team")
+    assert (teams["Support"]["open"], teams["Support"]["at_risk"]) == (2, 1)  # C and H
+    attention = by(workload.attention(week(), now), "what")
+    assert attention["Open cards without an owner"]["n"] == 1  # C
+    assert attention["Open cards without a next step"]["n"] == 2
+    approaching = workload.approaching_breach(week(), now).rows
+    assert [r["card"] for r in approaching] == [f"#{history.cards['H'].pk} H"]
+    later = by(workload.workload_teams(week(), berlin(*THU, 14)), "team")
+    assert (later["Support"]["at_risk"], later["Support"]["breached"]) == (0, 1)
