@@ -9,7 +9,8 @@ import pytest
 from reports.queries import automation
 from tests.reports.conftest import by, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_repetitive_work_flags_short_uniform_high_volume_types(history):

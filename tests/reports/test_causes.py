@@ -8,7 +8,8 @@ from reports.filters import Scope
 from reports.queries import causes
 from tests.reports.conftest import H, berlin, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_pareto_of_causes_from_pause_intervals(history):

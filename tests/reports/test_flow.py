@@ -7,7 +7,8 @@ import pytest
 from reports.queries import flow
 from tests.reports.conftest import H, M, by, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_time_per_stage_from_the_stage_table(history):

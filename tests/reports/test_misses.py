@@ -7,7 +7,8 @@ import pytest
 from reports.queries import misses
 from tests.reports.conftest import by, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_misses_by_team_type_owner_and_client(history):

@@ -9,7 +9,8 @@ from reports.filters import Scope
 from reports.queries import overview
 from tests.reports.conftest import H, M, berlin, by, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_on_time_counts_met_missed_and_cards_without_sla_separately(history):

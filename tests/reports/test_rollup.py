@@ -21,7 +21,8 @@ from tasks.models import Priority, Status
 from tests.factories import RelatedObjectFactory
 from tests.reports.conftest import MON, THU, TUE, WED, H, M, berlin
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 FRI = (2026, 11, 20)
 HOUR = timedelta(hours=1)
 THU_DAY = date(*THU)

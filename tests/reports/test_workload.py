@@ -8,7 +8,8 @@ import pytest
 from reports.queries import workload
 from tests.reports.conftest import THU, berlin, by, week
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 
 def test_workload_and_attention_are_the_current_state(history):
