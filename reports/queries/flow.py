@@ -26,6 +26,7 @@ from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.models import StageInterval
 from reports.queries.common import NAME_LIMIT, STATUS_LABEL, label_of, person_name
+from reports.rollup import WAITING  # the statuses its previous_waiting_in_team follows
 from tasks.models import Status, Team
 
 
@@ -48,7 +49,6 @@ STAGE_COLUMNS = [
     Column("avg", "Average stretch", Kind.DURATION),
     Column("p90", "90th percentile stretch", Kind.DURATION),
 ]
-WAITING = [Status.WAITING, Status.ON_APPROVAL]
 APPROVER = ("approver__first_name", "approver__last_name", "approver__username")
 
 

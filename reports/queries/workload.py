@@ -13,20 +13,19 @@ from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.queries.common import KIND_LABEL, NAME_LIMIT, label_of, person_name
 from sla.models import SlaTimer
-from tasks.models import OPEN_STATUSES, Task
+from tasks.models import Task
 
 
 def _open_cards(scope: Scope):
-    return Task.objects.filter(scope.cards(), status__in=OPEN_STATUSES)
+    return Task.objects.open().filter(scope.cards())
 
 
 def _workload_counts(now: datetime) -> dict:
-    """Open cards, and of them those with a live clock at risk / breached: each a hashed
-    set of the live timers' cards (partial index on open timers), not a join of all timers
-    counted distinct."""
-    live = SlaTimer.objects.filter(stopped_at__isnull=True)
-    at_risk = live.filter(breached_at__isnull=True, warn_at__lte=now, due_at__gt=now)
-    breached = live.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now))
+    """Open cards, and of them those with an open clock at risk / breached (the rules of
+    sla.rules): each a hashed set of the open timers' cards (partial index on open timers),
+    not a join of all timers counted distinct."""
+    at_risk = SlaTimer.objects.at_risk(now)
+    breached = SlaTimer.objects.breached(now)
     return {
         "open": Count("pk"),
         "at_risk": Count("pk", filter=Q(pk__in=at_risk.values("task_id"))),
@@ -119,15 +118,10 @@ def attention(scope: Scope, now: datetime) -> Figure:
 
 
 def approaching_breach(scope: Scope, now: datetime, limit: int = 25) -> Figure:
+    # At risk (sla.rules) and running: a paused clock does not approach its deadline.
     timers = (
-        SlaTimer.objects.filter(
-            scope.cards("task__"),
-            stopped_at__isnull=True,
-            breached_at__isnull=True,
-            running_since__isnull=False,
-            warn_at__lte=now,
-            due_at__gt=now,
-        )
+        SlaTimer.objects.at_risk(now)
+        .filter(scope.cards("task__"), running_since__isnull=False)
         .select_related("task", "task__owner", "task__team")
         .order_by("due_at")[:limit]
     )
