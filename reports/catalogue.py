@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from reports import queries
 from reports.figures import Figure
 from reports.filters import Scope
+from reports.queries import automation, causes, flow, misses, overview, workload
 
 
 @dataclass(frozen=True)
@@ -25,29 +25,29 @@ REPORTS: dict[str, Report] = {
         Report(
             "overview",
             "On time and volume",
-            lambda s, now: [queries.on_time(s), queries.first_response(s), queries.volume(s)],
+            lambda s, now: [overview.on_time(s), overview.first_response(s), overview.volume(s)],
         ),
         Report(
             "flow",
             "Stages and hand-offs",
-            lambda s, now: queries.flow(s),
+            lambda s, now: flow.flow(s),
         ),
         Report(
             "misses",
             "Misses",
-            lambda s, now: [queries.misses_by(s, d) for d in queries.MISS_DIMENSIONS],
+            lambda s, now: [misses.misses_by(s, d) for d in misses.MISS_DIMENSIONS],
         ),
-        Report("causes", "Causes of delay", lambda s, now: [queries.causes(s)]),
+        Report("causes", "Causes of delay", lambda s, now: [causes.causes(s)]),
         Report(
             "workload",
             "Workload and attention",
             lambda s, now: [
-                queries.approaching_breach(s, now),
-                queries.attention(s, now),
-                *queries.workload(s, now),
+                workload.approaching_breach(s, now),
+                workload.attention(s, now),
+                *workload.workload(s, now),
             ],
             current_state=True,
         ),
-        Report("automation", "Repetitive work", lambda s, now: [queries.repetitive(s)]),
+        Report("automation", "Repetitive work", lambda s, now: [automation.repetitive(s)]),
     ]
 }

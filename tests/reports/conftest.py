@@ -18,20 +18,40 @@ Cards (Support unless said), times Berlin:
      (resolution 13h: missed at Wed 13:00).
   H normal: created Thu 09:00, in progress 09:50 (response 50m: warned, met: a near miss);
      still in progress.
+
+The history is built once per test module that uses it (`report_world`, marked in the
+module's `pytestmark`), inside a transaction that each test's own transaction nests in and
+that is rolled back after the module: each test starts from the same rows and may change
+them. The fixtures below and the personas of tests/conftest.py find these rows where they
+exist (the factories get or create by name), so a test asks for them as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
+from django.test import TestCase
 
 from reports import rollup
-from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
+from reports.filters import Scope
+from sla.models import (
+    BusinessCalendar,
+    PolicyMode,
+    SlaPolicy,
+    SlaTarget,
+    WorkingInterval,
+    clear_calendar_cache,
+)
 from tasks import actions
-from tasks.models import Priority, Status, Task, Team
+from tasks.models import BlockingReason, Priority, RequestType, Status, Task, Team
+from tasks.roles import ensure_role_groups
+from tests.conftest import _persona
 from tests.factories import BlockingReasonFactory, RequestTypeFactory, TeamFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -44,12 +64,20 @@ def berlin(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
 
 
+def _office() -> BusinessCalendar:
+    calendar = BusinessCalendar.objects.filter(name="Office").first()
+    if calendar is None:
+        calendar = BusinessCalendar.objects.create(name="Office", timezone="Europe/Berlin")
+        for day in range(5):
+            WorkingInterval.objects.create(
+                calendar=calendar, weekday=day, start=time(9), end=time(17)
+            )
+    return calendar
+
+
 @pytest.fixture
 def office(db):
-    calendar = BusinessCalendar.objects.create(name="Office", timezone="Europe/Berlin")
-    for day in range(5):
-        WorkingInterval.objects.create(calendar=calendar, weekday=day, start=time(9), end=time(17))
-    return calendar
+    return _office()
 
 
 def _policy(name, calendar, targets, **fields) -> SlaPolicy:
@@ -65,18 +93,10 @@ def _policy(name, calendar, targets, **fields) -> SlaPolicy:
     return policy
 
 
-@pytest.fixture
-def support_team(db):
-    return TeamFactory(name="Support")
-
-
-@pytest.fixture
-def support(support_team):
-    return RequestTypeFactory(name="Support", default_team=support_team)
-
-
-@pytest.fixture
-def policies(office, request_type):
+def _policies(office: BusinessCalendar, request_type: RequestType) -> tuple[SlaPolicy, SlaPolicy]:
+    existing = {p.name: p for p in SlaPolicy.objects.filter(name__in=("Standard", "Leads observe"))}
+    if existing:
+        return existing["Standard"], existing["Leads observe"]
     standard = _policy(
         "Standard",
         office,
@@ -92,6 +112,21 @@ def policies(office, request_type):
         mode=PolicyMode.OBSERVE,
     )
     return standard, leads
+
+
+@pytest.fixture
+def support_team(db):
+    return TeamFactory(name="Support")
+
+
+@pytest.fixture
+def support(support_team):
+    return RequestTypeFactory(name="Support", default_team=support_team)
+
+
+@pytest.fixture
+def policies(office, request_type):
+    return _policies(office, request_type)
 
 
 @dataclass
@@ -112,8 +147,7 @@ def _move(task, to, at, actor, **kw) -> Task:
     return actions.change_status(task=task, to=to, actor=actor, at=at, **kw)
 
 
-@pytest.fixture
-def history(policies, team, support, support_team, request_type, manager, performer):
+def _history(team, support, support_team, request_type, manager, performer) -> dict[str, Task]:
     customer = BlockingReasonFactory(name="Customer", pauses_sla=True)
     support_team.members.add(performer)
     p, IP = performer, Status.IN_PROGRESS
@@ -150,10 +184,89 @@ def history(policies, team, support, support_team, request_type, manager, perfor
     h = cards["H"] = _card("H", support, berlin(*THU, 9), p, p)
     _move(h, IP, berlin(*THU, 9, 50), p)
 
-    for task in cards.values():
-        task.refresh_from_db()
     rollup.refresh(now=berlin(*THU, 15))
-    return History(cards, customer, team, support_team)
+    return cards
+
+
+@dataclass(frozen=True)
+class World:
+    """The primary keys of the shared rows (each test reads its own instances)."""
+
+    cards: dict[str, int]
+    customer: int
+    sales: int
+    support: int
+
+
+@contextmanager
+def rolled_back_after(django_db_blocker) -> Iterator[None]:
+    """Rows written inside stay for the tests run meanwhile (their transactions nest in
+    this one, as in Django's TestCase.setUpTestData) and are rolled back on exit."""
+    with django_db_blocker.unblock():
+        atomics = TestCase._enter_atomics()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            TestCase._rollback_atomics(atomics)
+        clear_calendar_cache()  # ids are reused after a rollback (SQLite)
+        cache.clear()
+
+
+@pytest.fixture(scope="module")
+def report_world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    """The personas of tests/conftest.py that the history needs, its teams, request types,
+    calendar and policies, and the history itself: built once per module."""
+    with rolled_back_after(django_db_blocker):
+        with django_db_blocker.unblock():
+            clear_calendar_cache()
+            cache.clear()
+            roles = ensure_role_groups()
+            manager = _persona(roles, "maria", "manager", first_name="Maria", last_name="Manager")
+            dispatcher = _persona(
+                roles, "dan", "dispatcher", first_name="Dan", last_name="Dispatcher"
+            )
+            performer = _persona(
+                roles, "paula", "performer", first_name="Paula", last_name="Performer"
+            )
+            other = _persona(roles, "pete", "performer", first_name="Pete", last_name="Performer")
+            team = TeamFactory(name="Sales", manager=manager)
+            team.members.add(dispatcher, performer, other)
+            request_type = RequestTypeFactory(name="Sales lead", default_team=team)
+            support_team = TeamFactory(name="Support")
+            support = RequestTypeFactory(name="Support", default_team=support_team)
+            _policies(_office(), request_type)
+            cards = _history(team, support, support_team, request_type, manager, performer)
+            world = World(
+                cards={title: task.pk for title, task in cards.items()},
+                customer=BlockingReason.objects.get(name="Customer").pk,
+                sales=team.pk,
+                support=support_team.pk,
+            )
+        yield world
+
+
+@pytest.fixture
+def history(db, report_world: World) -> History:
+    """The history's cards and teams, read afresh for this test."""
+    tasks = Task.objects.in_bulk(report_world.cards.values())
+    teams = Team.objects.in_bulk([report_world.sales, report_world.support])
+    return History(
+        {title: tasks[pk] for title, pk in report_world.cards.items()},
+        BlockingReason.objects.get(pk=report_world.customer),
+        teams[report_world.sales],
+        teams[report_world.support],
+    )
 
 
 WEEK = {"start": "2026-11-16", "end": "2026-11-22"}
+
+
+def week(**kw) -> Scope:
+    """The week of the history (Mon 16 – Sun 22 Nov 2026), with filters."""
+    return Scope(start=berlin(*MON, 0), end=berlin(2026, 11, 23, 0), **kw)
+
+
+def by(figure, key):
+    """A figure's rows keyed by one column."""
+    return {row[key]: row for row in figure.rows}

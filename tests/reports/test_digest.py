@@ -17,7 +17,8 @@ from tasks.models import Status
 from tests.factories import BlockingReasonFactory, UserFactory
 from tests.reports.conftest import berlin
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
 WEEK = date(2026, 11, 16)
 NEXT_MONDAY_7 = berlin(2026, 11, 23, 7)

@@ -7,22 +7,23 @@ import io
 
 import pytest
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import connection
 from django.test import Client
 
 from reports import rollup
 from reports.catalogue import REPORTS
-from reports.db import REPORT_SETTINGS, report_settings
 from reports.filters import PlainSelect
 from sla.models import SlaTarget
 from tasks import actions
-from tasks.models import Priority, Status
+from tasks.models import Priority, RequestType, Status, Team
 from tests.factories import RelatedObjectFactory, TeamFactory, UserFactory
-from tests.reports.conftest import MON, TUE, WEEK, H, berlin
+from tests.reports.conftest import MON, TUE, WEEK, H, berlin, rolled_back_after
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on the shared history (conftest.report_world), built once per module.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
 
+User = get_user_model()
 PAGES = [f"/reports/{slug}/" for slug in REPORTS] + ["/reports/calibration/", "/reports/weekly/"]
 
 
@@ -94,9 +95,11 @@ def test_a_period_with_no_cards_says_so(as_manager, history):
     assert "No cards in this period match these filters." in html.content.decode()
 
 
-@pytest.fixture
-def many_cards(history, support, manager):
+def _many_cards(world) -> None:
     """Enough owners, teams, clients and approvals that a per-row query would show."""
+    manager = User.objects.get(username="maria")
+    support = RequestType.objects.get(name="Support")
+    support_team = Team.objects.get(pk=world.support)
     for i in range(12):
         owner = UserFactory(username=f"owner{i}")
         team = TeamFactory(name=f"Team {i}")
@@ -107,31 +110,40 @@ def many_cards(history, support, manager):
         )  # fmt: skip
         actions.set_approver(task=card, approver=owner, actor=manager, at=berlin(*MON, 9))
         actions.change_status(task=card, to=Status.ON_APPROVAL, actor=owner, at=berlin(*MON, 10))
-        actions.change_team(task=card, team=history.support, actor=manager, at=berlin(*MON, 11))
+        actions.change_team(task=card, team=support_team, actor=manager, at=berlin(*MON, 11))
         actions.change_status(task=card, to=Status.DONE, actor=owner, at=berlin(*TUE, 12))
     rollup.refresh()
 
 
-@pytest.mark.parametrize(
-    ("url", "limit"),
-    [
-        # On PostgreSQL each page also sets its session settings (reports.db.report_settings).
-        ("/reports/overview/", 16),
-        ("/reports/flow/", 16),  # the grouped pass and each figure's percentiles
-        ("/reports/misses/", 14),
-        ("/reports/causes/", 11),
-        ("/reports/workload/", 14),
-        ("/reports/automation/", 11),
-        ("/reports/calibration/", 13),
-        ("/reports/weekly/", 16),
-    ],
-)
-def test_pages_use_a_fixed_number_of_queries(
-    as_manager, many_cards, django_assert_max_num_queries, url, limit
-):
-    with django_assert_max_num_queries(limit):
-        response = as_manager.get(url, {**WEEK, "week": "2026-11-16"})
-    assert response.status_code == 200
+class TestQueryCounts:
+    @pytest.fixture(scope="class")
+    def many_cards(self, report_world, django_db_blocker):
+        """The history and _many_cards: built once for the pages below, rolled back after."""
+        with rolled_back_after(django_db_blocker):
+            with django_db_blocker.unblock():
+                _many_cards(report_world)
+            yield
+
+    @pytest.mark.parametrize(
+        ("url", "limit"),
+        [
+            # On PostgreSQL each page also sets its session settings (reports.db.report_settings).
+            ("/reports/overview/", 16),
+            ("/reports/flow/", 16),  # the grouped pass and each figure's percentiles
+            ("/reports/misses/", 14),
+            ("/reports/causes/", 11),
+            ("/reports/workload/", 14),
+            ("/reports/automation/", 11),
+            ("/reports/calibration/", 13),
+            ("/reports/weekly/", 16),
+        ],
+    )
+    def test_pages_use_a_fixed_number_of_queries(
+        self, as_manager, many_cards, django_assert_max_num_queries, url, limit
+    ):
+        with django_assert_max_num_queries(limit):
+            response = as_manager.get(url, {**WEEK, "week": "2026-11-16"})
+        assert response.status_code == 200
 
 
 # --- calibration -------------------------------------------------------------------
@@ -229,17 +241,3 @@ def test_the_filter_selects_render_the_same_html_as_django_selects(value):
     django = forms.Select(choices=choices).render("client", value, {"id": "id_client"})
     assert plain == "".join(line.strip() for line in django.splitlines())
     assert "&lt;script&gt;" in plain
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL session settings")
-@pytest.mark.django_db(transaction=True)
-def test_report_pages_run_with_their_session_settings_on_postgresql():
-    def current() -> tuple:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
-            return cursor.fetchone()
-
-    inside = report_settings(current)()
-
-    assert inside == (REPORT_SETTINGS["work_mem"], REPORT_SETTINGS["jit"])
-    assert current() != inside  # SET LOCAL: for the page's transaction only
