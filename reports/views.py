@@ -180,7 +180,11 @@ def calibration_apply(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, "Nothing was applied: " + " ".join(error.messages))
     else:
-        messages.success(request, f"Target {target} saved: new cards get it from now on.")
+        messages.success(
+            request,
+            f"Target {target} saved: new cards get it, and running timers are re-targeted"
+            " (time already used stays used).",
+        )
     return redirect(back)
 
 
