@@ -10,7 +10,7 @@ What it does, all on 127.0.0.1 and bounded by --count:
   1. starts a Slack stand-in (ThreadingHTTPServer answering every POST with 200 "ok", in a
      process of its own) and an SMTP receiver (aiosmtpd, accepts and drops every message),
      and points EMAIL_URL at it;
-  2. `manage.py bench_timers --reset --open N --due N --slack-webhook http://127.0.0.1:…/`
+  2. `bench/generate_timers.py --reset --open N --due N --slack-webhook http://127.0.0.1:…/`
      and one `scan_due_timers` run: N breaches, each with a pending email to the card's owner
      and a pending Slack message (plus an in-app row, sent at once, not delivered);
   3. times `send_pending_notifications` twice: first the Slack rows alone (the email rows are
@@ -150,11 +150,12 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from bench.generate import timers
     from sla import jobs
     from sla.jobs import scan_due_timers, send_pending_notifications
     from sla.models import Channel, Notification
@@ -162,7 +163,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. …/turnaround_bench).")
     n = args.count
-    call_command("bench_timers", open=n, due=n, reset=True, slack_webhook=webhook)
+    timers.generate(open_timers=n, due=n, reset=True, slack_webhook=webhook)
     fired = scan_due_timers(now=timezone.now())
     pending = Notification.objects.filter(state=Notification.State.PENDING)
     print(

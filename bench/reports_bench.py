@@ -16,7 +16,7 @@ load average before and after (other work on the machine makes the times noisy).
 After changing the derived tables, rebuild them on an existing bench database (keeps the
 cards, rewrites CardFacts and DailyVolume set-based, about a minute at 1M cards):
 
-    .venv/bin/python manage.py bench_reports --derived-only
+    .venv/bin/python bench/generate_reports.py --derived-only
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
+
+from bench.generate import reports_data  # noqa: E402
 
 PAGES = [
     "/reports/overview/",
@@ -67,7 +68,7 @@ def main() -> None:
         sys.exit("Run on PostgreSQL (DATABASE_URL).")
     if not args.skip_generate:
         started = time.perf_counter()
-        call_command("bench_reports", cards=args.cards)
+        reports_data.generate(cards=args.cards)
         print(f"generated {args.cards} cards in {time.perf_counter() - started:.0f} s")
     setup_test_environment()
     client = Client()

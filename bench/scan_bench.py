@@ -8,7 +8,7 @@ How to run (a dedicated database; DEBUG off so Django keeps no query log of its 
     export DEBUG=false SECRET_KEY=bench ALLOWED_HOSTS='*'
     .venv/bin/python bench/scan_bench.py --open 1000000 --due 10000
 
-Each invocation is one scenario: it runs `manage.py bench_timers --reset` (N open timers, M of
+Each invocation is one scenario: it runs `bench/generate_timers.py --reset` (N open timers, M of
 them due), VACUUM ANALYZEs, then times `scan_due_timers(now=…)` --runs times. A scan that
 fired is not repeatable, so between runs the due timers are re-armed (breach cleared,
 events/notifications/queue truncated, VACUUM ANALYZE): every run does the same work on the
@@ -67,6 +67,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.generate import timers  # noqa: E402
 from sla import jobs  # noqa: E402
 from sla.jobs import TIMER_FIELDS, scan_due_timers  # noqa: E402
 from sla.models import Notification, SlaEvent, SlaTimer  # noqa: E402
@@ -281,9 +282,8 @@ def write_profile(profiler: cProfile.Profile, path: str) -> None:
 
 def generate(args) -> None:
     started = time.perf_counter()
-    call_command(
-        "bench_timers",
-        open=args.open,
+    timers.generate(
+        open_timers=args.open,
         due=args.due,
         chunk=args.chunk,
         reset=True,

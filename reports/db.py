@@ -69,8 +69,8 @@ def connect() -> None:
 
 
 # For the report pages' transaction only (SET LOCAL): sorts and hashes of a period's rows in
-# memory rather than in temporary files, and no JIT compilation, which costs report queries
-# 0.1–0.2 s each (their cost estimates pass jit_above_cost) and gains them nothing measurable.
+# memory rather than in temporary files, and no JIT compilation: their cost estimates pass
+# jit_above_cost, so each would pay the compilation and gain nothing from it.
 REPORT_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 
 
@@ -142,7 +142,7 @@ def nth_values(probes: list[tuple[Any, str, int, float]]) -> list[Any]:
     rank `metrics.nearest_rank(n, fraction)`, read by skipping the ranks before it from the
     nearer end of an index in the value's order (one statement for all of them; None when
     n is 0). The same figure as `Percentile` over the same rows; it pays when a group is
-    large (a sort of 750,000 values costs more than reading half of them in order)."""
+    large (sorting a whole period's values costs more than reading half of them in order)."""
     if not probes:
         return []
     parts, params = [], []

@@ -1,7 +1,7 @@
 """Set-based writes for the jobs' hot paths.
 
-Django's `bulk_update` builds one CASE expression per field and row; for a scan batch of
-1,000 timers that was three quarters of the scan's time (docs/performance.md). On PostgreSQL
+Django's `bulk_update` builds one CASE expression per field and row; for a scan batch that
+was most of the scan's time (docs/performance-journal.md). On PostgreSQL
 one `UPDATE … FROM unnest(arrays)` does the same in a single, cheap statement.
 """
 

@@ -4,11 +4,9 @@ cards change and the scan records breaches without touching the cards."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from reports import rollup
@@ -181,36 +179,6 @@ def test_flow_counts_each_card_once_per_group_whatever_its_returns(history, mana
     friday = Scope(start=berlin(*FRI, 0), end=berlin(2026, 11, 23, 0))
     departments = {r["team"]: r["cards"] for r in flow.flow(friday)[3].rows}
     assert departments == {"Support": 1}  # H: on approval, then waiting
-
-
-def test_the_migration_fills_previous_starts_as_the_refresh_does(history, manager):
-    h = history.cards["H"]
-    h.refresh_from_db()
-    actions.set_approver(task=h, approver=manager, actor=manager, at=berlin(*THU, 10))
-    for status, at in (
-        (Status.ON_APPROVAL, 11),
-        (Status.IN_PROGRESS, 12),
-        (Status.ON_APPROVAL, 13),
-    ):
-        actions.change_status(task=h, to=status, actor=manager, at=berlin(*THU, at))
-    rollup.refresh()
-    columns = [
-        "previous_in_status",
-        "previous_waiting_in_team",
-        "previous_with_approver",
-        "previous_after_handoff",
-    ]
-    refreshed = list(StageInterval.objects.order_by("pk").values_list("pk", *columns))
-    assert any(any(row[1:]) for row in refreshed)  # the history has returns to a stage
-    StageInterval.objects.update(**dict.fromkeys(columns))
-
-    migration = importlib.import_module(
-        "reports.migrations.0004_flow_first_visits_and_percentile_indexes"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(migration.FILL)
-
-    assert list(StageInterval.objects.order_by("pk").values_list("pk", *columns)) == refreshed
 
 
 # --- the derived tables themselves ---------------------------------------------------

@@ -1,5 +1,8 @@
 # ruff: noqa: E501  (SQL text reads better unwrapped)
-"""`manage.py bench_reports --cards N`: synthetic history for the report benchmark, PostgreSQL.
+"""Synthetic history for the report benchmark (bench/reports_bench.py), PostgreSQL:
+
+    DATABASE_URL=postgres://…/turnaround_reports_bench .venv/bin/python \
+        bench/generate_reports.py --cards 1000000
 
 Set-based SQL only (generate_series), so a million cards take minutes, not hours. It writes
 cards, their typed history (created / in progress / done events), SLA timers (met, missed,
@@ -9,24 +12,31 @@ business times taken as the synthetic durations (the benchmark measures the repo
 not `reports.rollup.refresh`). `--derived-only` rebuilds CardFacts and DailyVolume of an
 existing bench database.
 
+Stopped timers are history: their deadlines are the synthetic durations laid on wall time
+(the reports read their outcome, not their deadline). The timers still running are what
+the at-risk queue and the scan read, so their stored fields are what sla.actions would
+have written: deadlines, `due_clock` and next check from `sla.engine` on the bench's office
+calendar (bench.generate.clocks.running), one timer at a time in Python.
+
 DESTRUCTIVE: truncates cards, timers and report tables. Refuses to run unless the database
 name contains "bench".
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from collections.abc import Callable
 from datetime import time as clock
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sla import engine
+from bench.generate import clocks, require_bench_database
 from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Team
 from tasks.roles import ensure_role_groups
@@ -117,7 +127,7 @@ STEPS = [
             -- updated when it last changed: stopped, else breached, else started
             coalesce(k.stop, CASE WHEN k.spent > k.target
                 THEN t.created_at + make_interval(mins => k.target) END, t.created_at),
-            -- running: set by the "due clocks" step (a timer runs exactly while it has one)
+            -- running: set from sla.engine by _running_timers (it runs exactly while it has one)
             CASE WHEN k.stop IS NULL THEN 0 END
         FROM tasks_task t JOIN gen ON gen.g = t.id
         CROSS JOIN LATERAL (VALUES
@@ -248,137 +258,181 @@ TRUNCATE sla_notification, sla_slaevent, sla_slapause, sla_slaretarget, sla_slat
 """
 
 
-class Command(BaseCommand):
-    help = "Generate N synthetic cards with history for bench/reports_bench.py (PostgreSQL)."
+HELP = "Generate N synthetic cards with history for bench/reports_bench.py (PostgreSQL)."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--cards", type=int, default=1_000_000)
-        parser.add_argument("--seed", type=float, default=0.42)
-        parser.add_argument(
-            "--derived-only",
-            action="store_true",
-            help="Keep the cards; rebuild CardFacts and DailyVolume from them.",
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=HELP)
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=float, default=0.42)
+    parser.add_argument(
+        "--derived-only",
+        action="store_true",
+        help="Keep the cards; rebuild CardFacts and DailyVolume from them.",
+    )
+    args = parser.parse_args(argv)
+    generate(cards=args.cards, seed=args.seed, derived_only=args.derived_only)
+
+
+def generate(
+    *, cards: int, seed: float = 0.42, derived_only: bool = False, out: Callable = print
+) -> None:
+    require_bench_database("generate_reports")
+    params = _dimensions()
+    params["n"] = cards
+    params["tz"] = timezone.get_current_timezone_name()
+    steps = [("derived facts and daily rollup", DERIVED)]
+    if not derived_only:
+        steps = [*STEPS, *steps]
+        with connection.cursor() as cursor:
+            cursor.execute(TRUNCATE)
+            cursor.execute("SELECT setseed(%s)", [seed])
+    with transaction.atomic():
+        for name, sql in steps:
+            if name == "pauses and events":
+                # Before the events: the running timers' warnings and breaches are stamped
+                # from their engine deadlines.
+                started = time.perf_counter()
+                _running_timers(BusinessCalendar.objects.get(pk=params["calendar"]))
+                out(f"due clocks: {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            out(f"{name}: {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute("VACUUM ANALYZE")
+        out(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
+    out(f"{cards} cards generated.")
+
+
+def _running_timers(calendar: BusinessCalendar) -> None:
+    """The fields sla.actions keeps for each running timer, from sla.engine: deadlines,
+    `due_clock` and next check, the warning and breach the scan would have stamped by now,
+    and no time used before `running_since` (= the start; they never paused)."""
+    work = calendar.work_calendar()
+    targets = {
+        (row.policy_id, row.priority): row
+        for row in SlaTarget.objects.filter(policy__calendar=calendar)
+    }
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.id, s.policy_id, t.priority, s.kind, s.started_at"
+            " FROM sla_slatimer s JOIN tasks_task t ON t.id = s.task_id"
+            " WHERE s.stopped_at IS NULL AND s.running_since IS NOT NULL"
+        )
+        rows = cursor.fetchall()
+        columns: dict[str, list] = {
+            name: []
+            for name in ("id", "due", "warn", "clock", "warned", "breached", "next", "warn_after")
+        }
+        for pk, policy, priority, kind, started in rows:
+            target_row = targets[(policy, priority)]
+            target = target_row.get(kind)
+            warn_after = target_row.warn_after(target)
+            timer = clocks.running(work, target, warn_after, started, now)
+            for name, value in (
+                ("id", pk),
+                ("due", timer.due_at),
+                ("warn", timer.warn_at),
+                ("clock", timer.due_clock),
+                ("warned", timer.warned_at),
+                ("breached", timer.breached_at),
+                ("next", timer.next_check_at),
+                ("warn_after", warn_after),
+            ):
+                columns[name].append(value)
+        cursor.execute(
+            """
+            UPDATE sla_slatimer s SET consumed = interval '0', warn_after = v.warn_after,
+                due_at = v.due, warn_at = v.warn, due_clock = v.clock, warned_at = v.warned,
+                breached_at = v.breached, next_check_at = v.next,
+                state = CASE WHEN v.breached IS NULL THEN 'running' ELSE 'breached' END,
+                updated_at = coalesce(v.breached, s.started_at)
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],
+                        %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                        %s::interval[])
+                AS v(id, due, warn, clock, warned, breached, next, warn_after)
+            WHERE s.id = v.id
+            """,
+            [columns[name] for name in columns],
         )
 
-    def handle(self, *args, cards: int, seed: float, derived_only: bool, **options) -> None:
-        if connection.vendor != "postgresql" or "bench" not in connection.settings_dict["NAME"]:
-            raise CommandError("Run on a PostgreSQL database whose name contains 'bench'.")
-        params = self._dimensions()
-        params["n"] = cards
-        params["tz"] = timezone.get_current_timezone_name()
-        steps = [("derived facts and daily rollup", DERIVED)]
-        if not derived_only:
-            steps = [*STEPS, *steps]
-            with connection.cursor() as cursor:
-                cursor.execute(TRUNCATE)
-                cursor.execute("SELECT setseed(%s)", [seed])
-        with transaction.atomic():
-            for name, sql in steps:
-                started = time.perf_counter()
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                self.stdout.write(f"{name}: {time.perf_counter() - started:.1f} s")
-            if not derived_only:
-                started = time.perf_counter()
-                self._due_clocks(BusinessCalendar.objects.get(pk=params["calendar"]))
-                self.stdout.write(f"due clocks: {time.perf_counter() - started:.1f} s")
-        with connection.cursor() as cursor:
-            started = time.perf_counter()
-            cursor.execute("VACUUM ANALYZE")
-            self.stdout.write(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
-        self.stdout.write(f"{cards} cards generated.")
 
-    def _due_clocks(self, calendar: BusinessCalendar) -> None:
-        """Each running timer's deadline on the calendar's business-time axis, as
-        `sla.actions._store` keeps it (`engine.position` of its due time), for the at-risk
-        queue's ranking."""
-        work = calendar.work_calendar()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, due_at FROM sla_slatimer"
-                " WHERE stopped_at IS NULL AND running_since IS NOT NULL"
-            )
-            rows = cursor.fetchall()
-            cursor.execute(
-                "UPDATE sla_slatimer s SET due_clock = v.clock"
-                " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, clock) WHERE s.id = v.id",
-                [[pk for pk, _ in rows], [engine.position(work, due) for _, due in rows]],
-            )
-
-    def _dimensions(self) -> dict:
-        groups = ensure_role_groups()
-        calendar, _ = BusinessCalendar.objects.get_or_create(name="Bench office")
-        if not calendar.intervals.exists():
-            WorkingInterval.objects.bulk_create(
-                WorkingInterval(calendar=calendar, weekday=d, start=clock(9), end=clock(17))
-                for d in range(5)
-            )
-        teams = [Team.objects.get_or_create(name=f"Bench team {i}")[0] for i in range(12)]
-        types = [
-            RequestType.objects.get_or_create(
-                name=f"Bench type {i}", defaults={"default_team": teams[i % len(teams)]}
-            )[0]
-            for i in range(25)
-        ]
-        users = []
-        for i in range(300):
-            user, created = User.objects.get_or_create(username=f"bench{i}")
-            if created:
-                user.groups.add(groups["performer"])
-            users.append(user)
-        manager, _ = User.objects.get_or_create(username="bench-manager")
-        manager.groups.add(groups["manager"])
-        for team in teams:
-            team.manager = manager
-            team.save(update_fields=["manager"])
-        reasons = [
-            BlockingReason.objects.get_or_create(name=name)[0]
-            for name in ("Customer", "Supplier", "Legal review", "Finance", "IT access", "Other")
-        ]
+def _dimensions() -> dict:
+    groups = ensure_role_groups()
+    calendar, _ = BusinessCalendar.objects.get_or_create(name="Bench office")
+    if not calendar.intervals.exists():
+        WorkingInterval.objects.bulk_create(
+            WorkingInterval(calendar=calendar, weekday=d, start=clock(9), end=clock(17))
+            for d in range(5)
+        )
+    teams = [Team.objects.get_or_create(name=f"Bench team {i}")[0] for i in range(12)]
+    types = [
+        RequestType.objects.get_or_create(
+            name=f"Bench type {i}", defaults={"default_team": teams[i % len(teams)]}
+        )[0]
+        for i in range(25)
+    ]
+    users = []
+    for i in range(300):
+        user, created = User.objects.get_or_create(username=f"bench{i}")
+        if created:
+            user.groups.add(groups["performer"])
+        users.append(user)
+    manager, _ = User.objects.get_or_create(username="bench-manager")
+    manager.groups.add(groups["manager"])
+    for team in teams:
+        team.manager = manager
+        team.save(update_fields=["manager"])
+    reasons = [
+        BlockingReason.objects.get_or_create(name=name)[0]
+        for name in ("Customer", "Supplier", "Legal review", "Finance", "IT access", "Other")
+    ]
+    clients = list(
+        RelatedObject.objects.filter(name__startswith="Bench client").values_list("pk", flat=True)
+    )
+    if not clients:
+        RelatedObject.objects.bulk_create(
+            RelatedObject(kind=RelatedObject.Kind.CLIENT, name=f"Bench client {i}")
+            for i in range(2000)
+        )
+        RelatedObject.objects.filter(name__startswith="Bench client").update(root_id=F("pk"))
         clients = list(
             RelatedObject.objects.filter(name__startswith="Bench client").values_list(
                 "pk", flat=True
             )
         )
-        if not clients:
-            RelatedObject.objects.bulk_create(
-                RelatedObject(kind=RelatedObject.Kind.CLIENT, name=f"Bench client {i}")
-                for i in range(2000)
-            )
-            RelatedObject.objects.filter(name__startswith="Bench client").update(root_id=F("pk"))
-            clients = list(
-                RelatedObject.objects.filter(name__startswith="Bench client").values_list(
-                    "pk", flat=True
-                )
-            )
-        policy = self._policy("Bench standard", calendar, is_default=True)
-        observe = self._policy(
-            "Bench observe", calendar, order=10, request_type=types[0], mode=PolicyMode.OBSERVE
-        )
-        return {
-            "types": [t.pk for t in types],
-            "teams": [t.pk for t in teams],
-            "users": [u.pk for u in users],
-            "clients": clients,
-            "reasons": [r.pk for r in reasons],
-            "calendar": calendar.pk,
-            "policy": policy.pk,
-            "observe_policy": observe.pk,
-            "observed_type": types[0].pk,
-            "targets": json.dumps({p.value: list(t) for p, t in TARGETS.items()}),
-        }
+    policy = _policy("Bench standard", calendar, is_default=True)
+    observe = _policy(
+        "Bench observe", calendar, order=10, request_type=types[0], mode=PolicyMode.OBSERVE
+    )
+    return {
+        "types": [t.pk for t in types],
+        "teams": [t.pk for t in teams],
+        "users": [u.pk for u in users],
+        "clients": clients,
+        "reasons": [r.pk for r in reasons],
+        "calendar": calendar.pk,
+        "policy": policy.pk,
+        "observe_policy": observe.pk,
+        "observed_type": types[0].pk,
+        "targets": json.dumps({p.value: list(t) for p, t in TARGETS.items()}),
+    }
 
-    def _policy(self, name: str, calendar: BusinessCalendar, **fields) -> SlaPolicy:
-        policy, _ = SlaPolicy.objects.get_or_create(
-            name=name, defaults={"calendar": calendar, **fields}
+
+def _policy(name: str, calendar: BusinessCalendar, **fields) -> SlaPolicy:
+    policy, _ = SlaPolicy.objects.get_or_create(
+        name=name, defaults={"calendar": calendar, **fields}
+    )
+    for priority, (response, resolution) in TARGETS.items():
+        SlaTarget.objects.update_or_create(
+            policy=policy,
+            priority=priority,
+            defaults={
+                "response_target": timedelta(minutes=response),
+                "resolution_target": timedelta(minutes=resolution),
+            },
         )
-        for priority, (response, resolution) in TARGETS.items():
-            SlaTarget.objects.update_or_create(
-                policy=policy,
-                priority=priority,
-                defaults={
-                    "response_target": timedelta(minutes=response),
-                    "resolution_target": timedelta(minutes=resolution),
-                },
-            )
-        return policy
+    return policy
