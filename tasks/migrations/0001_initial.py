@@ -296,6 +296,7 @@ class Migration(migrations.Migration):
                             ("request_type_changed", "Request type changed"),
                             ("team_changed", "Team changed"),
                             ("next_step_set", "Next step set"),
+                            ("details_changed", "Details changed"),
                             ("dispatch_flagged", "Flagged for dispatch"),
                             ("commented", "Commented"),
                         ],
