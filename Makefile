@@ -34,9 +34,13 @@ run: setup
 	  if [ -n "$$interrupted" ]; then status=0; else kill -TERM $$cluster $$server 2>/dev/null; fi; \
 	  wait; exit $$status'
 
+# Style, the direction of imports between the apps (pyproject: tool.importlinter) and types of
+# the pure modules and the writers (pyproject: tool.mypy).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	DEBUG=true $(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

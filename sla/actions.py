@@ -108,8 +108,8 @@ def _start_timer(
     task: Task, kind: TimerKind, policy: SlaPolicy, *, cycle: int, at: datetime
 ) -> SlaTimer | None:
     target_row = policy.target_for(task.priority)
-    target = target_row.get(kind) if target_row else None
-    if target is None:
+    target = target_row.get(kind) if target_row is not None else None
+    if target_row is None or target is None:
         return None  # this policy sets no such target for this priority
     if kind == TimerKind.RESPONSE and task.first_response_at is not None:
         return None  # taken into work before it had an SLA: nothing left to respond to
@@ -240,7 +240,8 @@ def _store(timer: SlaTimer, clock: engine.Clock, calendar: WorkCalendar, at: dat
     else:
         timer.state = TimerState.RUNNING if clock.running else TimerState.PAUSED
     timer.target_seconds = int(clock.target.total_seconds())
-    timer.due_clock = engine.position(calendar, timer.due_at) if clock.running else None
+    running_due = timer.due_at if clock.running else None  # a running clock always has one
+    timer.due_clock = engine.position(calendar, running_due) if running_due else None
     timer.next_check_at = escalation.next_check(timer, _levels(timer))
 
 

@@ -196,10 +196,10 @@ class WorkCalendar:
                     days[(weekday + 1) % 7].append((0, e))
 
         normalised: list[tuple[tuple[int, int], ...]] = []
-        for weekday, intervals in enumerate(days):
-            intervals.sort()
+        for weekday, pieces in enumerate(days):
+            pieces.sort()
             merged: list[tuple[int, int]] = []
-            for s, e in intervals:
+            for s, e in pieces:
                 if merged and s < merged[-1][1]:
                     ps, pe = merged[-1]
                     raise ValueError(
@@ -473,7 +473,9 @@ class WorkCalendar:
         zone = self._zone
 
         def offset(sec: int) -> int:
-            return datetime.fromtimestamp(sec, zone).utcoffset() // _US
+            utcoffset = datetime.fromtimestamp(sec, zone).utcoffset()
+            assert utcoffset is not None  # an aware datetime of a ZoneInfo zone has one
+            return utcoffset // _US
 
         changes: list[tuple[int, int]] = []
 

@@ -1,5 +1,6 @@
 """Django admin for SLA configuration (calendars, policies) and a read-only view of what the
-SLA side records (timers, events, notifications), one module per page family; `cards` adds a card's timers to the card admin."""
+SLA side records (timers, events, notifications), one module per page family; `cards` adds a
+card's timers to the card admin."""
 
 from sla.admin import calendars, cards, policies, timers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ def change_priority(
     *,
     task: Task,
     priority: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -50,7 +50,7 @@ def change_request_type(
     *,
     task: Task,
     request_type: RequestType,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -66,7 +66,7 @@ def change_team(
     *,
     task: Task,
     team: Team | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -83,7 +83,7 @@ def reclassify(
     request_type: RequestType,
     priority: str,
     team: Team | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:

@@ -4,9 +4,9 @@ events, saving, and the title rule. The public names are re-exported by `tasks.a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 
 from tasks.models import Priority, Task, TaskEvent
@@ -80,7 +80,7 @@ def _change(
     """Set one field of a locked card in memory and return the event that records it (ids for
     relations, codes for choices); none when the field already has that value. Nothing is
     saved: the action saves once, with all its events (`_save`)."""
-    attname = task._meta.get_field(field).attname
+    attname = cast(models.Field, task._meta.get_field(field)).attname  # a concrete card field
     old = getattr(task, attname)
     new = value.pk if isinstance(value, models.Model) else value
     if new == old:
@@ -97,7 +97,7 @@ def _save_if_changed(task: Task, events: list[TaskEvent], *, at: datetime) -> Ta
     return task
 
 
-def _active_user(user: AbstractBaseUser | None, role: str) -> None:
+def _active_user(user: User | None, role: str) -> None:
     if user is not None and not user.is_active:
         raise WorkflowError(f"{user} is not an active user and cannot be the {role}.")
 

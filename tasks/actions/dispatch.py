@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ def flag_for_dispatch(
     *,
     task: Task,
     reason: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     at: datetime | None = None,
 ) -> Task:
     """Put the card in front of its team's dispatchers ("not taken in time", an escalation).

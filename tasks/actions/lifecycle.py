@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,9 +68,9 @@ def create_task(
     title: str,
     request_type: RequestType,
     priority: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     related_object: RelatedObject | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     team: Team | None = None,
     description: str = "",
     source_url: str = "",
@@ -121,7 +121,7 @@ def change_status(
     *,
     task: Task,
     to: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     blocking_reason: BlockingReason | None = None,
     note: str = "",
     at: datetime | None = None,
@@ -168,7 +168,7 @@ def change_status(
                    field="blocking_reason", old=task.blocking_reason_id)
         )  # fmt: skip
         task.blocking_reason = None
-    if to == Status.WAITING:
+    if to == Status.WAITING and blocking_reason is not None:  # required above
         events.append(
             _event(task, Kind.BLOCKING_REASON_SET, actor=actor, at=at,
                    field="blocking_reason", new=blocking_reason.pk)
@@ -191,7 +191,7 @@ def change_status(
 def update_details(
     *,
     task: Task,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     title: str | None = None,
     description: str | None = None,
     source_url: str | None = None,
@@ -223,7 +223,7 @@ def set_next_step(
     task: Task,
     text: str,
     due: datetime | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -255,7 +255,7 @@ def add_comment(
     *,
     task: Task,
     text: str,
-    actor: AbstractBaseUser,
+    actor: User,
     at: datetime | None = None,
 ) -> Comment:
     """Add a comment. It is history (an event) but not a change of the card's fields, so it

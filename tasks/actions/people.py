@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from tasks.models import Status, Task, TaskEvent
 # memory and return their events; the single-field actions and `assign_people` share them.
 
 
-def _owner_events(task: Task, owner: AbstractBaseUser | None, *, actor, at) -> list[TaskEvent]:
+def _owner_events(task: Task, owner: User | None, *, actor, at) -> list[TaskEvent]:
     new_id = owner.pk if owner else None
     if new_id == task.owner_id:
         return []
@@ -46,9 +46,7 @@ def _owner_events(task: Task, owner: AbstractBaseUser | None, *, actor, at) -> l
     return events
 
 
-def _performers_events(
-    task: Task, users: Iterable[AbstractBaseUser], *, actor, at
-) -> list[TaskEvent]:
+def _performers_events(task: Task, users: Iterable[User], *, actor, at) -> list[TaskEvent]:
     users = list(users)
     for user in users:
         _active_user(user, "performer")
@@ -63,9 +61,7 @@ def _performers_events(
     ]  # fmt: skip
 
 
-def _approver_events(
-    task: Task, approver: AbstractBaseUser | None, *, actor, at
-) -> list[TaskEvent]:
+def _approver_events(task: Task, approver: User | None, *, actor, at) -> list[TaskEvent]:
     if approver is None and task.approver_id and task.status == Status.ON_APPROVAL:
         raise WorkflowError("A card on approval needs an approver.")
     _active_user(approver, "approver")
@@ -76,8 +72,8 @@ def _approver_events(
 def assign_owner(
     *,
     task: Task,
-    owner: AbstractBaseUser | None,
-    actor: AbstractBaseUser | None,
+    owner: User | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -91,8 +87,8 @@ def assign_owner(
 def set_performers(
     *,
     task: Task,
-    users: Iterable[AbstractBaseUser],
-    actor: AbstractBaseUser | None,
+    users: Iterable[User],
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -105,8 +101,8 @@ def set_performers(
 def set_approver(
     *,
     task: Task,
-    approver: AbstractBaseUser | None,
-    actor: AbstractBaseUser | None,
+    approver: User | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -119,10 +115,10 @@ def set_approver(
 def assign_people(
     *,
     task: Task,
-    owner: AbstractBaseUser | None,
-    performers: Iterable[AbstractBaseUser],
-    approver: AbstractBaseUser | None,
-    actor: AbstractBaseUser | None,
+    owner: User | None,
+    performers: Iterable[User],
+    approver: User | None,
+    actor: User | None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
