@@ -4,6 +4,7 @@ Defaults are production-safe (DEBUG off, secure cookies, HSTS); `make run` turns
 local use. See README.md § Configuration for every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     # {% partialdef %} a builtin so templates read like Django 6's built-in partials.
     "template_partials",
     "django_q",
+    "axes",
     "tasks",
     "sla",
     "reports",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tasks.middleware.ViewerTimezoneMiddleware",
+    # Last: turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,7 +110,26 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # ModelBackend reading a user's permissions and role groups in one query (see the module).
 # Sessions store their backend's path: sessions opened under ModelBackend log in again once.
-AUTHENTICATION_BACKENDS = ["tasks.auth_backend.RoleBackend"]
+# AxesStandaloneBackend comes first: it refuses a locked-out username+IP before any password
+# is checked, and authenticates no one itself.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tasks.auth_backend.RoleBackend",
+]
+
+# Login throttling (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for AXES_COOLOFF_MINUTES; an admin unlocks earlier by deleting
+# the access attempt in admin. The lockout is our login page with a message (status 429).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The demo-login hint on the login page: `make run` sets it for the demo database only.
+DEMO_LOGINS = env.bool("DEMO_LOGINS", default=False)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
