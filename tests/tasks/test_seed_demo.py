@@ -129,7 +129,8 @@ def test_the_output_lists_the_demo_logins_and_they_work(client):
         # Through the login page: the throttling backend (django-axes) needs the request.
         response = client.post("/login/", {"username": username, "password": "demo"})
         assert response.status_code == 302, username
-        assert client.session["_auth_user_id"] == str(get_user_model().objects.get(username=username).pk)
+        user = get_user_model().objects.get(username=username)
+        assert client.session["_auth_user_id"] == str(user.pk)
     assert "demo" in out
 
 
