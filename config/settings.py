@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tasks.context_processors.navigation",
+                "sla.health.staff_alarm",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
