@@ -185,9 +185,24 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
 }
+# REDIS_URL (the `redis` extra: pip install .[redis]) makes Redis the job queue; results and
+# schedules stay in the database.
 if env("REDIS_URL", default=""):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = env("REDIS_URL")
+
+# The cache holds the at-risk queue's HTML, its invalidation counter and health probes. The
+# default is per process: several web processes each keep their own. CACHE_URL (e.g.
+# redis://127.0.0.1:6379/1, Django's own Redis backend, the `redis` extra) shares one.
+_cache_url = env("CACHE_URL", default="locmemcache://")
+CACHES = {
+    "default": env.cache_url_config(
+        _cache_url,
+        backend="django.core.cache.backends.redis.RedisCache"
+        if _cache_url.startswith(("redis://", "rediss://"))
+        else None,
+    )
+}
 
 LOGGING = {
     "version": 1,
