@@ -52,7 +52,7 @@ test: lint
 lock:
 	rm -rf /tmp/turnaround-lock && python3 -m venv /tmp/turnaround-lock
 	/tmp/turnaround-lock/bin/pip install --quiet --upgrade pip
-	/tmp/turnaround-lock/bin/pip install --quiet '.[dev,prod,redis]'
+	/tmp/turnaround-lock/bin/pip install --quiet '.[dev,prod,redis,sentry]'
 	/tmp/turnaround-lock/bin/pip freeze --exclude turnaround > requirements.lock
 
 # Benchmarks need their own environment (businesstimedelta is not a project dependency).
