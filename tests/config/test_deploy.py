@@ -21,7 +21,9 @@ PRODUCTION = {
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    # Not what the test process runs with (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE).
+    ignored = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    environ = {k: v for k, v in os.environ.items() if k not in ignored}
     return subprocess.run(
         args, cwd=BASE, env=environ | PRODUCTION | env, capture_output=True, text=True
     )
