@@ -4,6 +4,8 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 ADDR   ?= 127.0.0.1:8000
+# Links in emails and Slack messages point where this server runs, unless SITE_URL says where.
+SITE_URL ?= http://$(ADDR)
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test lint format setup lock bench-calendar clean
@@ -26,9 +28,9 @@ setup: $(STAMP)
 # one of them ends on its own, the other is stopped.
 run: setup
 	@echo "Turnaround on http://$(ADDR)/  (logins: manager / dispatcher / performer / observer / admin, password: demo)"
-	@bash -c 'interrupted=; \
-	  DEBUG=true $(PY) manage.py qcluster & cluster=$$!; \
-	  DEBUG=true $(PY) manage.py runserver $(ADDR) & server=$$!; \
+	@export DEBUG=true DEMO_LOGINS=true SITE_URL='$(SITE_URL)'; bash -c 'interrupted=; \
+	  $(PY) manage.py qcluster & cluster=$$!; \
+	  $(PY) manage.py runserver $(ADDR) & server=$$!; \
 	  trap "interrupted=1; kill -TERM $$server 2>/dev/null" INT; \
 	  wait -n; status=$$?; \
 	  if [ -n "$$interrupted" ]; then status=0; else kill -TERM $$cluster $$server 2>/dev/null; fi; \
@@ -54,7 +56,7 @@ test: lint
 lock:
 	rm -rf /tmp/turnaround-lock && python3 -m venv /tmp/turnaround-lock
 	/tmp/turnaround-lock/bin/pip install --quiet --upgrade pip
-	/tmp/turnaround-lock/bin/pip install --quiet '.[dev,prod]'
+	/tmp/turnaround-lock/bin/pip install --quiet '.[dev,prod,redis,sentry]'
 	/tmp/turnaround-lock/bin/pip freeze --exclude turnaround > requirements.lock
 
 # Benchmarks need their own environment (businesstimedelta is not a project dependency).

@@ -4,6 +4,7 @@ Defaults are production-safe (DEBUG off, secure cookies, HSTS); `make run` turns
 local use. See README.md § Configuration for every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,12 +40,15 @@ INSTALLED_APPS = [
     # {% partialdef %} a builtin so templates read like Django 6's built-in partials.
     "template_partials",
     "django_q",
+    "axes",
     "tasks",
     "sla",
     "reports",
 ]
 
 MIDDLEWARE = [
+    # First: every log record of the request, even a redirect's, carries its id.
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tasks.middleware.ViewerTimezoneMiddleware",
+    # Last: turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -72,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "sla.context_processors.navigation",
+                "sla.health.staff_alarm",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -106,7 +113,26 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # ModelBackend reading a user's permissions and role groups in one query (see the module).
 # Sessions store their backend's path: sessions opened under ModelBackend log in again once.
-AUTHENTICATION_BACKENDS = ["tasks.auth_backend.RoleBackend"]
+# AxesStandaloneBackend comes first: it refuses a locked-out username+IP before any password
+# is checked, and authenticates no one itself.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tasks.auth_backend.RoleBackend",
+]
+
+# Login throttling (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for AXES_COOLOFF_MINUTES; an admin unlocks earlier by deleting
+# the access attempt in admin. The lockout is our login page with a message (status 429).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.login.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The demo-login hint on the login page: `make run` sets it for the demo database only.
+DEMO_LOGINS = env.bool("DEMO_LOGINS", default=False)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -161,15 +187,55 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "ack_failures": True,
 }
+# REDIS_URL (the `redis` extra: pip install .[redis]) makes Redis the job queue; results and
+# schedules stay in the database.
 if env("REDIS_URL", default=""):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = env("REDIS_URL")
 
+# The cache holds the at-risk queue's HTML, its invalidation counter and health probes. The
+# default is per process: several web processes each keep their own. CACHE_URL (e.g.
+# redis://127.0.0.1:6379/1, Django's own Redis backend, the `redis` extra) shares one.
+_cache_url = env("CACHE_URL", default="locmemcache://")
+CACHES = {
+    "default": env.cache_url_config(
+        _cache_url,
+        backend="django.core.cache.backends.redis.RedisCache"
+        if _cache_url.startswith(("redis://", "rediss://"))
+        else None,
+    )
+}
+
+# Console logs, each record with its request's id; LOG_FORMAT=json: one JSON object per line.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT is plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Errors to Sentry (the `sentry` extra), only when SENTRY_DSN is set.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.logs import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
