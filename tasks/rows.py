@@ -131,7 +131,7 @@ class DispatchRows:
     returns), with what every row shares rendered once: the people's owner <option>s (through
     the template engine, 150 rows × 50 people cost ~200 ms) and the CSRF token.
 
-    `people`: as `tasks.boards._people_with_load` reads them (`open_load`, `at_risk_load`);
+    `people`: as `tasks.boards.load.people_with_load` reads them (`open_load`, `at_risk_load`);
     `csrf_token`: `django.middleware.csrf.get_token(request)`."""
 
     def __init__(self, people: Iterable, *, csrf_token: str):
@@ -246,7 +246,7 @@ class WorkCards:
         """The card (its blocking reason read in the same query: `Task.objects.for_list()`)
         with its quick actions while it is open, and the error of a quick action
         (`role="alert"`). `breached` and `next_due` are the annotations of
-        `tasks.boards._work_cards`; a card read without them shows neither."""
+        `tasks.boards.my_work.work_cards`; a card read without them shows neither."""
         next_due = getattr(task, "next_due", None)
         if task.next_step:
             next_step = format_html(
@@ -303,7 +303,7 @@ class WorkCards:
         )
 
     def _quick_actions(self, task: Task) -> SafeString:
-        """An open card's forms, each posting a move to `tasks.boards.my_work_status` (whose
+        """An open card's forms, each posting a move to `tasks.boards.my_work.my_work_status` (whose
         answer replaces the card): take into work and mark waiting (for a chosen reason)
         unless the card is already so, and done."""
         url = self._status_url(task.pk)

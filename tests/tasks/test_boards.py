@@ -16,7 +16,7 @@ from sla.jobs import scan_due_timers
 from sla.models import BusinessCalendar, SlaTimer, WorkingInterval
 from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
-from tasks.boards import BOARD_LIMIT, _board_lists
+from tasks.boards.dispatch import BOARD_LIMIT, board_lists
 from tasks.filters import AtRiskFilter, FastSelect, FastSelectMultiple
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 from tests.factories import (
@@ -353,7 +353,7 @@ def test_the_boards_lists_in_one_query_are_the_three_lists_each_read_alone(
         "not_taken": cards.exclude(dispatch_flag=""),
         "no_next_step": cards.filter(owner__isnull=False, next_step="", dispatch_flag=""),
     }
-    lists = _board_lists(dispatcher)
+    lists = board_lists(dispatcher)
     for name, queryset in expected.items():
         wanted = list(queryset.values_list("pk", flat=True)[:BOARD_LIMIT])
         assert [task.pk for task in lists[name]] == wanted, name
