@@ -17,7 +17,6 @@ from tasks.boards.cache import QUEUE_CACHE_SECONDS, queue_cache_key
 from tasks.filters import AtRiskFilter
 from tasks.models import Task
 from tasks.queries import sees_all
-from tasks.rows import AtRiskRows
 from tasks.views import forbidden
 
 QUEUE_PAGE = 50
@@ -65,11 +64,10 @@ def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
     rows = risk_page(
         timers, counts, now, start, start + len(page), rank_all_up_to=whole, related=ROW_RELATED
     )
-    row = AtRiskRows().row
     return {
         "filter": filterset,
         "page": page,
-        "rows": [row(t, t.progress(now)) for t in rows],
+        "rows": [(t, t.progress(now)) for t in rows],  # templates/jinja2/tasks/_at_risk_rows.html
         "counts": counts.bands,
         "query": _query_without_page(request),
         "now": now,

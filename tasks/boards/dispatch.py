@@ -7,19 +7,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks import actions, permissions
 from tasks.boards.load import people_with_load
 from tasks.models import Task
-from tasks.rows import DispatchRows
 from tasks.views import forbidden
 
 User = get_user_model()
 BOARD_LIMIT = 50
 BOARD_LISTS = ("unowned", "not_taken", "no_next_step")
+ROW_PARTIAL = "tasks/_dispatch_rows.html"  # templates/jinja2/, as tasks/dispatch.html renders it
 
 
 def _board_cards(user):
@@ -58,9 +57,7 @@ def board_lists(user) -> dict[str, list[Task]]:
 def dispatch(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("tasks.assign_task"):
         return forbidden(request, "The dispatch board is for dispatchers and managers.")
-    lists = board_lists(request.user)
-    rows = DispatchRows(people_with_load(), csrf_token=get_token(request))
-    context = {name: [rows.row(task) for task in tasks] for name, tasks in lists.items()}
+    context = {**board_lists(request.user), "people": people_with_load()}
     return render(request, "tasks/dispatch.html", context)
 
 
@@ -90,8 +87,9 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
         task = Task.objects.for_list().get(pk=pk)
     if not request.htmx:
         return redirect("dispatch")
-    rows = DispatchRows(people_with_load(), csrf_token=get_token(request))
-    return HttpResponse(rows.row(task, error=error, done=not error), status=status)
+    # The board's own row partial, with this card only.
+    context = {"tasks": [task], "people": people_with_load(), "error": error, "done": not error}
+    return render(request, ROW_PARTIAL, context, status=status, using="jinja2")
 
 
 def _int(value: str | None) -> int | None:

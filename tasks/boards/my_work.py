@@ -5,16 +5,27 @@ from __future__ import annotations
 
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from sla.models import SlaTimer, TimerState
 from tasks import actions, permissions
 from tasks.forms import StatusForm
-from tasks.models import BlockingReason, Task
-from tasks.rows import WorkCards
+from tasks.models import BlockingReason, Status, Task
 from tasks.views import forbidden
+
+# The moves a card offers on My work, where the card allows them (the page's and the card's
+# order); the others (assign, approval, cancel, reopen) are on the card's own page.
+QUICK_MOVES = frozenset({Status.IN_PROGRESS, Status.WAITING, Status.DONE})
+CARDS_PARTIAL = "tasks/_work_cards.html"  # templates/jinja2/, as tasks/my_work.html renders it
+
+
+def quick_moves(task: Task) -> list[Status]:
+    """The quick actions of an open card: the moves of QUICK_MOVES that
+    `tasks.actions.allowed_transitions` allows it (none for a closed card)."""
+    if not task.is_open:
+        return []
+    return [move for move in actions.allowed_transitions(task) if move in QUICK_MOVES]
 
 
 def work_cards(cards):
@@ -41,10 +52,9 @@ def my_work(request: HttpRequest) -> HttpResponse:
     mine = work_cards(Task.objects.open().filter(pk__in=owned.union(performed, all=True)))
     mine = mine.order_by("-breached", F("next_due").asc(nulls_last=True), "created_at", "pk")
     cards = list(mine[:200])
-    reasons = BlockingReason.objects.filter(active=True)
-    card = WorkCards(reasons, csrf_token=get_token(request)).card
     context = {
-        "cards": [card(task) for task in cards],
+        "cards": cards,
+        "reasons": BlockingReason.objects.filter(active=True),
         "without_next_step": [t for t in cards if not t.next_step],
     }
     return render(request, "tasks/my_work.html", context)
@@ -76,6 +86,10 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
     if not request.htmx:
         return redirect("my_work")
-    task = work_cards(Task.objects.filter(pk=pk)).get()
-    cards = WorkCards(BlockingReason.objects.filter(active=True), csrf_token=get_token(request))
-    return HttpResponse(cards.card(task, error=error), status=status)
+    # The page's own card partial, with this card only.
+    context = {
+        "tasks": [work_cards(Task.objects.filter(pk=pk)).get()],
+        "reasons": BlockingReason.objects.filter(active=True),
+        "error": error,
+    }
+    return render(request, CARDS_PARTIAL, context, status=status, using="jinja2")
