@@ -22,7 +22,7 @@ from typing import NamedTuple
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-from sla import bulk
+from sla import bulk, rules
 from sla.models import (
     Channel,
     EscalationRule,
@@ -104,18 +104,13 @@ def advance(timer: SlaTimer, levels: Sequence[EscalationRule], now: datetime) ->
     fired: list[Fired] = []
     if timer.stopped_at is not None:
         return fired
-    if timer.breached_at is None and timer.due_at is not None and timer.due_at < now:
+    if rules.is_overdue(timer, now):
         timer.breached_at = timer.due_at
         timer.state = TimerState.BREACHED
         fired.append(Fired("breach", SlaEvent.Kind.BREACH, timer.due_at))
         if timer.warned_at is None and timer.warn_at is not None:
             timer.warned_at = timer.warn_at  # passed silently, see docstring
-    elif (
-        timer.running_since is not None
-        and timer.warned_at is None
-        and timer.warn_at is not None
-        and timer.warn_at <= now
-    ):
+    elif rules.warning_due(timer, now):
         timer.warned_at = timer.warn_at
         fired.append(Fired("warning", SlaEvent.Kind.WARNING, timer.warn_at))
     if timer.breached_at is not None:

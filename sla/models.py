@@ -8,9 +8,9 @@ from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
-from sla import engine
+from sla import engine, rules
 from sla.calendar import WorkCalendar
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 
@@ -280,16 +280,55 @@ class TimerState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The rules of sla.rules in SQL (tests/sla/test_rules.py holds the two equal). "Stamped" is
+# tested by state, not breached_at: the at-risk queue's indexes carry the state
+# (BAND_COLUMNS), and an open timer is stamped exactly when its state is BREACHED.
+def _breached_q(now) -> Q:
+    return Q(state=TimerState.BREACHED) | Q(due_at__lt=now)
+
+
+def _warned_q(now) -> Q:
+    return Q(warned_at__isnull=False) | Q(warn_at__lte=now)
+
+
+def band_expression(now) -> Case:
+    """The band of an open timer at `now` (sla.rules.band), as a SQL expression."""
+    return Case(
+        When(_breached_q(now), then=Value(rules.BREACHED)),
+        When(_warned_q(now), then=Value(rules.WARNED)),
+        When(running_since__isnull=False, then=Value(rules.RUNNING)),
+        default=Value(rules.PAUSED),
+        output_field=models.IntegerField(),
+    )
+
+
 class SlaTimerQuerySet(models.QuerySet):
     def open(self) -> SlaTimerQuerySet:
+        """Timers still measuring (sla.rules.is_open): `stopped_at` is empty, so the state
+        is RUNNING, PAUSED or BREACHED (breached, card not done yet). A stopped timer is
+        MET, BREACHED or CANCELLED for good. Every partial index of open timers has this
+        condition."""
         return self.filter(stopped_at__isnull=True)
+
+    def breached(self, now) -> SlaTimerQuerySet:
+        """Open timers breached at `now` (sla.rules.is_breached): stamped, or overdue."""
+        return self.open().filter(_breached_q(now))
+
+    def at_risk(self, now) -> SlaTimerQuerySet:
+        """Open timers not breached at `now` whose warning threshold has passed
+        (sla.rules.is_at_risk)."""
+        return self.open().filter(_warned_q(now)).exclude(_breached_q(now))
+
+    def with_band(self, now) -> SlaTimerQuerySet:
+        """Open timers annotated with `band` at `now` (sla.rules.band; BAND_NAMES)."""
+        return self.open().annotate(band=band_expression(now))
 
     def due_for_check(self, now) -> SlaTimerQuerySet:
         """Timers whose next threshold has passed: served by the `timer_next_check` index."""
         return self.filter(stopped_at__isnull=True, next_check_at__lte=now)
 
 
-# What the at-risk band of an open timer is computed from (sla.queries.band_of).
+# What the at-risk band of an open timer is computed from (band_expression).
 BAND_COLUMNS = ["state", "due_at", "running_since", "warned_at", "warn_at"]
 
 
@@ -412,7 +451,7 @@ class SlaTimer(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.stopped_at is None
+        return rules.is_open(self)
 
     @property
     def is_paused(self) -> bool:
@@ -426,6 +465,16 @@ class SlaTimer(models.Model):
             running_since=self.running_since,
             warn_after=self.warn_after,
         )
+
+    def is_breached(self, now) -> bool:
+        return rules.is_breached(self, now)
+
+    def is_at_risk(self, now) -> bool:
+        return rules.is_at_risk(self, now)
+
+    def band_at(self, now) -> int:
+        """The at-risk band at `now` (sla.rules.band; BAND_NAMES)."""
+        return rules.band(self, now)
 
     def progress(self, now) -> engine.Progress:
         until = self.stopped_at if self.stopped_at and self.stopped_at < now else now

@@ -24,12 +24,12 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, NullIf
 
-from sla import engine
-from sla.models import BusinessCalendar, SlaTimer, TimerState
+from sla import engine, rules
+from sla.models import BusinessCalendar, SlaTimer, SlaTimerQuerySet, band_expression
 
-# Bands of the at-risk queue, most urgent first.
-BREACHED, WARNED, RUNNING, PAUSED = range(4)
-BAND_NAMES = {BREACHED: "breached", WARNED: "warned", RUNNING: "running", PAUSED: "paused"}
+# Bands of the at-risk queue, most urgent first (defined in sla.rules).
+BREACHED, WARNED, RUNNING, PAUSED = rules.BREACHED, rules.WARNED, rules.RUNNING, rules.PAUSED
+BAND_NAMES = rules.BAND_NAMES
 
 
 def calendar_positions(now: datetime) -> dict[int, int]:
@@ -72,20 +72,15 @@ RANK_ALL_UP_TO = 5000  # timers; above this, risk_page reads candidates through 
 
 
 def band_of(now: datetime) -> Case:
-    """The band of an open timer at `now` (see BAND_NAMES), as a SQL expression."""
-    return Case(
-        When(state=TimerState.BREACHED, then=Value(BREACHED)),
-        When(Q(due_at__lte=now) & Q(running_since__isnull=False), then=Value(BREACHED)),
-        When(Q(warned_at__isnull=False) | Q(warn_at__lte=now), then=Value(WARNED)),
-        When(running_since__isnull=False, then=Value(RUNNING)),
-        default=Value(PAUSED),
-        output_field=IntegerField(),
-    )
+    """The band of an open timer at `now` as a SQL expression (`band_expression`, the SQL
+    side of sla.rules.band)."""
+    return band_expression(now)
 
 
-def with_band(timers: QuerySet[SlaTimer], now: datetime) -> QuerySet[SlaTimer]:
-    """Open timers annotated with `band`, for filtering before `risk_counts`/`risk_page`."""
-    return timers.filter(stopped_at__isnull=True).annotate(band=band_of(now))
+def with_band(timers: SlaTimerQuerySet, now: datetime) -> SlaTimerQuerySet:
+    """Open timers annotated with `band` (`SlaTimerQuerySet.with_band`), for filtering
+    before `risk_counts`/`risk_page`."""
+    return timers.with_band(now)
 
 
 @dataclass(frozen=True)
@@ -322,5 +317,5 @@ def risk_page(
     # key. With `id IN (page)` and the joins of `related`, PostgreSQL (past
     # join_collapse_limit) joined every timer before keeping the page's.
     rows = SlaTimer.objects.filter(InArray(F("pk"), Subquery(page)))
-    rows = rows.annotate(band=band_of(now))
+    rows = rows.annotate(band=band_expression(now))
     return _rank(rows.select_related(*related), positions)
