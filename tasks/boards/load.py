@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from sla.models import SlaTimer, TimerState
+from sla.models import SlaTimer
 from tasks.models import Task
 
 User = get_user_model()
@@ -29,11 +29,12 @@ def people_with_load() -> list:
         .order_by()
         .values(card=F("pk"), person=F("owner"))
     )
-    # Open timers at risk, read in the covering index's order (timer_open_counts holds every
-    # column used): unordered, PostgreSQL walked timer_open_due and each open timer's row.
+    # Open timers breached or at risk (the rules of sla.rules, as the queue counts them),
+    # read in the covering index's order (timer_open_counts holds every column used):
+    # unordered, PostgreSQL walked timer_open_due and each open timer's row. The two sets
+    # joined by OR, not the queue's band: a CASE in the WHERE clause is not read from the index.
     risky = (
-        SlaTimer.objects.filter(stopped_at__isnull=True)
-        .filter(Q(state=TimerState.BREACHED) | Q(warn_at__lte=now) | Q(due_at__lte=now))
+        (SlaTimer.objects.breached(now) | SlaTimer.objects.at_risk(now))
         .order_by("calendar_id", "target_seconds")
         .values(card=F("task_id"))
     )

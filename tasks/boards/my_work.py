@@ -3,12 +3,15 @@ first, each with its quick actions."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from sla.models import SlaTimer, TimerState
+from sla.models import SlaTimer
 from tasks import actions, permissions
 from tasks.forms import StatusForm
 from tasks.models import BlockingReason, Status, Task
@@ -28,12 +31,13 @@ def quick_moves(task: Task) -> list[Status]:
     return [move for move in actions.allowed_transitions(task) if move in QUICK_MOVES]
 
 
-def work_cards(cards):
+def work_cards(cards, now: datetime):
     """Cards as My work shows them: with their row's relations, whether a timer of theirs
-    is breached and their next deadline (the page's list and a quick action's card)."""
-    open_timers = SlaTimer.objects.filter(task=OuterRef("pk"), stopped_at__isnull=True)
+    is breached at `now` (stamped or overdue, as the queue has it) and their next deadline
+    (the page's list and a quick action's card)."""
+    open_timers = SlaTimer.objects.open().filter(task=OuterRef("pk"))
     return cards.for_list().annotate(
-        breached=Exists(open_timers.filter(state=TimerState.BREACHED)),
+        breached=Exists(SlaTimer.objects.breached(now).filter(task=OuterRef("pk"))),
         # A subquery per card (index one_timer_per_cycle), not a join of every timer
         # grouped by card: at 1M cards that join sorted all 2M timers.
         next_due=Subquery(
@@ -49,7 +53,8 @@ def my_work(request: HttpRequest) -> HttpResponse:
     # PostgreSQL overestimate the cards 20x and compile the query with JIT).
     owned = Task.objects.open().filter(owner=user).order_by().values("pk")
     performed = Task.performers.through.objects.filter(user=user).values("task_id")
-    mine = work_cards(Task.objects.open().filter(pk__in=owned.union(performed, all=True)))
+    open_mine = Task.objects.open().filter(pk__in=owned.union(performed, all=True))
+    mine = work_cards(open_mine, timezone.now())
     mine = mine.order_by("-breached", F("next_due").asc(nulls_last=True), "created_at", "pk")
     cards = list(mine[:200])
     context = {
@@ -88,7 +93,7 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("my_work")
     # The page's own card partial, with this card only.
     context = {
-        "tasks": [work_cards(Task.objects.filter(pk=pk)).get()],
+        "tasks": [work_cards(Task.objects.filter(pk=pk), timezone.now()).get()],
         "reasons": BlockingReason.objects.filter(active=True),
         "error": error,
     }

@@ -458,3 +458,19 @@ def test_the_partials_render_in_the_viewers_timezone_and_escape_a_card_read_alon
         with timezone.override(ZoneInfo(zone)):
             card = _work_cards([task], [])
         assert f"<p>Next: &lt;b&gt;Call&lt;/b&gt; (by {shown})</p>" in card
+
+
+@pytest.mark.django_db
+def test_an_overdue_timer_not_yet_stamped_is_breached_on_my_work_and_in_the_load_as_in_the_queue(
+    manager, dispatcher, performer, request_type, default_policy
+):
+    # Created two hours ago, no scan since: its response timer (1 h) is overdue, not stamped.
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type,
+                     title="Overdue", at=timezone.now() - 2 * H)  # fmt: skip
+    assert not SlaTimer.objects.filter(task=card, breached_at__isnull=False).exists()
+    queue = client_for(manager).get(reverse("at_risk"), HTTP_HX_REQUEST="true").content.decode()
+    assert f'<tr data-band="{BREACHED}">' in queue
+    mine = _work_card(client_for(performer).get(reverse("my_work")).content.decode(), card)
+    assert '<span class="badge breached">Breached</span>' in mine
+    board = client_for(dispatcher).get(reverse("dispatch")).content.decode()
+    assert "Paula Performer — 1 open, 1 at risk</option>" in board
