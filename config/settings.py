@@ -83,6 +83,14 @@ TEMPLATES = [
             "builtins": ["template_partials.templatetags.partials"],
         },
     },
+    {
+        # Only the dashboards' rows and cards that htmx swaps (tasks/boards/jinja.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "tasks.boards.jinja.environment", "autoescape": True},
+    },
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"

@@ -7,8 +7,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import CharField, F, Q, Subquery, Value
-from django.utils.html import conditional_escape, escape
-from django.utils.safestring import mark_safe
+from django.forms.renderers import BaseRenderer
+from django.template import engines
 
 from sla.models import SlaTimer
 from sla.queries import InArray
@@ -55,41 +55,29 @@ class TaskFilter(django_filters.FilterSet):
         return queryset.open() if value else queryset
 
 
-def _attrs(attrs: dict) -> str:
-    return "".join(
-        f" {name}" if value is True else f' {name}="{escape(value)}"'
-        for name, value in attrs.items()
-        if value is not False
-    )
+class _PartialsRenderer(BaseRenderer):
+    """Renders widgets with the Jinja2 engine of TEMPLATES (templates/jinja2/)."""
+
+    def get_template(self, template_name: str):
+        return engines["jinja2"].get_template(template_name)
 
 
-class _PythonRenderedSelect:
-    """Renders exactly as Django's select templates, in Python: the queue's filter form has
-    some 600 options (clients, people), and each through the template engine cost ~0.1 ms
-    (tests/tasks/test_boards.py compares the output with Django's widget)."""
+_PARTIALS = _PartialsRenderer()
+
+
+class Select(forms.Select):
+    """Django's select, its templates inlined in one Jinja2 template
+    (templates/jinja2/tasks/_select.html): the queue's filter form has some 600 options
+    (clients, people), and Django's own templates include two templates per option.
+    Everything else (choices, value, attributes) is Django's widget."""
+
+    template_name = "tasks/_select.html"
 
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        html = [f'<select name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>']
-        for group_name, options, _ in widget["optgroups"]:
-            if group_name:
-                html.append(f'\n  <optgroup label="{escape(group_name)}">')
-            html.extend(
-                f'\n  <option value="{escape(option["value"])}"{_attrs(option["attrs"])}>'
-                f"{conditional_escape(option['label'])}</option>\n"
-                for option in options
-            )
-            if group_name:
-                html.append("\n  </optgroup>")
-        html.append("\n</select>")
-        return mark_safe("".join(html))  # every value and label escaped above
+        return super().render(name, value, attrs, renderer=_PARTIALS)
 
 
-class FastSelect(_PythonRenderedSelect, forms.Select):
-    pass
-
-
-class FastSelectMultiple(_PythonRenderedSelect, forms.SelectMultiple):
+class SelectMultiple(Select, forms.SelectMultiple):
     pass
 
 
@@ -185,20 +173,20 @@ class AtRiskFilter(django_filters.FilterSet):
     (CARD_FILTERS, field names of the card) pick open cards; the queue keeps their timers."""
 
     team = _IdChoiceFilter(
-        queryset=Team.objects.all(), field_name="team", label="Team", widget=FastSelect
+        queryset=Team.objects.all(), field_name="team", label="Team", widget=Select
     )
     owner = _IdChoiceFilter(
         queryset=User.objects.filter(is_active=True),
         field_name="owner",
         label="Owner",
         label_fields=("username",),
-        widget=FastSelect,
+        widget=Select,
     )
     request_type = _IdChoiceFilter(
         queryset=RequestType.objects.all(),
         field_name="request_type",
         label="Type",
-        widget=FastSelect,
+        widget=Select,
     )
     # distinct=False: these read the card's own columns, so no join can repeat a card.
     priority = django_filters.MultipleChoiceFilter(
@@ -206,39 +194,39 @@ class AtRiskFilter(django_filters.FilterSet):
         field_name="priority",
         label="Priority",
         distinct=False,
-        widget=FastSelectMultiple,
+        widget=SelectMultiple,
     )
     client = _IdChoiceFilter(
         queryset=RelatedObject.objects.filter(parent__isnull=True),
         field_name="related_object__root",
         label="Client / related object",
         label_fields=("kind", "name"),
-        widget=FastSelect,
+        widget=Select,
     )
     status = django_filters.MultipleChoiceFilter(
         choices=[(s.value, s.label) for s in Status if s not in (Status.DONE, Status.CANCELLED)],
         field_name="status",
         label="Status",
         distinct=False,
-        widget=FastSelectMultiple,
+        widget=SelectMultiple,
     )
     blocking_reason = _IdChoiceFilter(
         queryset=BlockingReason.objects.all(),
         field_name="blocking_reason",
         label="Blocked by",
-        widget=FastSelect,
+        widget=Select,
     )
     timer = django_filters.ChoiceFilter(
         label="Timer state",
         choices=[("breached", "Breached"), ("warned", "At risk"), ("running", "Running"),
                  ("paused", "Paused")],
         method="by_band",
-        widget=FastSelect,
+        widget=Select,
     )  # fmt: skip
     kind = django_filters.ChoiceFilter(
         label="Timer",
         choices=[("response", "First response"), ("resolution", "Resolution")],
-        widget=FastSelect,
+        widget=Select,
     )
 
     class Meta:

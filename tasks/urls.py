@@ -1,14 +1,15 @@
 from django.urls import path
 
-from tasks import boards, views
+from tasks import views
+from tasks.boards import at_risk, dispatch, home, my_work
 
 urlpatterns = [
-    path("", boards.home, name="home"),
-    path("at-risk/", boards.at_risk, name="at_risk"),
-    path("dispatch/", boards.dispatch, name="dispatch"),
-    path("dispatch/<int:pk>/assign/", boards.dispatch_assign, name="dispatch_assign"),
-    path("my-work/", boards.my_work, name="my_work"),
-    path("my-work/<int:pk>/status/", boards.my_work_status, name="my_work_status"),
+    path("", home, name="home"),
+    path("at-risk/", at_risk.at_risk, name="at_risk"),
+    path("dispatch/", dispatch.dispatch, name="dispatch"),
+    path("dispatch/<int:pk>/assign/", dispatch.dispatch_assign, name="dispatch_assign"),
+    path("my-work/", my_work.my_work, name="my_work"),
+    path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/new/", views.task_create, name="task_create"),
     path("cards/<int:pk>/", views.task_detail, name="task_detail"),

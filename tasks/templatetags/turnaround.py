@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django import template
+from django.template import engines
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -20,3 +22,12 @@ def hm(value: timedelta | None) -> str:
 def clamp_pct(value: int) -> int:
     """A percentage for a progress bar (0–100)."""
     return max(0, min(int(value), 100))
+
+
+@register.simple_tag(takes_context=True)
+def jinja(context: template.Context, template_name: str, **values) -> SafeString:
+    """`{% jinja "tasks/_name.html" key=value %}`: a dashboard's hot partial, rendered by
+    the Jinja2 engine (tasks/boards/jinja.py) with these values and the request (so its
+    forms get the CSRF token), as the view that returns it to htmx renders it."""
+    partial = engines["jinja2"].get_template(template_name)
+    return mark_safe(partial.render(values, context.get("request")))  # autoescaped by Jinja2

@@ -1,17 +1,19 @@
-"""The dashboards' rows rendered in Python (tasks/rows.py): what they show, escaped, in the
-viewer's timezone, the same dispatch row on the board and after an assignment, and the same
-work card on My work and after a quick action."""
+"""The dashboards' partials that htmx swaps (templates/jinja2/tasks/, tasks/boards/jinja.py):
+what they show, escaped, in the viewer's timezone, the same dispatch row on the board and after
+an assignment, the same work card on My work and after a quick action, and the quick actions
+`tasks.actions.allowed_transitions` allows."""
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import escape
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.template.loader import render_to_string
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from markupsafe import escape
 
 from sla.engine import Progress
 from sla.jobs import scan_due_timers
@@ -19,7 +21,6 @@ from sla.models import SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
 from tasks import actions
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task
-from tasks.rows import AtRiskRows, WorkCards
 from tests.factories import (
     BlockingReasonFactory,
     RelatedObjectFactory,
@@ -89,7 +90,7 @@ def test_the_at_risk_row_escapes_every_name_it_shows(manager, evil_owner, defaul
     assert f"<td>{escape(evil('owner'))}</td>" in row
     assert f"{escape(evil('type'))} · {escape(evil('team'))}</small>" in row
     assert f"<br><small>{escape(evil('reason'))}</small>" in row
-    assert "&lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt; &amp; &quot;title&quot;" in row
+    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; &amp; &#34;title&#34;" in row
 
 
 @pytest.mark.django_db
@@ -237,7 +238,9 @@ def test_an_at_risk_row_shows_the_band_the_clock_and_the_due_time(
 ):
     timer, progress = _timer(band, remaining=remaining, fraction=fraction, **fields)
     with timezone.override(ZoneInfo("Europe/Berlin")):
-        row = AtRiskRows().row(timer, progress)
+        row = render_to_string(
+            "tasks/_at_risk_rows.html", {"rows": [(timer, progress)]}, using="jinja2"
+        )
     assert f'<tr data-band="{band}">' in row
     url = timer.task.get_absolute_url()
     assert f'<td><a href="{url}">#41 Call ACME</a><br><small class="muted">Sales lead<' in row
@@ -250,10 +253,9 @@ def test_an_at_risk_row_shows_the_band_the_clock_and_the_due_time(
 
 
 def _work_card(html: str, task: Task) -> str:
-    """The card as My work's page has it, with the newlines around it that the card a quick
-    action returns has too."""
-    begin = html.index(f'\n<article id="work-{task.pk}" class="work-card">')
-    return html[begin : html.index("</article>\n", begin) + len("</article>\n")]
+    """The card as My work's page has it (the card a quick action returns, stripped)."""
+    begin = html.index(f'<article id="work-{task.pk}" class="work-card">')
+    return html[begin : html.index("</article>", begin) + len("</article>")]
 
 
 def _quick_action(client: Client, task: Task, **data):
@@ -360,21 +362,21 @@ def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
     assert stale.status_code == 409
     alert = re.search(r'\n  <p class="flash error" role="alert">[^<]+</p>', stale.content.decode())
     assert alert and "changed by someone else" in alert.group()
-    stale_card = stale.content.decode().replace(alert.group(), "\n  ", 1)
+    stale_card = stale.content.decode().replace(alert.group(), "\n  ", 1).strip()
     assert _tokens_blanked(stale_card, 3) == _tokens_blanked(before, 3)
 
     taken = _quick_action(client, card, to=Status.IN_PROGRESS)
     assert taken.status_code == 200
     after = _work_card(client.get(reverse("my_work")).content.decode(), card)
-    assert _tokens_blanked(taken.content.decode(), 2) == _tokens_blanked(after, 2)
+    assert _tokens_blanked(taken.content.decode().strip(), 2) == _tokens_blanked(after, 2)
     assert "Take into work" not in after and "· In progress\n" in after
 
     done = _quick_action(client, card, to=Status.DONE)
     assert done.status_code == 200
     assert done.content.decode().endswith(
-        "<p>Next: Ask &#x27;them&#x27; (by "
+        "<p>Next: Ask &#39;them&#39; (by "
         + dateformat.format(timezone.localtime(card.next_step_due), "D j M H:i")
-        + ')</p>\n  \n  <p class="muted" role="status">Done.</p>\n</article>\n'
+        + ')</p>\n  \n  \n  <p class="muted" role="status">Done.</p>\n  \n</article>'
     )
     assert 'class="work-card"' not in client.get(reverse("my_work")).content.decode()
 
@@ -383,6 +385,13 @@ def _work_task(status: Status, **fields) -> Task:
     """An unsaved card as My work reads it."""
     return Task(pk=41, title="Call ACME", priority=Priority.HIGH, status=status, version=3,
                 **fields)  # fmt: skip
+
+
+def _work_cards(tasks: list[Task], reasons: list[BlockingReason], **context) -> str:
+    """The partial of My work's cards, as the page and a quick action render it."""
+    request = RequestFactory().get("/")
+    context = {"tasks": tasks, "reasons": reasons} | context
+    return render_to_string("tasks/_work_cards.html", context, request, using="jinja2")
 
 
 @pytest.mark.parametrize(
@@ -399,15 +408,18 @@ def _work_task(status: Status, **fields) -> Task:
 )
 def test_a_work_card_offers_the_moves_its_status_allows(status, moves):
     reasons = [BlockingReason(pk=7, name="Customer"), BlockingReason(pk=3, name="Supplier")]
-    card = WorkCards(reasons, csrf_token="t" * 64).card(_work_task(status))
+    card = _work_cards([_work_task(status)], reasons)
     assert card.startswith('\n<article id="work-41" class="work-card">\n')
-    assert card.endswith("</article>\n")
+    assert card.endswith("</article>")
     assert re.findall(r'name="to" value="(\w+)"', card) == moves
+    allowed = actions.allowed_transitions(_work_task(status))
+    assert all(Status(move) in allowed for move in moves)  # never a move the card refuses
     url = reverse("my_work_status", args=[41])
     assert card.count(f'<form method="post" action="{url}" hx-post="{url}" hx-target="#work-41"'
                       ' hx-swap="outerHTML">') == len(moves)  # fmt: skip
     assert card.count('<input type="hidden" name="version" value="3">') == len(moves)
-    assert card.count('name="csrfmiddlewaretoken" value="' + "t" * 64 + '"') == len(moves)
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="(\w{64})"', card)
+    assert len(tokens) == len(moves) and len(set(tokens)) <= 1  # one token for every form
     options = '<option value="7">Customer</option><option value="3">Supplier</option>'
     assert (options in card) is ("waiting" in moves)
     closed = f'<p class="muted" role="status">{status.label}.</p>'
@@ -419,9 +431,8 @@ def test_a_work_card_shows_its_breach_its_next_deadline_and_its_next_step():
     task = _work_task(Status.WAITING, blocking_reason=BlockingReason(name="Customer"),
                       next_step="Chase", next_step_due=DUE + 24 * H)  # fmt: skip
     task.breached, task.next_due = True, DUE
-    cards = WorkCards([], csrf_token="t" * 64)
     with timezone.override(ZoneInfo("Europe/Berlin")):
-        card = cards.card(task)
+        card = _work_cards([task], [])
     assert (
         '<span class="badge high">High</span>\n'
         '    <span class="badge breached">Breached</span>\n'
@@ -432,9 +443,34 @@ def test_a_work_card_shows_its_breach_its_next_deadline_and_its_next_step():
     ) in card
     # Without My work's annotations (`breached`, `next_due`) and without a next step:
     task = _work_task(Status.IN_PROGRESS)
-    card = cards.card(task, error="Try <again>")
+    card = _work_cards([task], [], error="Try <again>")
     assert (
         '<span class="badge high">High</span>\n    \n    · In progress\n    \n  </header>\n'
         "  <p><em>No next step.</em></p>\n"
         '  <p class="flash error" role="alert">Try &lt;again&gt;</p>\n'
     ) in card
+
+
+def test_the_partials_render_in_the_viewers_timezone_and_escape_a_card_read_alone():
+    """The partials' `date` filter uses the active timezone, as Django's does."""
+    task = _work_task(Status.NEW, next_step="<b>Call</b>", next_step_due=DUE)
+    for zone, shown in (("Europe/Berlin", "Fri 6 Mar 17:45"), ("Asia/Tokyo", "Sat 7 Mar 01:45")):
+        with timezone.override(ZoneInfo(zone)):
+            card = _work_cards([task], [])
+        assert f"<p>Next: &lt;b&gt;Call&lt;/b&gt; (by {shown})</p>" in card
+
+
+@pytest.mark.django_db
+def test_an_overdue_timer_not_yet_stamped_is_breached_on_my_work_and_in_the_load_as_in_the_queue(
+    manager, dispatcher, performer, request_type, default_policy
+):
+    # Created two hours ago, no scan since: its response timer (1 h) is overdue, not stamped.
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type,
+                     title="Overdue", at=timezone.now() - 2 * H)  # fmt: skip
+    assert not SlaTimer.objects.filter(task=card, breached_at__isnull=False).exists()
+    queue = client_for(manager).get(reverse("at_risk"), HTTP_HX_REQUEST="true").content.decode()
+    assert f'<tr data-band="{BREACHED}">' in queue
+    mine = _work_card(client_for(performer).get(reverse("my_work")).content.decode(), card)
+    assert '<span class="badge breached">Breached</span>' in mine
+    board = client_for(dispatcher).get(reverse("dispatch")).content.decode()
+    assert "Paula Performer — 1 open, 1 at risk</option>" in board

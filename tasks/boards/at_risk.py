@@ -1,0 +1,80 @@
+"""The at-risk queue: open SLA timers ranked by how little of their target is left, with
+filters over their cards, 50 a page; its HTML cached for a few seconds (`cache`)."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from sla.models import SlaTimer
+from sla.queries import RANK_ALL_UP_TO, risk_counts, risk_page, with_band
+from tasks.boards.cache import QUEUE_CACHE_SECONDS, queue_cache_key
+from tasks.filters import AtRiskFilter
+from tasks.models import Task
+from tasks.queries import sees_all
+from tasks.views import forbidden
+
+QUEUE_PAGE = 50
+ROW_RELATED = ("task__owner", "task__related_object", "task__blocking_reason",
+               "task__request_type", "task__team", "calendar")  # fmt: skip
+
+
+def _visible_timers(user, *, everything: bool):
+    timers = SlaTimer.objects.all()
+    if not everything:
+        timers = timers.filter(task__in=Task.objects.visible_to(user))
+    return timers
+
+
+@require_GET
+def at_risk(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("sla.view_slatimer"):
+        return forbidden(request, "You may not see SLA timers.")
+    now = timezone.now()
+    everything = sees_all(request.user)
+    filterset = AtRiskFilter(
+        request.GET or None,
+        queryset=with_band(_visible_timers(request.user, everything=everything), now),
+    )
+    key = queue_cache_key(request, everything=everything)
+    queue = cache.get(key)
+    if queue is None:
+        queue = render_to_string(
+            "tasks/at_risk.html#queue", _queue_context(request, filterset, now), request
+        )
+        cache.set(key, queue, QUEUE_CACHE_SECONDS)
+    if request.htmx:
+        return HttpResponse(queue)
+    return render(request, "tasks/at_risk.html", {"filter": filterset, "queue": queue})
+
+
+def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
+    timers = filterset.qs
+    counts = risk_counts(timers)  # with the calendars of the timers counted, one query
+    paginator = Paginator(range(counts.total), QUEUE_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    start = (page.number - 1) * QUEUE_PAGE
+    # Cards picked by filters: their timers are ranked whole, read card by card.
+    whole = None if filterset.picks_cards else RANK_ALL_UP_TO
+    rows = risk_page(
+        timers, counts, now, start, start + len(page), rank_all_up_to=whole, related=ROW_RELATED
+    )
+    return {
+        "filter": filterset,
+        "page": page,
+        "rows": [(t, t.progress(now)) for t in rows],  # templates/jinja2/tasks/_at_risk_rows.html
+        "counts": counts.bands,
+        "query": _query_without_page(request),
+        "now": now,
+    }
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
