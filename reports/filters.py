@@ -78,7 +78,7 @@ def day_start(day: date) -> datetime:
 
 class PlainSelect(forms.Select):
     """A <select> rendered in Python: the same HTML as Django's template widget, without a
-    template render per <option> (the client list has thousands: ~0.2 s per page)."""
+    template render per <option> (the client list has thousands of options)."""
 
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]

@@ -131,8 +131,8 @@ def risk_counts(timers: QuerySet[SlaTimer]) -> RiskCounts:
     )
     # Grouped over a subquery read in the covering index's order (calendar, target): told
     # nothing of order, PostgreSQL walked `timer_open_due` and fetched every open timer's
-    # row (~100 ms at 1M against ~30 ms for the index alone; the plain GROUP BY's costs are
-    # close, the sort that the ORDER BY would otherwise need tips them). A card-filtered
+    # row instead of reading the index alone (the plain GROUP BY's costs are close, the sort
+    # that the ORDER BY would otherwise need tips them). A card-filtered
     # queryset (`InArray`) reads its cards' timers by card (`one_timer_per_cycle`) instead.
     # A DISTINCT queryset keeps its rows apart by key (the key is not in the index).
     key = ("pk",) if timers.query.distinct else ()

@@ -109,8 +109,8 @@ class _IdChoiceFilter(django_filters.ModelChoiceFilter):
 
 def _loaded(model, fields: dict):
     """An instance with only these fields, as a queryset's `.only()` loads it (`from_db`
-    skips the defaults of every other field: 500 clients built with `model(**fields)` took
-    ~6 ms of each page of the queue)."""
+    skips the defaults of every other field, which `model(**fields)` would build for each of
+    the hundreds of clients on every page of the queue)."""
     names = [f.attname for f in model._meta.concrete_fields if f.attname in fields]
     return model.from_db(None, names, [fields[name] for name in names])
 
@@ -262,8 +262,8 @@ class AtRiskFilter(django_filters.FilterSet):
         if self.picks_cards:
             # The timers of the matching cards, read card by card (one_timer_per_cycle)
             # after the cards (index task_open_filters): joined instead, PostgreSQL read
-            # every open timer from the table (at 1M cards ~180 ms to count a filter by
-            # owner, against ~15 ms). Open timers belong to open cards (sla.actions stops
+            # every open timer from the table, a cost that grows with all open timers, not
+            # with the cards picked. Open timers belong to open cards (sla.actions stops
             # them when a card closes).
             queryset = queryset.filter(InArray(F("task_id"), Subquery(cards.values("pk"))))
         return queryset

@@ -114,7 +114,7 @@ def _on_time_figure(total: int, grouped: dict) -> Figure:
 
 # From this many cards created in the period on, first_response reads its percentiles from
 # indexes in response-time order (reports.db.nth_values) instead of sorting the period's
-# values (at 1M cards: 90 days ≈ 125,000 cards; sorting them is still the cheaper plan).
+# values (below this, sorting the period's values is still the cheaper plan).
 PERCENTILES_BY_INDEX_FROM = 200_000
 
 

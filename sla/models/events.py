@@ -89,10 +89,10 @@ class Notification(models.Model):
     #
     # OUTBOX_LINKS: the outbox's links (notification → event and recipient, event → timer)
     # have no database-level foreign key. PostgreSQL checks such a key with one locking
-    # lookup of the parent per row at commit — 5 per breach, 30 % of the scan's database
-    # CPU at 100,000 due timers (docs/performance.md) — and these rows are only ever written
-    # by the scan and `sla.actions` from parents they hold locked or have just read in the
-    # same statement. Deleting a card, timer, event or user still deletes its events and
+    # lookup of the parent per row at commit — 5 per breach, a large share of the scan's
+    # database CPU (docs/performance-journal.md, "Fourth pass") — and these rows are only
+    # ever written by the scan and `sla.actions` from parents they hold locked or have just
+    # read in the same statement. Deleting a card, timer, event or user still deletes its events and
     # notifications: Django's collector cascades `on_delete=CASCADE` itself.
     event = models.ForeignKey(
         SlaEvent,

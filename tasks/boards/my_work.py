@@ -39,7 +39,7 @@ def work_cards(cards, now: datetime):
     return cards.for_list().annotate(
         breached=Exists(SlaTimer.objects.breached(now).filter(task=OuterRef("pk"))),
         # A subquery per card (index one_timer_per_cycle), not a join of every timer
-        # grouped by card: at 1M cards that join sorted all 2M timers.
+        # grouped by card: that join sorts every timer in the table.
         next_due=Subquery(
             open_timers.order_by(F("due_at").asc(nulls_last=True)).values("due_at")[:1]
         ),
@@ -50,7 +50,8 @@ def work_cards(cards, now: datetime):
 def my_work(request: HttpRequest) -> HttpResponse:
     user = request.user
     # Owned or performed, as a union of two index reads (an OR with a subquery made
-    # PostgreSQL overestimate the cards 20x and compile the query with JIT).
+    # PostgreSQL overestimate the cards by an order of magnitude and compile the query with
+    # JIT).
     owned = Task.objects.open().filter(owner=user).order_by().values("pk")
     performed = Task.performers.through.objects.filter(user=user).values("task_id")
     open_mine = Task.objects.open().filter(pk__in=owned.union(performed, all=True))
