@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from sla import jobs
+from sla import scan as scan_module
 from sla.escalation import NOT_TAKEN_IN_TIME
 from sla.models import (
     Channel,
@@ -277,8 +278,8 @@ def _scan_that_dies_before_its_follow_ups(now, *, set_based: bool) -> int:
     thresholds, events and notifications written, card-side reactions not yet run."""
     with time_machine.travel(now, tick=False):
         if set_based:
-            return jobs._scan_batch_sql(now, 100)[1]
-        return jobs._scan_batch(now, 100)[1]
+            return scan_module._scan_batch_sql(now, 100)[1]
+        return scan_module._scan_batch(now, 100)[1]
 
 
 @pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "python"])
@@ -431,7 +432,7 @@ def _assert_every_threshold_once(cards, per_card_kinds):
 # The real job in another process, stopped inside every batch after the first: when a
 # batch asks django-q to deliver (its `pre_enqueue` signal), everything of the batch is
 # written but not committed. More than one batch is due, so the scan runs its batches on
-# two connections (jobs.SCAN_WORKERS): the first batch commits, the next two (one per
+# two connections (sla.scan.SCAN_WORKERS): the first batch commits, the next two (one per
 # connection: a connection waiting in one cannot start another) wait there, uncommitted, to
 # be killed.
 KILLED_SCAN = """
