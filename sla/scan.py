@@ -27,8 +27,16 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sla import bulk, escalation
-from sla.models import EscalationRule, Notification, SlaEvent, SlaTimer
+from sla import bulk, escalation, scan_rules
+from sla.models import (
+    Channel,
+    EscalationRule,
+    Notification,
+    SlaEvent,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+)
 from tasks.models import Task, Team
 
 log = logging.getLogger(__name__)
@@ -131,8 +139,47 @@ def _levels(timer: SlaTimer):
 
 # --------------------------------------------------------------------------- set-based path
 
-# Read once, from beside this module (a package resource, so it is found wherever `sla` is).
-SCAN_BATCH_SQL = resources.files(__package__).joinpath("sql", "scan_batch.sql").read_text()
+
+def _load_sql(name: str) -> str:
+    """A statement from sla/sql/ (a package resource: found wherever `sla` is installed),
+    without its comment lines: they document the file and need not travel with every batch."""
+    text = resources.files(__package__).joinpath("sql", name).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+SCAN_BATCH_SQL = _load_sql("scan_batch.sql")
+
+
+@cache
+def sql_params() -> dict[str, str]:
+    """The values the set-based statement shares with the Python path (see the table at the
+    top of both), as parameters: the SQL spells none of them."""
+    values = {
+        "warning": SlaEvent.Kind.WARNING,
+        "breach": SlaEvent.Kind.BREACH,
+        "warning_key": scan_rules.WARNING_KEY,
+        "breach_key": scan_rules.BREACH_KEY,
+        "on_warning": EscalationRule.Trigger.WARNING,
+        "on_breach": EscalationRule.Trigger.BREACH,
+        "after_breach": EscalationRule.Trigger.AFTER_BREACH,
+        "no_action": EscalationRule.Action.NONE,
+        "all_kinds": scan_rules.ALL_KINDS,
+        "breached": TimerState.BREACHED,
+        "response": TimerKind.RESPONSE,
+        "dispatcher": scan_rules.DISPATCHER_ROLE,
+        "in_app": Channel.IN_APP,
+        "email": Channel.EMAIL,
+        "slack": Channel.SLACK,
+        "pending": Notification.State.PENDING,
+        "sent": Notification.State.SENT,
+        "failed": Notification.State.FAILED,
+        "user_key": scan_rules.USER_KEY,
+        "slack_key": scan_rules.SLACK_KEY,
+        "slack_rule_key": scan_rules.SLACK_RULE_KEY,
+        "no_email": scan_rules.NO_EMAIL,
+        "no_slack_webhook": scan_rules.NO_SLACK_WEBHOOK,
+    }
+    return {name: str(value) for name, value in values.items()}
 
 
 @cache
@@ -194,7 +241,7 @@ def _scan_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
     """One batch of the set-based path; returns (timers claimed, events written)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(_fast_scan_sql(), {"now": now, "batch": batch_size})
+            cursor.execute(_fast_scan_sql(), {**sql_params(), "now": now, "batch": batch_size})
             claimed, recorded, pending = cursor.fetchone()
         if pending:
             escalation.enqueue_delivery()
