@@ -231,7 +231,7 @@ def test_the_filter_selects_render_the_same_html_as_django_selects(value):
     assert "&lt;script&gt;" in plain
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL session settings")
+@pytest.mark.postgresql(reason="the report pages set PostgreSQL session settings")
 @pytest.mark.django_db(transaction=True)
 def test_report_pages_run_with_their_session_settings_on_postgresql():
     def current() -> tuple:
