@@ -13,7 +13,8 @@ Plain values only: no Django here.
 
 from __future__ import annotations
 
-# SlaEvent.key of a timer's warning and of its breach (one of each per timer, by constraint).
+# SlaEvent.key of a timer's warning and of its breach (one of each per timer, by constraint);
+# tests/sla/test_scan_rules.py holds `escalation.advance`'s keys equal to these.
 WARNING_KEY = "warning"
 BREACH_KEY = "breach"
 

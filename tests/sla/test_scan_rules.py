@@ -6,12 +6,15 @@ the texts run everywhere."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sla import escalation, scan, scan_rules
+from sla.models import SlaEvent, SlaTimer
 
 SQL_FILE = Path(scan.__file__).with_name("sql") / "scan_batch.sql"
 TABLE_ROW = re.compile(r"^\|.*\|$")
+M = timedelta(minutes=1)
 
 
 def rule_table(lines: list[str]) -> list[str]:
@@ -52,3 +55,15 @@ def test_every_shared_constant_reaches_the_statement():
         value for name, value in vars(scan_rules).items() if name.isupper() and name[0] != "_"
     }
     assert constants <= set(scan.sql_params().values())
+
+
+def test_the_python_path_keys_its_warning_and_breach_events_as_the_statement_does():
+    start = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    warned = SlaTimer(running_since=start, warn_at=start + 45 * M, due_at=start + 60 * M)
+    breached = SlaTimer(running_since=start, warn_at=start + 45 * M, due_at=start + 60 * M)
+
+    [warning] = escalation.advance(warned, [], start + 50 * M)
+    [breach] = escalation.advance(breached, [], start + 70 * M)
+
+    assert (warning.key, warning.kind) == (scan_rules.WARNING_KEY, SlaEvent.Kind.WARNING)
+    assert (breach.key, breach.kind) == (scan_rules.BREACH_KEY, SlaEvent.Kind.BREACH)
