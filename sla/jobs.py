@@ -1,4 +1,5 @@
-"""django-q2 entry points of the sla app: the timer scan and notification delivery.
+"""django-q2 entry points of the sla app: the timer scan and notification delivery, and
+their schedules (SCHEDULES, at the end).
 
 Both are idempotent and safe to run concurrently (several clusters on PostgreSQL): the scan
 (sla.scan) claims due timers with SELECT … FOR UPDATE SKIP LOCKED and the outbox rows are
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from sla import notify, scan
 from sla.models import Channel, Notification
+from sla.schedules import ScheduleSpec
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +224,10 @@ def resend(notifications) -> int:
     return notifications.filter(~Q(channel=Channel.IN_APP), state=Notification.State.FAILED).update(
         state=Notification.State.PENDING, attempts=0, next_attempt_at=timezone.now()
     )
+
+
+# Registered with django-q2 by `manage.py sync_schedules` (see sla.schedules).
+SCHEDULES = [
+    ScheduleSpec("sla: scan due timers", scan_due_timers, minutes=1),
+    ScheduleSpec("sla: deliver notifications", send_pending_notifications, minutes=1),
+]
