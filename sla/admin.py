@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -297,16 +296,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
     def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
         """Running timers follow the edited policy: a background job re-syncs the cards."""
-        from django_q.tasks import async_task
-
-        transaction.on_commit(
-            lambda: async_task(
-                "sla.actions.recompute_policy_timers",
-                policy_id=policy.pk,
-                rematch=rematch,
-                task_name=f"recompute policy {policy.pk}",
-            )
-        )
+        jobs.enqueue_policy_recompute(policy_id=policy.pk, rematch=rematch)
         scope = (
             "every open card is matched again"
             if rematch

@@ -1,5 +1,5 @@
-"""django-q2 entry points of the sla app: the timer scan and notification delivery, and
-their schedules (SCHEDULES, at the end).
+"""django-q2 entry points of the sla app: the timer scan, the re-sync of a policy's cards
+after an edit, and notification delivery; and their schedules (SCHEDULES, at the end).
 
 Both are idempotent and safe to run concurrently (several clusters on PostgreSQL): the scan
 (sla.scan) claims due timers with SELECT … FOR UPDATE SKIP LOCKED and the outbox rows are
@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from sla import notify, scan
-from sla.models import Channel, Notification
-from sla.schedules import ScheduleSpec
+from sla import actions, notify, scan
+from sla.models import Channel, Notification, SlaTimer
+from sla.schedules import ScheduleSpec, dotted_name
+from tasks.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,66 @@ def scan_due_timers(
 
     Scheduled every minute and enqueued by this dotted name: keep it here."""
     return scan.run(now, batch_size, set_based=set_based, workers=workers)
+
+
+# A policy recompute hands the rest of its cards to a new job after this long, so every job
+# ends well within the cluster's timeout (120 s) and a killed job loses at most its card.
+POLICY_RECOMPUTE_BUDGET = 60.0
+
+
+def recompute_policy_timers(
+    *, policy_id: int, rematch: bool = False, after_id: int = 0, budget: float | None = None
+) -> int:
+    """A policy's targets, pauses or rules changed: bring the open cards it times in line.
+
+    With `rematch` (its criteria, order or activity changed, or it is new) every open card
+    is matched again, so cards may move to or from this policy; otherwise only the cards
+    with open timers under it are visited. Each card is synced as of the moment it is
+    visited, locked like any change of the card, in its own transaction: time already used
+    stays used, the new targets apply from then on (re-targets are recorded as for a change
+    of priority). Visits cards in id order after `after_id`; past `budget` seconds it
+    queues the rest as a new job. Returns the number of cards visited by this job.
+    """
+    budget = POLICY_RECOMPUTE_BUDGET if budget is None else budget
+    if rematch:
+        cards = Task.objects.open()
+    else:
+        cards = Task.objects.filter(
+            pk__in=SlaTimer.objects.open().filter(policy_id=policy_id).values("task_id")
+        )
+    ids = cards.order_by("pk").values_list("pk", flat=True)
+    policies = actions.active_policies()
+    started, visited = time.monotonic(), 0
+    while chunk := list(ids.filter(pk__gt=after_id)[:500]):
+        for task_id in chunk:
+            if time.monotonic() - started > budget:
+                async_task(
+                    dotted_name(recompute_policy_timers),
+                    policy_id=policy_id,
+                    rematch=rematch,
+                    after_id=after_id,
+                    task_name=f"recompute policy {policy_id} after card {after_id}",
+                )
+                return visited
+            with transaction.atomic():
+                task = Task.objects.select_for_update().filter(pk=task_id).first()
+                if task is not None and task.is_open:
+                    actions.sync_timers(task=task, at=timezone.now(), policies=policies)
+            visited, after_id = visited + 1, task_id
+    return visited
+
+
+def enqueue_policy_recompute(*, policy_id: int, rematch: bool) -> None:
+    """Queue `recompute_policy_timers` once the caller's transaction commits (the job must
+    see the saved policy)."""
+    transaction.on_commit(
+        lambda: async_task(
+            dotted_name(recompute_policy_timers),
+            policy_id=policy_id,
+            rematch=rematch,
+            task_name=f"recompute policy {policy_id}",
+        )
+    )
 
 
 def send_pending_notifications(

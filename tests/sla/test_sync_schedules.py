@@ -16,7 +16,7 @@ from django_q.models import Schedule
 import reports.jobs
 import sla
 import sla.jobs
-from sla import schedules
+from sla import escalation, schedules
 from sla.schedules import ScheduleSpec
 from tests.sla.conftest import MON, berlin
 
@@ -154,3 +154,12 @@ def test_a_schedule_runs_every_so_many_minutes_or_on_a_cron_line_not_both():
         ScheduleSpec("sla: both", job, minutes=5, cron="0 7 * * 1")
     with pytest.raises(ValueError, match="either minutes or cron"):
         ScheduleSpec("sla: neither", job)
+
+
+def test_the_delivery_a_scan_enqueues_by_name_is_the_scheduled_job(monkeypatch):
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, **kw: queued.append(func))
+
+    escalation.enqueue_delivery()
+
+    assert [import_string(func) for func in queued] == [sla.jobs.send_pending_notifications]
