@@ -1,9 +1,10 @@
 """django-q2 entry points of the sla app: the timer scan, the re-sync of a policy's cards
 after an edit, and notification delivery; and their schedules (SCHEDULES, at the end).
 
-Both are idempotent and safe to run concurrently (several clusters on PostgreSQL): the scan
-(sla.scan) claims due timers with SELECT … FOR UPDATE SKIP LOCKED and the outbox rows are
-unique per threshold; delivery claims notifications with a compare-and-set lease.
+The scan and delivery are idempotent and safe to run concurrently (several clusters on
+PostgreSQL): the scan (sla.scan) claims due timers with SELECT … FOR UPDATE SKIP LOCKED and
+the outbox rows are unique per threshold; delivery claims notifications with a
+compare-and-set lease.
 """
 
 from __future__ import annotations

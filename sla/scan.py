@@ -144,7 +144,8 @@ def _load_sql(name: str) -> str:
     """A statement from sla/sql/ (a package resource: found wherever `sla` is installed),
     without its comment lines: they document the file and need not travel with every batch."""
     text = resources.files(__package__).joinpath("sql", name).read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return "\n".join(lines).strip()
 
 
 SCAN_BATCH_SQL = _load_sql("scan_batch.sql")
