@@ -163,3 +163,22 @@ def test_the_delivery_a_scan_enqueues_by_name_is_the_scheduled_job(monkeypatch):
     escalation.enqueue_delivery()
 
     assert [import_string(func) for func in queued] == [sla.jobs.send_pending_notifications]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("scan due timers", "start 'sla: '"), ("sla: deliver notifications", "declared twice")],
+)
+def test_a_schedule_must_be_named_after_its_app_and_only_once(monkeypatch, name, error):
+    extra = ScheduleSpec(name, sla.jobs.scan_due_timers, minutes=1)
+    real = schedules.jobs_module
+
+    def with_extra(app):
+        module = real(app)
+        if app.label != "sla":
+            return module
+        return type("Jobs", (), {"SCHEDULES": [*module.SCHEDULES, extra]})
+
+    monkeypatch.setattr(schedules, "jobs_module", with_extra)
+    with pytest.raises(ValueError, match=error):
+        schedules.collect()
