@@ -17,13 +17,13 @@ first due-timer statement (its SQL text as captured from that run: the set-based
 the Python path's SELECT), on the re-armed data, rolled back. Prints a
 Markdown table row: median/min/max wall time, thresholds fired, SQL queries, SlaEvent and
 Notification rows written per run, and per run the time spent waiting on each kind of
-statement per connection (the scan's own and its worker threads', sla.jobs.SCAN_WORKERS;
+statement per connection (the scan's own and its worker threads', sla.scan.SCAN_WORKERS;
 logged like CaptureQueriesContext, BEGIN/COMMIT included) and the CPU time of the scan's
 PostgreSQL backends (read from /proc: the server must run on this host), which varies far
 less with the machine's load than wall time does.
 
-    --batch N        sla.jobs.SQL_SCAN_BATCH for this process (default: as shipped)
-    --workers N      sla.jobs.SCAN_WORKERS for this process (1: one connection, as before)
+    --batch N        sla.scan.SQL_SCAN_BATCH for this process (default: as shipped)
+    --workers N      sla.scan.SCAN_WORKERS for this process (1: one connection, as before)
     --profile FILE   cProfile the last run, top functions by cumulative and own time
     --latency        instead of timing: start a real `manage.py qcluster` with the 1-minute
                      schedule, make timers come due over ~3 minutes and measure how long after
@@ -68,9 +68,10 @@ from django.db.backends.signals import connection_created  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.generate import timers  # noqa: E402
-from sla import jobs  # noqa: E402
-from sla.jobs import TIMER_FIELDS, scan_due_timers  # noqa: E402
+from sla import scan  # noqa: E402
+from sla.jobs import scan_due_timers  # noqa: E402
 from sla.models import Notification, SlaEvent, SlaTimer  # noqa: E402
+from sla.scan import TIMER_FIELDS  # noqa: E402
 
 REARM_SQL = """
 UPDATE sla_slatimer
@@ -80,7 +81,7 @@ WHERE breached_at IS NOT NULL
 
 
 # A PROPOSED replacement for `SlaTimer.objects.bulk_update(timers, TIMER_FIELDS)` in
-# sla/jobs.py: one UPDATE … FROM unnest(arrays), no per-row CASE expressions built in Python.
+# sla/scan.py: one UPDATE … FROM unnest(arrays), no per-row CASE expressions built in Python.
 # Used only with --variant unnest-update, to project what the change would buy; the shipped
 # code is what every other run measures.
 UNNEST_UPDATE_SQL = """
@@ -179,7 +180,7 @@ def backend_cpu(pid: int) -> float | None:
 
 class Recorder:
     """Logs every statement of the scan (with BEGIN and COMMIT, as CaptureQueriesContext
-    does) on its own connection and on those its worker threads open (sla.jobs.SCAN_WORKERS),
+    does) on its own connection and on those its worker threads open (sla.scan.SCAN_WORKERS),
     with the thread that ran it."""
 
     def __init__(self) -> None:
@@ -307,7 +308,7 @@ def bench(args) -> None:
         "SELECT count(*) FROM sla_slatimer WHERE stopped_at IS NULL AND next_check_at <= now()"
     )[0][0]
     print(f"open timers: {open_timers:,}; due now: {due_now:,}")
-    print(f"batch {jobs.SQL_SCAN_BATCH:,} timers, up to {jobs.SCAN_WORKERS} connection(s)")
+    print(f"batch {scan.SQL_SCAN_BATCH:,} timers, up to {scan.SCAN_WORKERS} connection(s)")
     print("load average before the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     results = []
@@ -462,13 +463,13 @@ def main() -> None:
         "--variant",
         choices=["shipped", "unnest-update"],
         default="shipped",
-        help="unnest-update: projection of the proposed UPDATE … FROM unnest in sla/jobs.py",
+        help="unnest-update: projection of the proposed UPDATE … FROM unnest in sla/scan.py",
     )
     parser.add_argument(
-        "--batch", type=int, help=f"sla.jobs.SQL_SCAN_BATCH (default {jobs.SQL_SCAN_BATCH})"
+        "--batch", type=int, help=f"sla.scan.SQL_SCAN_BATCH (default {scan.SQL_SCAN_BATCH})"
     )
     parser.add_argument(
-        "--workers", type=int, help=f"sla.jobs.SCAN_WORKERS (default {jobs.SCAN_WORKERS})"
+        "--workers", type=int, help=f"sla.scan.SCAN_WORKERS (default {scan.SCAN_WORKERS})"
     )
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--latency-timers", type=int, default=1200)
@@ -479,8 +480,8 @@ def main() -> None:
     use_variant(args.variant)
     # Set in this process only, like --variant: the figures of another batch size or
     # number of connections than the shipped ones.
-    jobs.SQL_SCAN_BATCH = args.batch or jobs.SQL_SCAN_BATCH
-    jobs.SCAN_WORKERS = args.workers or jobs.SCAN_WORKERS
+    scan.SQL_SCAN_BATCH = args.batch or scan.SQL_SCAN_BATCH
+    scan.SCAN_WORKERS = args.workers or scan.SCAN_WORKERS
     print(
         f"database {connection.settings_dict['NAME']}, DEBUG={settings.DEBUG}, "
         f"variant {args.variant}"

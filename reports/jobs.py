@@ -1,4 +1,5 @@
-"""django-q2 entry points of the reports app (registered by `sync_schedules`).
+"""django-q2 entry points of the reports app and their schedules (SCHEDULES, registered by
+`manage.py sync_schedules`, which finds them here).
 
 Both are idempotent: the refresh recomputes only cards whose version moved on, and each
 team's weekly digest is claimed by a unique row before it is sent, so a re-run (at-least-once
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from reports import digest, rollup
 from reports.models import DigestSent
+from sla.schedules import ScheduleSpec
 from tasks.models import Team
 
 log = logging.getLogger(__name__)
@@ -66,3 +68,10 @@ def _send(review: digest.Digest, team: Team) -> None:
     )
     message.attach_alternative(render_to_string("reports/email/weekly.html", context), "text/html")
     message.send()
+
+
+SCHEDULES = [
+    ScheduleSpec("reports: refresh derived tables", refresh_report_tables, minutes=5),
+    # Mondays at 07:00, for the week that just ended.
+    ScheduleSpec("reports: weekly review digest", send_weekly_digest, cron="0 7 * * 1"),
+]

@@ -7,12 +7,10 @@ always match the card's status, blocking reason, priority and request type as of
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from sla import bulk, engine, escalation
 from sla.calendar import WorkCalendar
@@ -303,52 +301,3 @@ def recompute_calendar_timers(
             bulk.update_rows(chunk, fields)
         updated += len(chunk)
         last_pk = chunk[-1].pk
-
-
-# A policy recompute hands the rest of its cards to a new job after this long, so every job
-# ends well within the cluster's timeout (120 s) and a killed job loses at most its card.
-POLICY_RECOMPUTE_BUDGET = 60.0
-
-
-def recompute_policy_timers(
-    *, policy_id: int, rematch: bool = False, after_id: int = 0, budget: float | None = None
-) -> int:
-    """A policy's targets, pauses or rules changed: bring the open cards it times in line.
-
-    With `rematch` (its criteria, order or activity changed, or it is new) every open card
-    is matched again, so cards may move to or from this policy; otherwise only the cards
-    with open timers under it are visited. Each card is synced as of the moment it is
-    visited, locked like any change of the card, in its own transaction: time already used
-    stays used, the new targets apply from then on (re-targets are recorded as for a change
-    of priority). Visits cards in id order after `after_id`; past `budget` seconds it
-    queues the rest as a new job. Returns the number of cards visited by this job.
-    """
-    budget = POLICY_RECOMPUTE_BUDGET if budget is None else budget
-    if rematch:
-        cards = Task.objects.open()
-    else:
-        cards = Task.objects.filter(
-            pk__in=SlaTimer.objects.open().filter(policy_id=policy_id).values("task_id")
-        )
-    ids = cards.order_by("pk").values_list("pk", flat=True)
-    policies = active_policies()
-    started, visited = time.monotonic(), 0
-    while chunk := list(ids.filter(pk__gt=after_id)[:500]):
-        for task_id in chunk:
-            if time.monotonic() - started > budget:
-                from django_q.tasks import async_task
-
-                async_task(
-                    "sla.actions.recompute_policy_timers",
-                    policy_id=policy_id,
-                    rematch=rematch,
-                    after_id=after_id,
-                    task_name=f"recompute policy {policy_id} after card {after_id}",
-                )
-                return visited
-            with transaction.atomic():
-                task = Task.objects.select_for_update().filter(pk=task_id).first()
-                if task is not None and task.is_open:
-                    sync_timers(task=task, at=timezone.now(), policies=policies)
-            visited, after_id = visited + 1, task_id
-    return visited

@@ -3,9 +3,43 @@
 `advance` decides (in memory, no queries) which thresholds of a timer have passed by `now`
 and moves the timer past them; `record` writes one SlaEvent per fired threshold and one
 Notification per (event, recipient, channel) in the caller's transaction. Both the
-per-minute scan (sla.jobs) and the per-card sync (sla.actions) use these two functions, so
+per-minute scan (sla.scan) and the per-card sync (sla.actions) use these two functions, so
 a threshold fires the same way whichever notices it first; the unique constraint on
 (timer, key) makes it exactly-once.
+
+Rules the set-based scan (sla/sql/scan_batch.sql) mirrors from the Python path (`advance`,
+`record`, `needs_follow_up` in sla/escalation.py). Change both paths and both copies of this
+table together; CAPITALS are constants of sla/scan_rules.py, passed to the SQL as parameters.
+
+| rule             | what both paths do                                                |
+|------------------|-------------------------------------------------------------------|
+| set-based timers | on PostgreSQL, not replaying history: open timers due for a check |
+|                  | whose policy has no active after-breach rule and no rule action   |
+|                  | for their kind; every other timer takes the Python path           |
+| breach           | not yet breached and due_at < now: breached_at = due_at (stamped  |
+|                  | at the due time, not the scan time), state breached               |
+| no late warning  | a timer found breached gets no warning event: a warning not yet   |
+|                  | fired is stamped warned_at = warn_at silently                     |
+| warning          | running, not warned and warn_at <= now: warned_at = warn_at       |
+| next check       | earliest of warn_at (running, not warned) and due_at (not yet     |
+|                  | breached); neither: none                                          |
+| event            | one per (timer, key): key BREACH_KEY or WARNING_KEY, at = the     |
+|                  | threshold crossed, recorded_at = now; one already there is kept   |
+| observe mode     | the event is written (observe set) and nobody is notified         |
+| follow-up        | a response timer's warning or breach (not observe) is marked for  |
+|                  | the card's dispatch flag, set after the timers' commit            |
+| rules            | active rules of the trigger (warning, breach) whose timer_kind is |
+|                  | ALL_KINDS or the timer's kind                                     |
+| recipients       | owner, performers, approver, team manager, the team's members in  |
+|                  | DISPATCHER_ROLE, the rule's user and group: active users, once    |
+| in-app           | written sent (sent_at = now); key USER_KEY + user id              |
+| email            | pending now, to the user's address; none: failed, username +      |
+|                  | NO_EMAIL; key USER_KEY + user id                                  |
+| slack            | once per rule, to its webhook, else the card team's: pending now, |
+|                  | key SLACK_KEY + url; none: failed, NO_SLACK_WEBHOOK, key          |
+|                  | SLACK_RULE_KEY + rule id                                          |
+| outbox           | one notification per (event, channel, key), the first one kept;   |
+|                  | delivery enqueued in the same transaction if any is pending       |
 """
 
 from __future__ import annotations
@@ -32,6 +66,14 @@ from sla.models import (
     SlaTimer,
     TimerKind,
     TimerState,
+)
+from sla.scan_rules import (
+    DISPATCHER_ROLE,
+    NO_EMAIL,
+    NO_SLACK_WEBHOOK,
+    SLACK_KEY,
+    SLACK_RULE_KEY,
+    USER_KEY,
 )
 from tasks import actions
 from tasks.models import Priority, Task
@@ -149,7 +191,7 @@ class _People:
             self.performers[row.task_id].append(row.user)
         self.dispatchers: dict[int, list[User]] = defaultdict(list)
         members = Task.team.field.related_model.members.through.objects.filter(
-            team_id__in=team_ids, user__groups__name="dispatcher", user__is_active=True
+            team_id__in=team_ids, user__groups__name=DISPATCHER_ROLE, user__is_active=True
         ).select_related("user")
         for row in members:
             self.dispatchers[row.team_id].append(row.user)
@@ -282,23 +324,23 @@ def _notifications(event_id, task, rule, people, now) -> Iterable[NoteRow]:
     for user in people.for_rule(task, rule):
         if rule.in_app:
             # In-app needs no delivery: the bell reads it straight away.
-            yield note(Channel.IN_APP, f"user:{user.pk}", user, state=Notification.State.SENT)
+            yield note(Channel.IN_APP, f"{USER_KEY}{user.pk}", user, state=Notification.State.SENT)
         if rule.email:
             if user.email:
-                yield note(Channel.EMAIL, f"user:{user.pk}", user, address=user.email)
+                yield note(Channel.EMAIL, f"{USER_KEY}{user.pk}", user, address=user.email)
             else:
                 yield note(
-                    Channel.EMAIL, f"user:{user.pk}", user, state=Notification.State.FAILED,
-                    error=f"{user.get_username()} has no email address.",
+                    Channel.EMAIL, f"{USER_KEY}{user.pk}", user, state=Notification.State.FAILED,
+                    error=f"{user.get_username()}{NO_EMAIL}",
                 )  # fmt: skip
     if rule.slack:
         url = rule.slack_webhook_url or (task.team.slack_webhook_url if task.team_id else "")
         if url:
-            yield note(Channel.SLACK, f"slack:{url}", address=url)
+            yield note(Channel.SLACK, f"{SLACK_KEY}{url}", address=url)
         else:
             yield note(
-                Channel.SLACK, f"slack:rule{rule.pk}", state=Notification.State.FAILED,
-                error="No Slack webhook configured on the rule or the card's team.",
+                Channel.SLACK, f"{SLACK_RULE_KEY}{rule.pk}", state=Notification.State.FAILED,
+                error=NO_SLACK_WEBHOOK,
             )  # fmt: skip
 
 

@@ -4,7 +4,7 @@
 (demo and benchmark data generators seed theirs directly): the policy admin
 and the calibration report's "apply" both call them, so a new target reaches the timers
 already running the same way whoever sets it. Running timers follow through
-`sla.actions.recompute_policy_timers`, a background job queued when the transaction commits
+`sla.jobs.recompute_policy_timers`, a background job queued when the transaction commits
 (time already used stays used; the new target applies from the moment the card is visited,
 recorded as an `SlaRetarget`).
 """
@@ -17,8 +17,11 @@ from typing import Final, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_q.tasks import async_task
 
+from sla import jobs
 from sla.models import SlaPolicy, SlaTarget
+from sla.schedules import dotted_name
 from tasks.models import Priority
 
 
@@ -33,7 +36,6 @@ class _Keep(Enum):
 
 
 KEEP: Final = _Keep.KEEP  # leave the stored value as it is
-RECOMPUTE_JOB = "sla.actions.recompute_policy_timers"
 
 
 class _Recompute:
@@ -44,10 +46,8 @@ class _Recompute:
         self.policy_id, self.rematch = policy_id, rematch
 
     def __call__(self) -> None:
-        from django_q.tasks import async_task
-
         async_task(
-            RECOMPUTE_JOB,
+            dotted_name(jobs.recompute_policy_timers),
             policy_id=self.policy_id,
             rematch=self.rematch,
             task_name=f"recompute policy {self.policy_id}",

@@ -8,7 +8,7 @@ from django.db import connection
 from reports.db import REPORT_SETTINGS, report_settings
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL session settings")
+@pytest.mark.postgresql(reason="the report pages set PostgreSQL session settings")
 @pytest.mark.django_db(transaction=True)
 def test_report_pages_run_with_their_session_settings_on_postgresql():
     def current() -> tuple:

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
-from django.db import connection
 
 from sla import jobs
 from sla.models import (
@@ -51,13 +50,14 @@ def berlin(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
 
 
-def needs_postgresql() -> None:
-    """Skip tests that share the database with other processes or connections."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL: the SQLite test database is in memory and cannot be shared "
-            "with other processes or concurrent connections (CI runs these on PostgreSQL)"
-        )
+# Tests that share the database with other processes or connections (tests/conftest.py
+# skips them on SQLite and lists them in the run's summary).
+shares_the_database = pytest.mark.postgresql(
+    reason="the SQLite test database is in memory and cannot be shared with other processes "
+    "or concurrent connections"
+)
+# Tests of the scan's set-based path (sla/sql/scan_batch.sql).
+set_based_scan = pytest.mark.postgresql(reason="the set-based scan path exists on PostgreSQL only")
 
 
 def free_port() -> int:

@@ -789,7 +789,7 @@ def test_a_new_policy_takes_over_the_open_cards_it_matches_from_now_on(
 
 
 def test_a_policy_recompute_out_of_time_hands_the_rest_to_a_new_job(office, policy, performer):
-    from sla.actions import recompute_policy_timers
+    from sla.jobs import recompute_policy_timers
 
     with time_machine.travel(berlin(2026, 3, 2, 10, 0), tick=False):
         cards = [make_task(actor=performer, owner=performer) for _ in range(3)]

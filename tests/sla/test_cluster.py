@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from sla.models import Channel, Notification, SlaEvent
-from tests.sla.conftest import M, Trigger, needs_postgresql, timer_of
+from tests.sla.conftest import M, Trigger, shares_the_database, timer_of
 
 SITE = "https://turnaround.example"
 WAIT = 60  # seconds
@@ -41,12 +41,12 @@ def _wait_for(condition, what: str, cluster: subprocess.Popen, log) -> None:
         time.sleep(0.2)
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_a_real_cluster_delivers_a_breach_to_slack_and_by_email(
     round_the_clock, make_policy, make_rule, new_card, performer, slack_server, smtp_receiver,
     tmp_path,
 ):  # fmt: skip
-    needs_postgresql()
     policy = make_policy(round_the_clock)
     make_rule(policy, Trigger.BREACH, notify_owner=True, email=True, slack=True,
               slack_webhook_url=slack_server.url("/sales"))  # fmt: skip

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from sla import jobs
+from sla import scan as scan_module
 from sla.escalation import NOT_TAKEN_IN_TIME
 from sla.models import (
     Channel,
@@ -46,8 +47,9 @@ from tests.sla.conftest import (
     M,
     Trigger,
     berlin,
-    needs_postgresql,
     scan,
+    set_based_scan,
+    shares_the_database,
     timer_of,
 )
 
@@ -277,16 +279,17 @@ def _scan_that_dies_before_its_follow_ups(now, *, set_based: bool) -> int:
     thresholds, events and notifications written, card-side reactions not yet run."""
     with time_machine.travel(now, tick=False):
         if set_based:
-            return jobs._scan_batch_sql(now, 100)[1]
-        return jobs._scan_batch(now, 100)[1]
+            return scan_module._scan_batch_sql(now, 100)[1]
+        return scan_module._scan_batch(now, 100)[1]
 
 
-@pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "python"])
+@pytest.mark.parametrize(
+    "set_based",
+    [pytest.param(True, id="set-based", marks=set_based_scan), pytest.param(False, id="python")],
+)
 def test_a_dispatch_flag_lost_with_a_dying_scan_is_set_once_by_the_next_scan(
     round_the_clock, make_policy, make_rule, new_card, set_based
 ):
-    if set_based:
-        needs_postgresql()
     policy_ = make_policy(round_the_clock, response=60 * M, resolution=8 * 60 * M)
     make_rule(policy_, Trigger.WARNING, timer_kind=TimerKind.RESPONSE, notify_dispatchers=True)
     cards = [new_card(T0, title=f"Card {n}") for n in range(3)]
@@ -431,7 +434,7 @@ def _assert_every_threshold_once(cards, per_card_kinds):
 # The real job in another process, stopped inside every batch after the first: when a
 # batch asks django-q to deliver (its `pre_enqueue` signal), everything of the batch is
 # written but not committed. More than one batch is due, so the scan runs its batches on
-# two connections (jobs.SCAN_WORKERS): the first batch commits, the next two (one per
+# two connections (sla.scan.SCAN_WORKERS): the first batch commits, the next two (one per
 # connection: a connection waiting in one cannot start another) wait there, uncommitted, to
 # be killed.
 KILLED_SCAN = """
@@ -464,11 +467,11 @@ jobs.scan_due_timers(now=datetime.fromisoformat(sys.argv[1]), batch_size=10, wor
 """
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_a_scan_killed_midway_leaves_nothing_half_done_and_the_next_scan_completes_it(
     policy, new_card, tmp_path
 ):
-    needs_postgresql()
     cards = _make_due_cards(new_card, 25, T0)
     now = T0 + 3 * 60 * M
     script = tmp_path / "killed_scan.py"
@@ -539,9 +542,9 @@ def test_a_scan_killed_midway_leaves_nothing_half_done_and_the_next_scan_complet
     assert scan(now, batch_size=10) == 0
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_scans_fire_every_threshold_exactly_once(policy, new_card, mailoutbox):
-    needs_postgresql()
     cards = _make_due_cards(new_card, 300, T0)
     now = T0 + 3 * 60 * M
     start = threading.Barrier(2)
@@ -620,11 +623,11 @@ def _still_connected(backends: list[int]) -> int:
         return cursor.fetchone()[0]
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_a_scan_with_several_batches_shares_them_with_a_second_connection(
     policy, new_card, mailoutbox
 ):
-    needs_postgresql()
     cards = _make_due_cards(new_card, 45, T0)
     with _Connections() as seen:
         assert scan(T0 - M, batch_size=10, workers=2) == 0  # nothing due: one connection
@@ -646,9 +649,9 @@ def test_a_scan_with_several_batches_shares_them_with_a_second_connection(
     assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 0
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_a_scan_with_one_batch_due_keeps_to_its_own_connection(policy, new_card):
-    needs_postgresql()
     cards = _make_due_cards(new_card, 10, T0)
     with _Connections() as seen:
         assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 10
@@ -657,10 +660,10 @@ def test_a_scan_with_one_batch_due_keeps_to_its_own_connection(policy, new_card)
     _assert_every_threshold_once(cards, [Kind.BREACH])
 
 
+@shares_the_database
 def test_a_scan_inside_a_transaction_keeps_to_its_own_connection(policy, new_card):
     # pytest-django runs this test in a transaction: another connection could not see its
     # cards, so the scan must not hand batches to one.
-    needs_postgresql()
     cards = _make_due_cards(new_card, 25, T0)
     with _Connections() as seen:
         assert scan(T0 + 3 * 60 * M, batch_size=10, workers=2) == 25

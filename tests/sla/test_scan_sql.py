@@ -28,20 +28,15 @@ from sla.models import (
 from tasks import actions
 from tasks.models import Priority, Status, Task
 from tests.factories import BlockingReasonFactory, RequestTypeFactory, UserFactory
-from tests.sla.conftest import MON, Clock, M, Trigger, berlin, scan
+from tests.sla.conftest import MON, Clock, M, Trigger, berlin, scan, set_based_scan
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, set_based_scan]
 
 T0 = berlin(*MON, 12)
 
 
 class _Undo(Exception):
     pass
-
-
-def needs_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the set-based scan path exists on PostgreSQL only")
 
 
 def snapshot() -> dict:
@@ -114,7 +109,6 @@ def mixed_cards(
 ):  # fmt: skip
     """Cards at every stage under four policies, with every kind of recipient. (In the tests'
     sync mode the scan delivers inline: Slack goes to the loopback stand-in.)"""
-    needs_postgresql()
     team.slack_webhook_url = slack_server.url("/sales")
     team.save()
     gone = UserFactory(username="ivan")
@@ -190,7 +184,6 @@ def test_set_based_and_python_scans_agree_again_later_and_after_a_first_scan(mix
 def test_set_based_scan_writes_forty_breaches_with_their_notifications_in_one_statement(
     round_the_clock, make_rule, dispatcher, performer
 ):
-    needs_postgresql()
     policy = policy_for("Sales", round_the_clock)
     make_rule(policy, Trigger.BREACH, notify_owner=True, email=True)
     for n in range(20):
