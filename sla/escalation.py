@@ -68,12 +68,14 @@ from sla.models import (
     TimerState,
 )
 from sla.scan_rules import (
+    BREACH_KEY,
     DISPATCHER_ROLE,
     NO_EMAIL,
     NO_SLACK_WEBHOOK,
     SLACK_KEY,
     SLACK_RULE_KEY,
     USER_KEY,
+    WARNING_KEY,
 )
 from tasks import actions
 from tasks.models import Priority, Task
@@ -150,12 +152,12 @@ def advance(timer: SlaTimer, levels: Sequence[EscalationRule], now: datetime) ->
     if rules.is_overdue(timer, now):
         timer.breached_at = timer.due_at
         timer.state = TimerState.BREACHED
-        fired.append(Fired("breach", SlaEvent.Kind.BREACH, timer.due_at))
+        fired.append(Fired(BREACH_KEY, SlaEvent.Kind.BREACH, timer.due_at))
         if timer.warned_at is None and timer.warn_at is not None:
             timer.warned_at = timer.warn_at  # passed silently, see docstring
     elif rules.warning_due(timer, now):
         timer.warned_at = timer.warn_at
-        fired.append(Fired("warning", SlaEvent.Kind.WARNING, timer.warn_at))
+        fired.append(Fired(WARNING_KEY, SlaEvent.Kind.WARNING, timer.warn_at))
     if timer.breached_at is not None:
         while timer.escalation_level < len(levels):
             rule = levels[timer.escalation_level]

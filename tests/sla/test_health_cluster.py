@@ -23,15 +23,15 @@ from django_q.models import Success
 from django_q.tasks import async_task
 
 from sla import health
-from tests.sla.conftest import needs_postgresql
+from tests.sla.conftest import shares_the_database
 from tests.sla.test_cluster import _database_url, _wait_for
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_healthy_while_a_real_cluster_runs_and_503_within_three_minutes_of_stopping_it(
     client, tmp_path, monkeypatch
 ):
-    needs_postgresql()
     monkeypatch.setattr(health, "ALARM_IN_BACKGROUND", False)
     call_command("sync_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert client.get(reverse("health")).status_code == 200  # nothing due yet

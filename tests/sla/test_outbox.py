@@ -1,7 +1,7 @@
 """sla.outbox: every state change of a notification, one function each.
 
 One breached card gives an event; the rows below are written on it by hand, in the states
-the functions start from. (The delivery run end to end is tests/sla/test_delivery.py.)
+the functions start from. (The delivery run end to end is tests/sla/test_jobs.py.)
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Success
 
 from tasks.models import Task
-from tests.sla.conftest import M, needs_postgresql
+from tests.sla.conftest import M, shares_the_database
 from tests.sla.redis_jobs import RUNS_KEY
 from tests.sla.test_cluster import _database_url
 
@@ -119,11 +119,11 @@ def _get(port: int, path: str, session: str) -> tuple[int, str]:
         return 0, ""
 
 
+@shares_the_database
 @pytest.mark.django_db(transaction=True)
 def test_two_clusters_and_two_web_processes_share_redis(
     redis_db, round_the_clock, make_policy, new_card, manager, team, client, tmp_path
 ):
-    needs_postgresql()
     make_policy(round_the_clock)
     # Due 10 minutes ago: on the at-risk queue.
     card = new_card(timezone.now() - 70 * M, title="Quote for 40 desks")

@@ -1,6 +1,6 @@
-"""The outbox's links have no database-level foreign key (sla.models, OUTBOX_LINKS): deleting
-a card, a timer or a user through Django must still take its events and notifications
-along, leaving nothing that points nowhere."""
+"""The outbox's links have no database-level foreign key (sla/models/events.py,
+OUTBOX_LINKS): deleting a card, a timer or a user through Django must still take its events
+and notifications along, leaving nothing that points nowhere."""
 
 from __future__ import annotations
 
