@@ -10,15 +10,16 @@ from django.db import connection
 from django.db.models import F
 
 from reports import jobs, rollup
-from reports.models import CardFacts
+from reports.models import CardFacts, DigestSent
 from tasks.models import Task
-from tests.factories import UserFactory, make_task
+from tests.factories import TeamFactory, UserFactory, make_task
 
 
 @pytest.mark.postgresql(reason="two connections writing the report tables at once")
 @pytest.mark.django_db(transaction=True)
 def test_refresh_and_digest_running_at_once_do_not_collide():
-    actor = UserFactory()
+    actor = UserFactory(email="manager@example.com")
+    TeamFactory(manager=actor)
     for n in range(30):
         make_task(actor=actor, title=f"Card {n}")
     errors: list[BaseException] = []
@@ -38,6 +39,10 @@ def test_refresh_and_digest_running_at_once_do_not_collide():
         Task.objects.update(version=F("version") + 1)  # every card's facts go stale
         rollup.refresh()
 
+    def digest_then_refresh():
+        jobs.send_weekly_digest()  # its own refresh first, beside the others
+        rollup.refresh()
+
     threads = [
         threading.Thread(target=run, args=(job,))
         for job in (
@@ -53,4 +58,5 @@ def test_refresh_and_digest_running_at_once_do_not_collide():
         thread.join()
 
     assert errors == []
+    assert DigestSent.objects.count() <= 1  # sent at most once, whenever the test runs
     assert CardFacts.objects.count() == 30
