@@ -104,9 +104,13 @@ def _plain(value: Any, kind: Kind) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv(value: Any) -> Any:
-    # Cells starting with = + - @ are formulas to spreadsheets: quote text that does.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    # OWASP CSV injection: a text cell starting with = + - @ TAB or CR can be read as a
+    # formula by spreadsheets; a leading ' makes it text. Numbers stay numbers.
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return "" if value is None else value
 

@@ -4,6 +4,13 @@
 Both are idempotent: the refresh recomputes only cards whose version moved on, and each
 team's weekly digest is claimed by a unique row before it is sent, so a re-run (at-least-once
 delivery) sends nothing twice.
+
+They share one refresh path (rollup.refresh), serialised by a PostgreSQL advisory
+transaction lock (rollup.serialise), so the digest's refresh never collides with the 5-minute
+one. The digest is retried by catching up rather than by the scheduler: it runs every hour and,
+from Monday 07:00 on, sends last week's review to each team not yet in DigestSent. A team whose
+send fails keeps no DigestSent row (the claim rolls back with it), so the next hourly run sends
+it; after a scheduler outage the first run sends it once.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from tasks.models import Team
 
 log = logging.getLogger(__name__)
 
+SEND_HOUR = 7  # local time, Mondays
+
 
 def refresh_report_tables(now: datetime | None = None) -> int:
     """Recompute the derived tables of changed cards; returns how many cards."""
@@ -34,14 +43,20 @@ def refresh_report_tables(now: datetime | None = None) -> int:
 def send_weekly_digest(now: datetime | None = None) -> int:
     """Email last week's review to each team's manager; returns the number sent."""
     now = now or timezone.now()
-    rollup.refresh(now=now)  # stages of last week's cards must be known
+    local = timezone.localtime(now)
+    if local.weekday() == 0 and local.hour < SEND_HOUR:
+        return 0  # last week's review is due at 07:00; the week before was handled then
     week = digest.last_week(now)
     teams = (
         Team.objects.filter(manager__isnull=False, manager__is_active=True)
         .exclude(manager__email="")
+        .exclude(pk__in=DigestSent.objects.filter(week_start=week).values("team_id"))
         .select_related("manager")
     )
-    sent = 0
+    if not teams.exists():
+        return 0
+    rollup.refresh(now=now)  # stages of last week's cards must be known
+    sent, failed = 0, 0
     for team in teams:
         try:
             with transaction.atomic():
@@ -51,9 +66,15 @@ def send_weekly_digest(now: datetime | None = None) -> int:
                 _send(digest.build(week, team), team)
         except IntegrityError:
             continue  # already sent for this week
+        except Exception:
+            failed += 1  # no claim kept: the next hourly run sends it
+            log.exception("weekly review for team %s failed; retried next hour", team.pk)
+            continue
         sent += 1
     if sent:
         log.info("weekly review sent to %d team manager(s)", sent)
+    if failed:
+        raise RuntimeError(f"weekly review failed for {failed} team(s); retried next hour")
     return sent
 
 
@@ -72,6 +93,6 @@ def _send(review: digest.Digest, team: Team) -> None:
 
 SCHEDULES = [
     ScheduleSpec("reports: refresh derived tables", refresh_report_tables, minutes=5),
-    # Mondays at 07:00, for the week that just ended.
-    ScheduleSpec("reports: weekly review digest", send_weekly_digest, cron="0 7 * * 1"),
+    # Hourly: from Monday 07:00, last week's review to teams not yet sent (catch-up = retry).
+    ScheduleSpec("reports: weekly review digest", send_weekly_digest, cron="0 * * * *"),
 ]

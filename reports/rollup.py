@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -28,6 +28,19 @@ from sla.models import BusinessCalendar, SlaEvent, SlaPolicy, SlaTimer, TimerKin
 from tasks.models import CLOSED_STATUSES, Status, Task, TaskEvent
 
 BATCH = 500
+# Every writer of the derived tables (the 5-minute refresh, the digest's refresh, an import)
+# takes this lock in its transaction: two refreshes at once would both delete a card's rows
+# and both insert them (a duplicate key). SQLite serialises writers by itself.
+LOCK_KEY = 0x7265706F  # "repo"
+
+
+def serialise() -> None:
+    """Wait for any other writer of the report tables; held until this transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
 Kind = TaskEvent.Kind
 TRACKED = (Kind.CREATED, Kind.STATUS_CHANGED, Kind.TEAM_CHANGED, Kind.APPROVER_CHANGED)
 
@@ -184,6 +197,7 @@ def _local_day(moment: datetime | None) -> date | None:
 def _refresh_batch(ids: list[int], default_calendar: BusinessCalendar | None, now) -> None:
     """Recompute the cards' facts and stages; marks stale the local days whose DailyVolume
     rows they touch (their old and new created and closed days, and their breach days)."""
+    serialise()
     days = {
         _local_day(moment)
         for pair in CardFacts.objects.filter(task_id__in=ids).values_list(
@@ -301,6 +315,7 @@ def rebuild_days(days: Iterable[date]) -> None:
     grouped queries per span of consecutive days, whatever the number of cards."""
     for first, last in _spans(days):
         with transaction.atomic():
+            serialise()
             _rebuild_span(first, last)
             StaleDay.objects.filter(day__gte=first, day__lte=last).delete()
 

@@ -72,12 +72,27 @@ def send_email(notification: Notification, connection=None) -> None:
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
 
 
+def slack_escape(text: str) -> str:
+    """User text as literal Slack mrkdwn: Slack reads `<...>` as links and mentions
+    (`<!channel>`, `<@U123>`, `<http://evil|Open card>`) and asks for exactly these three
+    characters to be escaped. With `<` and `>` escaped, a `|` in text cannot start a label."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_link(url: str, label: str) -> str:
+    """A link the product puts there: the label is escaped, the URL is ours."""
+    return f"<{url}|{slack_escape(label)}>"
+
+
 def slack_text(notification: Notification) -> str:
+    # Every piece of user text goes through slack_escape; only our own link is mrkdwn.
     context = _context(notification)
+    owner = slack_escape(context["owner"] or "unassigned")
+    link = slack_link(context["url"], f"Open card #{context['task'].pk}")
     return (
-        f"{subject(notification)}\n"
-        f"Owner: {context['owner'] or 'unassigned'} · due {context['due']:%a %d %b %H:%M %Z}\n"
-        f"<{context['url']}|Open card #{context['task'].pk}>"
+        f"{slack_escape(subject(notification))}\n"
+        f"Owner: {owner} · due {context['due']:%a %d %b %H:%M %Z}\n"
+        f"{link}"
     )
 
 

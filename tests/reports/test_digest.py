@@ -121,6 +121,29 @@ def test_sync_schedules_registers_the_weekly_digest_on_monday_mornings():
     call_command("sync_schedules", stdout=StringIO())
 
     digest_job = Schedule.objects.get(func="reports.jobs.send_weekly_digest")
-    assert (digest_job.schedule_type, digest_job.cron) == (Schedule.CRON, "0 7 * * 1")
+    assert (digest_job.schedule_type, digest_job.cron) == (Schedule.CRON, "0 * * * *")
     refresh = Schedule.objects.get(func="reports.jobs.refresh_report_tables")
     assert (refresh.schedule_type, refresh.minutes) == (Schedule.MINUTES, 5)
+
+
+def test_a_failed_digest_is_sent_once_by_a_later_run(history, manager, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr(jobs, "_send", broken)
+    with pytest.raises(RuntimeError):
+        jobs.send_weekly_digest(now=NEXT_MONDAY_7)
+    assert DigestSent.objects.count() == 0
+    monkeypatch.undo()
+
+    assert jobs.send_weekly_digest(now=berlin(2026, 11, 23, 8)) == 1
+    assert jobs.send_weekly_digest(now=berlin(2026, 11, 23, 9)) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_after_a_scheduler_outage_the_digest_still_goes_out_once(history, manager):
+    assert jobs.send_weekly_digest(now=berlin(2026, 11, 23, 6)) == 0  # not due before 07:00
+    # The 07:00 run was missed (3 hours without a scheduler); the 10:00 run catches up.
+    assert jobs.send_weekly_digest(now=berlin(2026, 11, 23, 10)) == 1
+    assert jobs.send_weekly_digest(now=berlin(2026, 11, 23, 11)) == 0
+    assert len(mail.outbox) == 1
