@@ -35,7 +35,6 @@ MAX_ATTEMPTS = outbox.MAX_ATTEMPTS
 # run ends well within the cluster's timeout (120 s).
 DELIVERY_BUDGET = timedelta(seconds=60)
 LEASE = outbox.LEASE
-resend = outbox.resend  # the admin action's old name
 
 
 def scan_due_timers(

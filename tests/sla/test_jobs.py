@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from sla import jobs
+from sla import jobs, outbox
 from sla.models import Channel, Notification, SlaEvent
 from tests.factories import UserFactory
 from tests.sla.conftest import MON, M, Trigger, berlin, deliver, free_port, scan
@@ -98,7 +98,7 @@ def test_failing_webhooks_are_retried_with_backoff_and_finally_marked_failed(
     slack_server.status["/broken"] = 200
     later = BREACHED + 2 * 60 * M
     with time_machine.travel(later, tick=False):
-        assert jobs.resend(Notification.objects.all()) == 2
+        assert outbox.resend(Notification.objects.all()) == 2
     for note in failing:
         note.refresh_from_db()
         assert (note.state, note.attempts, note.next_attempt_at) == (
