@@ -92,7 +92,11 @@ WITH claimed AS (
            r.slack_webhook_url AS rule_url, tm.slack_webhook_url AS team_url,
            k.id AS task_id, k.owner_id, k.approver_id, k.team_id, tm.manager_id
     FROM events e
-    JOIN timers t ON t.id = e.timer_id
+    -- The timer table, not the `timers` CTE: the planner cannot estimate a CTE's rows and
+    -- joined two of them in a nested loop (batch² comparisons). The columns read here
+    -- (policy, kind, card) are ones the batch does not change, so the statement's snapshot
+    -- of the table is right.
+    JOIN {timer} t ON t.id = e.timer_id
     JOIN {rule} r ON r.policy_id = t.policy_id AND r.active
                  AND r.trigger = CASE e.kind WHEN %(breach)s THEN %(on_breach)s
                                              ELSE %(on_warning)s END
