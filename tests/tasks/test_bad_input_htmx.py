@@ -144,3 +144,26 @@ def test_a_good_assignment_and_quick_action_still_go_through(world, unowned, car
     assert response.status_code == 302
     card.refresh_from_db()
     assert card.status == Status.IN_PROGRESS
+
+
+CARD_URLS = [
+    ("get", "/cards/{}/"),
+    ("get", "/cards/{}/timers/"),
+    ("post", "/cards/{}/status/"),
+    ("post", "/cards/{}/comment/"),
+    ("post", "/cards/{}/assign/"),
+    ("post", "/cards/{}/classify/"),
+    ("post", "/cards/{}/next-step/"),
+    ("post", "/dispatch/{}/assign/"),
+    ("post", "/my-work/{}/status/"),
+]
+
+
+@pytest.mark.parametrize("pk", ["999999", "9" * 25], ids=["unknown", "beyond-any-key"])
+@pytest.mark.parametrize(("method", "url"), CARD_URLS)
+def test_a_card_that_does_not_exist_is_a_404(method, url, pk, world, card):
+    before = rows(card)
+    client = client_for(world["manager"])
+    response = getattr(client, method)(url.format(pk), {"version": "1", "text": "x"}, **HTMX)
+    assert response.status_code == 404
+    assert rows(card) == before
