@@ -101,3 +101,30 @@ def test_the_dispatch_board_and_my_work_ignore_query_strings(screen, query, worl
     response = client_for(user).get(reverse(screen), query)
     assert response.status_code == 200
     assert b"#%d Lead" % card.pk in response.content
+
+
+ADMIN_QUERIES = [
+    pytest.param({"q": "a\x00b"}, id="search-nul"),
+    pytest.param({"q": "x" * 5000}, id="search-long"),
+    pytest.param({"q": "9" * 25}, id="search-huge-id"),
+    pytest.param({"created_at__year": "99999"}, id="year-beyond"),
+    pytest.param({"created_at__year": "0"}, id="year-zero"),
+    pytest.param({"created_at__year": "2026", "created_at__month": "13"}, id="month-13"),
+    pytest.param({"created_at__year": "2026", "created_at__month": "2",
+                  "created_at__day": "30"}, id="no-such-day"),
+    pytest.param({"status__exact": "bogus"}, id="status-bogus"),
+    pytest.param({"team__id__exact": "abc"}, id="team-garbage"),
+    pytest.param({"team__id__exact": "9" * 25}, id="team-huge"),
+    pytest.param({"p": "abc"}, id="page-garbage"),
+    pytest.param({"p": "-5"}, id="page-negative"),
+    pytest.param({"o": "bogus"}, id="order-bogus"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", ADMIN_QUERIES)
+def test_the_card_admins_list_answers_garbage_without_a_500(admin_client, query, card):
+    response = admin_client.get(reverse("admin:tasks_task_changelist"), query)
+    # The changelist, or Django's redirect to it flagged with ?e=1 (invalid lookups).
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"].endswith("?e=1")
