@@ -53,9 +53,9 @@ def workers():
     return people_who_may_work_cards().order_by("first_name", "last_name", "username")
 
 
-def choice(model: str, **kwargs) -> dict:
+def choice(model: str) -> dict:
     """Error messages of a model choice field that name what was not found."""
-    return {"invalid_choice": f"Choose a {model} from the list.", **kwargs}
+    return {"invalid_choice": f"Choose a {model} from the list."}
 
 
 STALE_FORM = "This form is out of date or incomplete; reload the card and try again."
