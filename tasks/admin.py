@@ -144,11 +144,23 @@ EDITABLE_FIELDS = [*DETAIL_FIELDS, "observers"]
 
 
 class TaskAdminForm(forms.ModelForm):
-    def clean_title(self) -> str:
+    """The card's details, held to the rules `tasks.actions.update_details` applies, so the
+    form refuses what the action would (a refusal at save time would be a 500)."""
+
+    def _cleaned(self, field: str, rule) -> str:
         try:
-            return actions.clean_title(self.cleaned_data["title"])
+            return rule(self.cleaned_data[field])
         except actions.WorkflowError as error:
             raise forms.ValidationError(str(error)) from None
+
+    def clean_title(self) -> str:
+        return self._cleaned("title", actions.clean_title)
+
+    def clean_description(self) -> str:
+        return self._cleaned("description", actions.clean_description)
+
+    def clean_source_url(self) -> str:
+        return self._cleaned("source_url", actions.clean_source_url)
 
 
 @admin.register(Task)

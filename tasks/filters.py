@@ -23,10 +23,13 @@ from tasks.models import (
 )
 
 User = get_user_model()
+SEARCH_MAX_LENGTH = 200
+MAX_ID = 2**63 - 1  # the largest key a column holds; a bigger "id" names nothing
 
 
 class TaskFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    # A search longer than any title is not a search: flagged and ignored, not run.
+    q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
     open = django_filters.BooleanFilter(method="only_open", label="Open only")
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
@@ -89,7 +92,7 @@ class _IdChoiceField(forms.ModelChoiceField):
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdigit() and int(value) <= MAX_ID:
             return int(value)
         raise ValidationError(
             self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}

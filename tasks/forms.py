@@ -2,6 +2,11 @@
 
 Fields a user may not set are simply not on their form, so extra POST keys (a hidden
 `owner` or `status` smuggled in) are ignored rather than applied.
+
+Every field is bounded as `tasks.validators` says (sane dates, one-line titles, text caps, no
+NUL) and the people fields offer only `people_who_may_work_cards`; `tasks.actions` applies the
+same rules again for callers without a form. Each error has a message that names what is
+wrong; `form_errors` reads them all (field and non-field) for the answers that are one line.
 """
 
 from __future__ import annotations
@@ -10,46 +15,110 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from tasks.actions import NEXT_STEP_MAX_LENGTH, NOTE_MAX_LENGTH, SOURCE_URL_MAX_LENGTH
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
+from tasks.permissions import people_who_may_work_cards
+from tasks.validators import (
+    TEXT_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    validate_no_nul,
+    validate_sane_date,
+    validate_single_line,
+)
 
 User = get_user_model()
 
+NOT_A_WORKER = "Choose someone who may work on cards (a performer, dispatcher or manager)."
+
 
 class UserChoiceField(forms.ModelChoiceField):
+    default_error_messages = {"invalid_choice": NOT_A_WORKER}
+
     def label_from_instance(self, obj) -> str:
         return obj.get_full_name() or obj.get_username()
 
 
 class UsersChoiceField(forms.ModelMultipleChoiceField):
+    default_error_messages = {
+        "invalid_choice": f"{NOT_A_WORKER} “%(value)s” is not one.",
+        "invalid_pk_value": "“%(pk)s” is not a person.",
+    }
+
     def label_from_instance(self, obj) -> str:
         return obj.get_full_name() or obj.get_username()
 
 
-def active_users():
-    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+def workers():
+    """The people a card's people fields offer (tasks.permissions.people_who_may_work_cards)."""
+    return people_who_may_work_cards().order_by("first_name", "last_name", "username")
+
+
+def choice(model: str) -> dict:
+    """Error messages of a model choice field that name what was not found."""
+    return {"invalid_choice": f"Choose a {model} from the list."}
+
+
+STALE_FORM = "This form is out of date or incomplete; reload the card and try again."
 
 
 class VersionedForm(forms.Form):
-    """Carries the card version the form was rendered for (see actions.lock_task)."""
+    """Carries the card version the form was rendered for (see actions.lock_task). A form
+    without it, or with anything but a version number, is refused: the change could not be
+    checked against changes made meanwhile."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=2**31 - 1,
+        error_messages={
+            "required": STALE_FORM,
+            "invalid": STALE_FORM,
+            "min_value": STALE_FORM,
+            "max_value": STALE_FORM,
+        },
+    )
+
+
+def form_errors(form: forms.Form) -> str:
+    """Every error of a bound form in one line: non-field errors first, then each field's,
+    prefixed with its label (hidden fields such as `version` speak for themselves)."""
+    parts = list(form.non_field_errors())
+    for field in form:
+        for error in field.errors:
+            parts.append(error if field.is_hidden else f"{field.label}: {error}")
+    return " ".join(parts)
 
 
 class TaskCreateForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    request_type = forms.ModelChoiceField(queryset=RequestType.objects.filter(active=True))
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH, validators=[validate_single_line])
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        validators=[validate_no_nul],
+    )
+    request_type = forms.ModelChoiceField(
+        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+    )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
     related_object = forms.ModelChoiceField(
-        queryset=RelatedObject.objects.select_related("parent"), required=False
+        queryset=RelatedObject.objects.select_related("parent"),
+        required=False,
+        error_messages=choice("related object"),
     )
     source_url = forms.URLField(
-        label="Source link", required=False, max_length=500, assume_scheme="https"
+        label="Source link",
+        required=False,
+        max_length=SOURCE_URL_MAX_LENGTH,
+        assume_scheme="https",
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.all(), required=False, help_text="Defaults to the type's team."
+        queryset=Team.objects.all(),
+        required=False,
+        help_text="Defaults to the type's team.",
+        error_messages=choice("team"),
     )
-    owner = UserChoiceField(queryset=active_users(), required=False)
+    owner = UserChoiceField(queryset=workers(), required=False)
 
     def __init__(self, *args, can_assign: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -60,13 +129,21 @@ class TaskCreateForm(forms.Form):
 
 
 class StatusForm(VersionedForm):
-    to = forms.ChoiceField(label="Move to", choices=Status.choices)
+    to = forms.ChoiceField(
+        label="Move to",
+        choices=Status.choices,
+        error_messages={
+            "required": "Choose the status to move the card to.",
+            "invalid_choice": "“%(value)s” is not a status a card can move to.",
+        },
+    )
     blocking_reason = forms.ModelChoiceField(
         queryset=BlockingReason.objects.filter(active=True),
         required=False,
         help_text="Required when the card is waiting.",
+        error_messages=choice("blocking reason that is in use"),
     )
-    note = forms.CharField(max_length=500, required=False)
+    note = forms.CharField(max_length=NOTE_MAX_LENGTH, required=False)
 
     def clean(self):
         data = super().clean()
@@ -76,26 +153,53 @@ class StatusForm(VersionedForm):
 
 
 class CommentForm(forms.Form):
-    text = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=TEXT_MAX_LENGTH,
+        validators=[validate_no_nul],
+    )
 
 
 class AssignForm(VersionedForm):
-    owner = UserChoiceField(queryset=active_users(), required=False)
-    performers = UsersChoiceField(queryset=active_users(), required=False)
-    approver = UserChoiceField(queryset=active_users(), required=False)
+    owner = UserChoiceField(queryset=workers(), required=False)
+    performers = UsersChoiceField(queryset=workers(), required=False)
+    approver = UserChoiceField(queryset=workers(), required=False)
+
+
+class DispatchAssignForm(VersionedForm):
+    """The dispatch board's row: an owner, checked against the card's version."""
+
+    owner = UserChoiceField(
+        queryset=workers(),
+        error_messages={"required": "Choose who should own this card."},
+    )
 
 
 class ClassifyForm(VersionedForm):
-    priority = forms.ChoiceField(choices=Priority.choices)
-    request_type = forms.ModelChoiceField(queryset=RequestType.objects.filter(active=True))
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    priority = forms.ChoiceField(
+        choices=Priority.choices,
+        error_messages={"invalid_choice": "“%(value)s” is not a priority."},
+    )
+    request_type = forms.ModelChoiceField(
+        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, error_messages=choice("team")
+    )
 
 
 class NextStepForm(VersionedForm):
-    text = forms.CharField(label="Next step", max_length=300, required=False)
+    text = forms.CharField(
+        label="Next step",
+        max_length=NEXT_STEP_MAX_LENGTH,
+        required=False,
+        validators=[validate_single_line],
+    )
     due = forms.DateTimeField(
         label="Due",
         required=False,
+        validators=[validate_sane_date],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="In your timezone.",
     )

@@ -6,9 +6,14 @@ here add the per-card rule. Views, the API and admin actions all ask these funct
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.db.models import Q, QuerySet
 
 from tasks.models import Task
+
+# The permission that makes someone a possible owner, performer or approver of a card.
+WORK_PERMISSION = ("tasks", "work_task")
 
 
 def _leads_team(user: AbstractBaseUser, task: Task) -> bool:
@@ -41,6 +46,29 @@ def can_work(user: AbstractBaseUser, task: Task) -> bool:
     if task.performers.filter(pk=user.pk).exists():
         return True
     return _leads_team(user, task)
+
+
+def people_who_may_work_cards() -> QuerySet:
+    """Active users who may be a card's owner, performers or approver: superusers and whoever
+    holds `tasks.work_task` (performers, dispatchers, managers), in a group or directly.
+    Observers and users without a role are not among them: a card they owned would be
+    worked by nobody. The one rule of the people forms and of `tasks.actions`' assignments."""
+    app_label, codename = WORK_PERMISSION
+    work = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(pk__in=work.values("user"))
+            | Q(pk__in=work.values("group__user"))
+        )
+    )
+
+
+def may_work_cards(user: AbstractBaseUser) -> bool:
+    """Whether `user` is one of `people_who_may_work_cards` (one query)."""
+    return people_who_may_work_cards().filter(pk=user.pk).exists()
 
 
 def can_comment(user: AbstractBaseUser, task: Task) -> bool:

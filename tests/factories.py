@@ -24,6 +24,21 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw")
 
 
+class WorkerFactory(UserFactory):
+    """A user who may work cards (in the performer role), so may own, perform or approve one
+    (`tasks.permissions.people_who_may_work_cards`)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        from tasks.roles import ensure_role_groups
+
+        if create:
+            self.groups.add(ensure_role_groups()[extracted or "performer"])
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team

@@ -41,10 +41,15 @@ from tasks.actions.core import (
 )
 from tasks.actions.dispatch import flag_for_dispatch, flag_many_for_dispatch
 from tasks.actions.lifecycle import (
+    NEXT_STEP_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    SOURCE_URL_MAX_LENGTH,
     TRANSITIONS,
     add_comment,
     allowed_transitions,
     change_status,
+    clean_description,
+    clean_source_url,
     create_task,
     set_next_step,
     update_details,
@@ -52,6 +57,9 @@ from tasks.actions.lifecycle import (
 from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
 
 __all__ = [
+    "NEXT_STEP_MAX_LENGTH",
+    "NOTE_MAX_LENGTH",
+    "SOURCE_URL_MAX_LENGTH",
     "TRANSITIONS",
     "CardListener",
     "StaleCard",
@@ -64,6 +72,8 @@ __all__ = [
     "change_request_type",
     "change_status",
     "change_team",
+    "clean_description",
+    "clean_source_url",
     "clean_title",
     "create_task",
     "flag_for_dispatch",

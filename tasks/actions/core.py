@@ -7,9 +7,18 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from tasks.models import Priority, Task, TaskEvent
+from tasks.permissions import may_work_cards
+from tasks.validators import (
+    TEXT_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    validate_no_nul,
+    validate_sane_date,
+    validate_single_line,
+)
 
 Kind = TaskEvent.Kind
 
@@ -98,8 +107,46 @@ def _save_if_changed(task: Task, events: list[TaskEvent], *, at: datetime) -> Ta
 
 
 def _active_user(user: User | None, role: str) -> None:
-    if user is not None and not user.is_active:
+    """Refuse as a card's owner, performer or approver anyone who may not work the card
+    (`tasks.permissions.people_who_may_work_cards`): an inactive user, an observer, a user
+    without a role."""
+    if user is None:
+        return
+    if not user.is_active:
         raise WorkflowError(f"{user} is not an active user and cannot be the {role}.")
+    if not may_work_cards(user):
+        raise WorkflowError(f"{user} may not work on cards and cannot be the {role}.")
+
+
+def _valid(validator, value: Any, what: str) -> None:
+    """Run one of `tasks.validators` and turn its refusal into a WorkflowError naming `what`."""
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise WorkflowError(f"{what}: {' '.join(error.messages)}") from None
+
+
+def clean_text(text: str, *, what: str, max_length: int = TEXT_MAX_LENGTH) -> str:
+    """The rule for free text on a card (a description, a comment, a note): surrounding
+    whitespace stripped, at most `max_length` characters, no NUL."""
+    text = text.strip()
+    _valid(validate_no_nul, text, what)
+    if len(text) > max_length:
+        raise WorkflowError(f"{what}: at most {max_length:,} characters (it has {len(text):,}).")
+    return text
+
+
+def clean_line(text: str, *, what: str, max_length: int) -> str:
+    """`clean_text` for a one-line field (a next step, a source link): no line breaks."""
+    text = clean_text(text, what=what, max_length=max_length)
+    _valid(validate_single_line, text, what)
+    return text
+
+
+def check_sane_date(value: datetime | None, *, what: str) -> None:
+    """Refuse a date outside `tasks.validators`' sane range (year 1 underflows, 9999 overflows
+    once a viewer's timezone applies)."""
+    _valid(validate_sane_date, value, what)
 
 
 def _priority(value: str) -> Priority:
@@ -111,13 +158,20 @@ def _priority(value: str) -> Priority:
 
 def clean_title(title: str) -> str:
     """The one rule for a card's title (creating a card, editing its details, the admin's
-    form): surrounding whitespace stripped, not empty, one line, no longer than the column."""
+    form): surrounding whitespace stripped, not empty, one line (it becomes an email subject),
+    at most TITLE_MAX_LENGTH characters."""
     title = title.strip()
     if not title:
         raise WorkflowError("A card needs a title.")
-    if len(title.splitlines()) > 1:
-        raise WorkflowError("A card's title is a single line; put the rest in the description.")
-    limit = Task._meta.get_field("title").max_length
-    if limit is not None and len(title) > limit:
-        raise WorkflowError(f"A card's title has at most {limit} characters.")
+    try:
+        validate_single_line(title)
+    except ValidationError:
+        raise WorkflowError(
+            "A card's title is a single line, without line breaks or control characters;"
+            " put the rest in the description."
+        ) from None
+    if len(title) > TITLE_MAX_LENGTH:
+        raise WorkflowError(
+            f"A card's title has at most {TITLE_MAX_LENGTH} characters (it has {len(title)})."
+        )
     return title

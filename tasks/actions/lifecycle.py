@@ -19,6 +19,9 @@ from tasks.actions.core import (
     _priority,
     _save,
     _save_if_changed,
+    check_sane_date,
+    clean_line,
+    clean_text,
     clean_title,
     lock_task,
 )
@@ -33,6 +36,22 @@ from tasks.models import (
     TaskEvent,
     Team,
 )
+
+NOTE_MAX_LENGTH = 500  # the note of a status change
+NEXT_STEP_MAX_LENGTH = Task._meta.get_field("next_step").max_length or 300
+SOURCE_URL_MAX_LENGTH = Task._meta.get_field("source_url").max_length or 500
+
+
+def clean_description(text: str) -> str:
+    """The rule for a card's description (creating a card, editing its details, the admin's
+    form): `clean_text`."""
+    return clean_text(text, what="Description")
+
+
+def clean_source_url(url: str) -> str:
+    """The rule for a card's source link: one line, as long as the column."""
+    return clean_line(url, what="Source link", max_length=SOURCE_URL_MAX_LENGTH)
+
 
 # The one table of allowed status moves. Reopening a done card is a move like any other.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -80,6 +99,7 @@ def create_task(
     The team defaults to the request type's default team."""
     at = at or timezone.now()
     title = clean_title(title)
+    description, source_url = clean_description(description), clean_source_url(source_url)
     priority = _priority(priority)
     _active_user(owner, "owner")
     task = Task(
@@ -134,6 +154,7 @@ def change_status(
     clears it (a new resolution cycle starts on the SLA side).
     """
     at = at or timezone.now()
+    note = clean_text(note, what="Note", max_length=NOTE_MAX_LENGTH)
     lock_task(task, expected_version=expected_version)
     try:
         to = Status(to)
@@ -160,7 +181,7 @@ def change_status(
 
     events = [
         _event(task, Kind.STATUS_CHANGED, actor=actor, at=at, field="status",
-               old=current, new=to, note=note.strip())
+               old=current, new=to, note=note)
     ]  # fmt: skip
     if current == Status.WAITING and task.blocking_reason_id:
         events.append(
@@ -205,13 +226,13 @@ def update_details(
     the new text.
     """
     at = at or timezone.now()
+    title = None if title is None else clean_title(title)
+    description = None if description is None else clean_description(description)
+    source_url = None if source_url is None else clean_source_url(source_url)
     lock_task(task, expected_version=expected_version)
     events: list[TaskEvent] = []
-    for field, value in (
-        ("title", None if title is None else clean_title(title)),
-        ("description", description),
-        ("source_url", None if source_url is None else source_url.strip()),
-    ):
+    for field, value in (("title", title), ("description", description),
+                         ("source_url", source_url)):  # fmt: skip
         if value is not None:
             events += _change(task, field, value, Kind.DETAILS_CHANGED, actor=actor, at=at)
     return _save_if_changed(task, events, at=at)
@@ -227,10 +248,12 @@ def set_next_step(
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
-    """Say what happens next and by when (empty text clears it)."""
+    """Say what happens next (one line) and by when (empty text clears it); the due time
+    within the sane range of `tasks.validators`."""
     at = at or timezone.now()
+    text = clean_line(text, what="Next step", max_length=NEXT_STEP_MAX_LENGTH)
+    check_sane_date(due, what="Due")
     lock_task(task, expected_version=expected_version)
-    text = text.strip()
     if due is not None and timezone.is_naive(due):
         raise WorkflowError("The next step's due time needs a timezone.")
     if due is not None and not text:
@@ -261,7 +284,7 @@ def add_comment(
     """Add a comment. It is history (an event) but not a change of the card's fields, so it
     neither bumps the card's version nor touches its timers."""
     at = at or timezone.now()
-    text = text.strip()
+    text = clean_text(text, what="Comment")
     if not text:
         raise WorkflowError("A comment cannot be empty.")
     comment = Comment.objects.create(task=task, author=actor, text=text, created_at=at)

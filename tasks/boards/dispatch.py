@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.contrib import messages
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tasks import actions, permissions
 from tasks.boards.load import people_with_load
+from tasks.forms import DispatchAssignForm, form_errors
 from tasks.models import Task
 from tasks.views import forbidden
 
-User = get_user_model()
 BOARD_LIMIT = 50
 BOARD_LISTS = ("unowned", "not_taken", "no_next_step")
 ROW_PARTIAL = "tasks/_dispatch_rows.html"  # templates/jinja2/, as tasks/dispatch.html renders it
@@ -57,8 +57,14 @@ def board_lists(user) -> dict[str, list[Task]]:
 def dispatch(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("tasks.assign_task"):
         return forbidden(request, "The dispatch board is for dispatchers and managers.")
+    return _board(request)
+
+
+def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
+    """The board; after a refused assignment without htmx, with its error (messages) and
+    the assignment's status."""
     context = {**board_lists(request.user), "people": people_with_load()}
-    return render(request, "tasks/dispatch.html", context)
+    return render(request, "tasks/dispatch.html", context, status=status)
 
 
 @require_POST
@@ -69,28 +75,29 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse("This card no longer exists.", status=404)
     if not permissions.can_assign(request.user, task):
         return forbidden(request, "Only dispatchers and managers of the card's team may assign.")
-    owner_id = request.POST.get("owner", "")
-    owner = User.objects.filter(pk=owner_id, is_active=True).first() if owner_id.isdigit() else None
+    # The owner among the people who may work cards, and the version the row was shown
+    # for: without it (or with anything but a number) the stale check could not be made,
+    # so the assignment is refused, never made unchecked.
+    form = DispatchAssignForm(request.POST)
     error, status = "", 200
-    if owner is None:
-        error, status = "Choose who should own this card.", 400
+    if not form.is_valid():
+        error, status = form_errors(form), 400
     else:
         try:
             actions.assign_owner(
                 task=task,
-                owner=owner,
+                owner=form.cleaned_data["owner"],
                 actor=request.user,
-                expected_version=_int(request.POST.get("version")),
+                expected_version=form.cleaned_data["version"],
             )
         except actions.WorkflowError as exc:
             error, status = str(exc), 409 if isinstance(exc, actions.StaleCard) else 400
         task = Task.objects.for_list().get(pk=pk)
     if not request.htmx:
-        return redirect("dispatch")
+        if not error:
+            return redirect("dispatch")
+        messages.error(request, f"Card #{task.pk}: {error}")
+        return _board(request, status)
     # The board's own row partial, with this card only.
     context = {"tasks": [task], "people": people_with_load(), "error": error, "done": not error}
     return render(request, ROW_PARTIAL, context, status=status, using="jinja2")
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None

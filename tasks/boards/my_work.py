@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib import messages
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sla.models import SlaTimer
 from tasks import actions, permissions
-from tasks.forms import StatusForm
+from tasks.forms import StatusForm, form_errors
 from tasks.models import BlockingReason, Status, Task
 from tasks.views import forbidden
 
@@ -48,6 +49,12 @@ def work_cards(cards, now: datetime):
 
 @require_GET
 def my_work(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
+    """The page; after a refused quick action without htmx, with its error (messages) and
+    the action's status."""
     user = request.user
     # Owned or performed, as a union of two index reads (an OR with a subquery made
     # PostgreSQL overestimate the cards by an order of magnitude and compile the query with
@@ -63,7 +70,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
         "reasons": BlockingReason.objects.filter(active=True),
         "without_next_step": [t for t in cards if not t.next_step],
     }
-    return render(request, "tasks/my_work.html", context)
+    return render(request, "tasks/my_work.html", context, status=status)
 
 
 @require_POST
@@ -88,10 +95,13 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
         except actions.WorkflowError as exc:
             error, status = str(exc), 409 if isinstance(exc, actions.StaleCard) else 400
     else:
-        error = " ".join(e for errors in form.errors.values() for e in errors)
-        status = 400
+        error, status = form_errors(form), 400
     if not request.htmx:
-        return redirect("my_work")
+        if not error:
+            return redirect("my_work")
+        # A plain form post: the page again, with the error on it and the action's status.
+        messages.error(request, f"Card #{task.pk}: {error}")
+        return _page(request, status)
     # The page's own card partial, with this card only.
     context = {
         "tasks": [work_cards(Task.objects.filter(pk=pk), timezone.now()).get()],

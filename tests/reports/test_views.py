@@ -17,7 +17,7 @@ from reports.filters import PlainSelect
 from sla.models import SlaTarget
 from tasks import actions
 from tasks.models import Priority, RequestType, Status, Team
-from tests.factories import RelatedObjectFactory, TeamFactory, UserFactory
+from tests.factories import RelatedObjectFactory, TeamFactory, WorkerFactory
 from tests.reports.conftest import MON, TUE, WEEK, H, berlin, rolled_back_after
 
 # Every test here runs on the shared history (conftest.report_world), built once per module.
@@ -101,7 +101,7 @@ def _many_cards(world) -> None:
     support = RequestType.objects.get(name="Support")
     support_team = Team.objects.get(pk=world.support)
     for i in range(12):
-        owner = UserFactory(username=f"owner{i}")
+        owner = WorkerFactory(username=f"owner{i}")
         team = TeamFactory(name=f"Team {i}")
         client = RelatedObjectFactory(name=f"Client {i}")
         card = actions.create_task(

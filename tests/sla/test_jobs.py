@@ -14,7 +14,7 @@ import time_machine
 
 from sla import jobs, outbox
 from sla.models import Channel, Notification, SlaEvent
-from tests.factories import UserFactory
+from tests.factories import WorkerFactory
 from tests.sla.conftest import MON, M, Trigger, berlin, deliver, free_port, scan
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +183,7 @@ def test_email_to_a_user_without_an_address_fails_at_creation_with_the_reason(
     policy, make_rule, new_card, mailoutbox
 ):
     make_rule(policy, Trigger.BREACH, notify_owner=True, email=True)
-    nobody = UserFactory(username="noemail", email="")
+    nobody = WorkerFactory(username="noemail", email="")
     new_card(T0, owner=nobody)
 
     assert scan(BREACHED) == 1

@@ -27,7 +27,7 @@ from sla.models import (
 )
 from tasks import actions
 from tasks.models import Priority, Status, Task
-from tests.factories import BlockingReasonFactory, RequestTypeFactory, UserFactory
+from tests.factories import BlockingReasonFactory, RequestTypeFactory, UserFactory, WorkerFactory
 from tests.sla.conftest import MON, Clock, M, Trigger, berlin, scan, set_based_scan
 
 pytestmark = [pytest.mark.django_db, set_based_scan]
@@ -111,9 +111,9 @@ def mixed_cards(
     sync mode the scan delivers inline: Slack goes to the loopback stand-in.)"""
     team.slack_webhook_url = slack_server.url("/sales")
     team.save()
-    gone = UserFactory(username="ivan")
+    gone = WorkerFactory(username="ivan")
     team.members.add(gone)
-    no_mail = UserFactory(username="nomail", email="")
+    no_mail = WorkerFactory(username="nomail", email="")
     auditors = Group.objects.create(name="auditors")
     observer.groups.add(auditors)
     UserFactory(username="retired", is_active=False).groups.add(auditors)

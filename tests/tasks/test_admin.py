@@ -24,7 +24,7 @@ from tests.factories import (
     RelatedObjectFactory,
     RequestTypeFactory,
     TeamFactory,
-    UserFactory,
+    WorkerFactory,
     make_task,
 )
 
@@ -56,7 +56,7 @@ def many_cards(actor, n: int = 32) -> list[Task]:
     client = RelatedObjectFactory()
     cards = []
     for i in range(n):
-        owner = UserFactory(username=f"owner{i % 7}")
+        owner = WorkerFactory(username=f"owner{i % 7}")
         card = make_task(
             actor=actor,
             owner=owner,

@@ -295,7 +295,7 @@ def test_the_work_card_escapes_every_name_it_shows_on_the_page_and_after_a_quick
     assert "· In progress\n" in card
     assert f"<p>Next: {escape(evil('next step'))}</p>" in card
     assert option in card
-    alert = f"Select a valid choice. {escape(evil('to'))} is not one of the available choices."
+    alert = f"Move to: “{escape(evil('to'))}” is not a status a card can move to."
     assert f'<p class="flash error" role="alert">{alert}</p>' in refused.content.decode()
 
 
