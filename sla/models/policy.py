@@ -162,10 +162,8 @@ class SlaTarget(models.Model):
         if self.warn_pct is not None and not 0 < self.warn_pct < 100:
             errors["warn_pct"] = "Warn at a percentage between 1 and 99."
         if self.warn_lead is not None:
-            if self.warn_lead <= timedelta(0) or self.warn_lead > MAX_TARGET:
-                errors["warn_lead"] = (
-                    f"The lead time must be positive and at most {MAX_TARGET.days} days."
-                )
+            if self.warn_lead <= timedelta(0):
+                errors["warn_lead"] = "The lead time must be positive."
             for name in ("response_target", "resolution_target"):
                 value = getattr(self, name)
                 if value is not None and value > timedelta(0) and self.warn_lead >= value:
