@@ -30,6 +30,7 @@ TOO_LONG = "A target may be at most 366 days of business time."
 NOT_POSITIVE = "A target must be a positive duration."
 SHORTER = "The resolution target must not be shorter than the response target."
 NOT_A_CHOICE = "Select a valid choice."
+LONG = "x" * 5000
 
 
 @pytest.fixture
@@ -317,3 +318,33 @@ def test_a_date_drill_down_beyond_the_range_is_a_bad_lookup(admin_client, policy
 def test_a_date_drill_down_within_the_range_still_works(admin_client, policy):
     response = admin_client.get("/admin/sla/slatimer/?started_at__year=2099&started_at__month=12")
     assert response.status_code == 200
+
+
+BIG = "9" * 30
+AUTOCOMPLETE = "/admin/autocomplete/?app_label=sla"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        (f"/admin/sla/slapolicy/{BIG}/change/", 302),
+        (f"/admin/sla/slapolicy/{BIG}/preview/?start=2026-01-05+10:00&priority=normal", 302),
+        ("/admin/sla/slapolicy/abc/preview/", 302),
+        (f"/admin/sla/businesscalendar/{BIG}/import-holidays/", 302),
+        ("/admin/sla/businesscalendar/%00/change/", 302),
+        (f"/admin/sla/slatimer/?calendar__id__exact={BIG}", 200),
+        ("/admin/sla/slatimer/?state__exact=bogus", 200),
+        (f"/admin/sla/slatimer/?q={BIG}", 200),
+        ("/admin/sla/notification/?q=%00", 200),
+        ("/admin/sla/slapolicy/?o=1.2.x", 200),
+        (f"/admin/sla/slapolicy/?p={BIG}", 200),
+        pytest.param(
+            f"{AUTOCOMPLETE}&model_name=slapolicy&field_name=calendar&term={LONG}", 200,
+            id="autocomplete-long-term",
+        ),
+    ],
+)  # fmt: skip
+def test_garbage_in_an_sla_admin_address_is_never_a_500(admin_client, policy, url, status):
+    before = settings_rows()
+    assert admin_client.get(url).status_code == status
+    assert settings_rows() == before
