@@ -1,8 +1,8 @@
 """The report filter (django-filter) and the Scope it produces for every report query.
 
-The filter validates the URL's parameters; unknown values become form errors shown on the
-page and are ignored, never a 500. The period is in the site's timezone, whole days, the
-end day included.
+The filter validates the URL's parameters; unknown values and dates outside the sane range
+(tasks.validators) become form errors shown on the page and are ignored, never a 500. The
+period is in the site's timezone, whole days, the end day included.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from tasks.models import Priority, RelatedObject, RequestType, Task, Team
+from tasks.validators import validate_sane_date
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
@@ -98,10 +99,16 @@ class PlainSelect(forms.Select):
 
 class ReportFilter(django_filters.FilterSet):
     start = django_filters.DateFilter(
-        method="ignore", label="From", widget=forms.DateInput(attrs={"type": "date"})
+        method="ignore",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_sane_date],
     )
     end = django_filters.DateFilter(
-        method="ignore", label="To", widget=forms.DateInput(attrs={"type": "date"})
+        method="ignore",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_sane_date],
     )
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), widget=PlainSelect)
     request_type = django_filters.ModelChoiceFilter(

@@ -8,8 +8,9 @@ from typing import Any
 from django import forms
 
 from reports import calibration, digest, metrics
-from sla.models import SlaPolicy
+from sla.models import SlaPolicy, validate_target
 from tasks.models import Priority, Team
+from tasks.validators import validate_sane_date
 
 
 class CalibrationForm(forms.Form):
@@ -33,9 +34,11 @@ class CalibrationForm(forms.Form):
         if not text:
             return None
         try:
-            return metrics.parse_duration(text)
+            value = metrics.parse_duration(text)
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
+        validate_target(value)  # a candidate target within the bounds of any target
+        return value
 
     def options(self) -> dict[str, Any]:
         """Options for calibration.distribution; a bad value falls back to its default."""
@@ -61,24 +64,39 @@ class CalibrationForm(forms.Form):
 
 
 class ApplyForm(forms.Form):
+    """A proposal to apply. Only the shape is checked here: whether the values may be a
+    target is decided by sla.policies.set_targets, for the admin and this page alike."""
+
     policy = forms.ModelChoiceField(queryset=SlaPolicy.objects.filter(active=True))
     priority = forms.ChoiceField(choices=Priority.choices)
-    response_seconds = forms.IntegerField(min_value=60, required=False)
-    resolution_seconds = forms.IntegerField(min_value=60, required=False)
+    response_seconds = forms.IntegerField(required=False)
+    resolution_seconds = forms.IntegerField(required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         for kind in ("response", "resolution"):
-            seconds = data.get(f"{kind}_seconds")
-            data[kind] = timedelta(seconds=seconds) if seconds else None
+            data[kind] = _seconds(data.get(f"{kind}_seconds"))
         return data
+
+
+def _seconds(value: int | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        # Beyond what a duration can hold, hence beyond every bound: set_targets says so.
+        return timedelta.max if value > 0 else timedelta.min
 
 
 class WeeklyForm(forms.Form):
     week = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Week of"
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Week of",
+        validators=[validate_sane_date],
     )
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, label="Team")
 
     def choice(self, default_week: date) -> tuple[date, Team | None, list[str]]:
         problems = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import time
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
@@ -15,6 +16,7 @@ from sla.calendar import WorkCalendar
 from sla.holiday_import import UnknownHolidayRegion, public_holidays
 from sla.models import SlaPolicy, SlaTarget, Weekday
 from tasks.models import OPEN_STATUSES, Priority
+from tasks.validators import EARLIEST_DATE, LATEST_DATE, validate_sane_date
 
 _DAY_MINUTES = 24 * 60
 
@@ -50,6 +52,36 @@ class _Interval:
             (self.weekday, start, _DAY_MINUTES),
             ((self.weekday + 1) % 7, 0, _minutes(self.end)),
         ]
+
+
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, which looks the chosen value up to show its label when
+    a form comes back with errors: a value that cannot be a key (words, a number beyond the
+    column) is left out instead of failing the page with a 500 (its field says what is
+    wrong)."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if self._may_be_key(v)], attr)
+
+    def _may_be_key(self, value) -> bool:
+        target = self.field.target_field
+        try:
+            target.run_validators(target.to_python(value))
+        except (ValidationError, TypeError, ValueError):
+            return False
+        return True
+
+
+class CheckedAutocompleteMixin:
+    """For a ModelAdmin or inline with `autocomplete_fields`: their widgets survive bad
+    values (CheckedAutocompleteSelect)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class WorkingIntervalFormSet(BaseInlineFormSet):
@@ -197,7 +229,7 @@ class SlaTargetFormSet(BaseInlineFormSet):
         super().clean()
 
 
-_YEAR_RANGE = (1950, 2100)
+_YEAR_RANGE = (EARLIEST_DATE.year, LATEST_DATE.year)
 _MAX_YEARS = 20
 
 
@@ -255,7 +287,8 @@ class HolidayImportForm(forms.Form):
 
 class DeadlinePreviewForm(forms.Form):
     start = forms.DateTimeField(
+        validators=[validate_sane_date],
         help_text="In the calendar's timezone, e.g. 2026-03-06 16:00 "
-        "(or with an offset: 2026-03-06T15:00+00:00)."
+        "(or with an offset: 2026-03-06T15:00+00:00).",
     )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)

@@ -87,9 +87,11 @@ def set_targets(
     actor: Actor,
 ) -> SlaTarget:
     """Create or change the policy's target for `priority`; a value left out (KEEP) stays
-    as stored, None clears it. Validated by `SlaTarget.clean` (positive, at most
-    MAX_TARGET, resolution not shorter than response, warning before the deadline): raises
-    ValidationError with the reason, or PermissionError. When anything changed, the running
+    as stored, None clears it. Validated by `SlaTarget.clean`, the one rule for targets
+    whoever sets them (each within MIN_TARGET..MAX_TARGET by `validate_target`, resolution
+    not shorter than response, the warning before the deadline): raises ValidationError with
+    the reason, which the admin and the calibration page show, or PermissionError. Nothing
+    is written when it raises. When anything changed, the running
     timers under the policy are re-targeted after commit (`queue_policy_recompute`)."""
     try:
         priority = Priority(priority)

@@ -38,7 +38,8 @@ def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one (`id`) or all of the user's notifications read. Only ever the user's own."""
     note_id = request.POST.get("id", "")
     if note_id:
-        if not note_id.isdigit():
+        # ASCII digits only ("²".isdigit() too) and within a bigint.
+        if not (note_id.isascii() and note_id.isdigit() and len(note_id) <= 18):
             return HttpResponse("Unknown notification.", status=400)
         outbox.mark_read(user=request.user, notification_id=int(note_id))
     else:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from sla.admin.preview import deadline_preview
 from sla.admin_forms import (
+    CheckedAutocompleteMixin,
     DeadlinePreviewForm,
     SlaPolicyForm,
     SlaTargetForm,
@@ -42,7 +43,7 @@ class SlaTargetInline(admin.TabularInline):
         return len(Priority) if obj is None else 1
 
 
-class EscalationRuleInline(admin.StackedInline):
+class EscalationRuleInline(CheckedAutocompleteMixin, admin.StackedInline):
     model = EscalationRule
     extra = 0
     autocomplete_fields = ["notify_user", "notify_group"]
@@ -73,7 +74,7 @@ POLICY_CRITERIA = frozenset(
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):
     form = SlaPolicyForm
     list_display = [
         "name",

@@ -5,6 +5,8 @@ by `sla.outbox`; failed notifications can be queued again)."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -17,6 +19,32 @@ from sla.models import (
     SlaTimer,
 )
 from tasks.admin import ReadOnlyMixin
+from tasks.validators import EARLIEST_DATE, LATEST_DATE
+
+
+class SaneDatesChangeList(ChangeList):
+    """The changelist whose date drill-down (`date_hierarchy`) refuses a year outside the
+    sane range like any bad lookup (the admin's "?e=1" page), where Django's own fails with
+    a 500 on year 9999 (there is no next year) or one beyond a C long."""
+
+    def get_filters(self, request: HttpRequest):
+        if self.date_hierarchy:
+            year = request.GET.get(f"{self.date_hierarchy}__year")
+            if year is not None and not (
+                year.isascii()
+                and year.isdigit()
+                and EARLIEST_DATE.year <= int(year) <= LATEST_DATE.year
+            ):
+                raise IncorrectLookupParameters(f"No year {year[:10]!r} to show.")
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class SaneDatesMixin:
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return SaneDatesChangeList
 
 
 class SlaPauseInline(ReadOnlyMixin, admin.TabularInline):
@@ -55,7 +83,7 @@ class SlaEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(SlaTimer)
-class SlaTimerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SlaTimerAdmin(SaneDatesMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["task", "kind", "cycle", "state", "due_at", "next_check_at", "observe"]
     list_filter = ["state", "kind", "observe", "policy", "calendar"]
     list_select_related = ["task"]
@@ -65,7 +93,7 @@ class SlaTimerAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SlaPause)
-class SlaPauseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SlaPauseAdmin(SaneDatesMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["timer", "started_at", "ended_at", "status", "blocking_reason", "business_lost"]
     list_filter = ["status", "blocking_reason"]
     list_select_related = ["timer", "blocking_reason"]
@@ -85,7 +113,7 @@ class NotificationInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(SlaEvent)
-class SlaEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SlaEventAdmin(SaneDatesMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Thresholds that fired: the exactly-once record behind every alert."""
 
     list_display = ["at", "kind", "timer", "rule", "observe", "recorded_at"]
@@ -97,7 +125,7 @@ class SlaEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class NotificationAdmin(SaneDatesMixin, ReadOnlyMixin, admin.ModelAdmin):
     """The outbox, delivered by sla.jobs with retries: look, don't touch."""
 
     list_display = [

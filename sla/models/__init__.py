@@ -16,12 +16,15 @@ from sla.models.calendar import (
 )
 from sla.models.events import Channel, Notification, NotificationQuerySet, SlaEvent
 from sla.models.policy import (
+    MAX_MINUTES_AFTER_BREACH,
     MAX_TARGET,
+    MIN_TARGET,
     EscalationRule,
     PolicyMode,
     SlaPolicy,
     SlaTarget,
     TimerKind,
+    validate_target,
 )
 from sla.models.timer import (
     BAND_COLUMNS,
@@ -35,7 +38,9 @@ from sla.models.timer import (
 
 __all__ = [
     "BAND_COLUMNS",
+    "MAX_MINUTES_AFTER_BREACH",
     "MAX_TARGET",
+    "MIN_TARGET",
     "BusinessCalendar",
     "Channel",
     "EscalationRule",
@@ -56,5 +61,6 @@ __all__ = [
     "WorkingInterval",
     "band_expression",
     "clear_calendar_cache",
+    "validate_target",
     "validate_timezone",
 ]

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F
 
 from sla.calendar import WorkCalendar
+from tasks.validators import validate_sane_date
 
 
 def validate_timezone(value: str) -> None:
@@ -129,3 +130,9 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+    def clean(self) -> None:
+        try:
+            validate_sane_date(self.date)
+        except ValidationError as error:
+            raise ValidationError({"date": error}) from None

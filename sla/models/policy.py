@@ -93,8 +93,31 @@ class SlaPolicy(models.Model):
         return self.mode == PolicyMode.OBSERVE
 
 
-# Longest target a policy may set: longer ones are typing mistakes (days for hours).
+# Bounds of a target, in business time: shorter than a minute cannot be met by a person (the
+# scan runs every minute); longer than a year is a typing mistake (days for hours). Every
+# writer of targets goes through `validate_target` (SlaTarget.clean, called by
+# sla.policies.set_targets and the admin's target form); the calibration what-if too.
+MIN_TARGET = timedelta(minutes=1)
 MAX_TARGET = timedelta(days=366)
+# Escalation rules fire at most this long after a breach (the same year).
+MAX_MINUTES_AFTER_BREACH = int(MAX_TARGET.total_seconds() // 60)
+
+
+def validate_target(value: timedelta | None) -> None:
+    """Refuse a target outside MIN_TARGET..MAX_TARGET (None: no target, allowed)."""
+    if value is None:
+        return
+    if value <= timedelta(0):
+        raise ValidationError("A target must be a positive duration.", code="target_not_positive")
+    if value < MIN_TARGET:
+        raise ValidationError(
+            "A target must be at least 1 minute of business time.", code="target_too_short"
+        )
+    if value > MAX_TARGET:
+        raise ValidationError(
+            f"A target may be at most {MAX_TARGET.days} days of business time.",
+            code="target_too_long",
+        )
 
 
 class SlaTarget(models.Model):
@@ -126,11 +149,10 @@ class SlaTarget(models.Model):
     def clean(self) -> None:
         errors = {}
         for name in ("response_target", "resolution_target"):
-            value = getattr(self, name)
-            if value is not None and value <= timedelta(0):
-                errors[name] = "A target must be a positive duration."
-            elif value is not None and value > MAX_TARGET:
-                errors[name] = f"A target may be at most {MAX_TARGET.days} days of business time."
+            try:
+                validate_target(getattr(self, name))
+            except ValidationError as error:
+                errors[name] = error
         response, resolution = self.response_target, self.resolution_target
         if response is not None and resolution is not None and resolution < response:
             errors.setdefault(
@@ -222,6 +244,11 @@ class EscalationRule(models.Model):
         errors = {}
         if self.trigger == self.Trigger.AFTER_BREACH and not self.minutes_after_breach:
             errors["minutes_after_breach"] = "Say how many minutes after the breach."
+        elif (self.minutes_after_breach or 0) > MAX_MINUTES_AFTER_BREACH:
+            errors["minutes_after_breach"] = (
+                f"At most {MAX_MINUTES_AFTER_BREACH} minutes ({MAX_TARGET.days} days) after "
+                "the breach."
+            )
         if self.trigger != self.Trigger.AFTER_BREACH and self.minutes_after_breach:
             errors["minutes_after_breach"] = "Only rules that fire after a breach wait minutes."
         recipients = (

@@ -105,6 +105,10 @@ def test_admin_and_calibration_retarget_running_timers_alike(
         ({"response": 5 * H}, "The resolution target must not be shorter than the response"),
         ({"response": None, "resolution": None}, "Set a response target, a resolution target"),
         ({"warn_pct": 100}, "Warn at a percentage between 1 and 99."),
+        ({"response": timedelta(seconds=59)}, "A target must be at least 1 minute"),
+        ({"response": timedelta.max}, "A target may be at most 366 days of business time."),
+        ({"resolution": timedelta(days=365 * 3170)}, "A target may be at most 366 days"),
+        ({"warn_lead": MAX_TARGET + H}, "The warning would come at or after the deadline"),
     ],
 )
 def test_bad_targets_are_refused_with_the_reason(
