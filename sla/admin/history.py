@@ -15,9 +15,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import models
-from django.http import HttpRequest, HttpResponseNotAllowed
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import connection, models
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject, ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -104,6 +105,18 @@ def describe(model: type[models.Model], records) -> None:
             newer.history_delta_changes = helper.context_for_delta_changes(delta)
 
 
+def _key(field, value: str) -> None:
+    """A key in the URL that is no key of this table is a 404, not a 500."""
+    try:
+        key = field.to_python(value)
+    except ValidationError:
+        raise Http404 from None
+    if isinstance(key, int):
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        if not low <= key <= high:
+            raise Http404
+
+
 def as_row(record) -> str:
     """A history row labelled as its object was then."""
     return str(record.history_object)
@@ -133,6 +146,8 @@ class SettingsHistoryAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request: HttpRequest, object_id, version_id, extra_context=None):
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
+        _key(self.model._meta.pk, unquote(object_id))
+        _key(models.AutoField(), version_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
@@ -150,6 +165,7 @@ class SettingsHistoryAdmin(SimpleHistoryAdmin):
             describe(self.model, [*records, *([older] if older else [])])
 
     def history_view(self, request, object_id, extra_context=None):
+        _key(self.model._meta.pk, unquote(object_id))
         parts = []
         for title, model, link, label in self.history_parts:
             history = model.history.filter(**{f"{link}_id": object_id}).select_related(

@@ -416,3 +416,45 @@ def test_generated_settings_write_no_history(db):
         calendar = BusinessCalendar.objects.create(name="Bench office")
         SlaPolicy.objects.create(name="Bench", calendar=calendar)
     assert BusinessCalendar.history.count() == SlaPolicy.history.count() == 0
+
+
+def test_a_past_version_can_be_viewed(admin_client, policy):
+    admin_client.post(change_policy_url(policy), policy_page(policy, name="Renamed"))
+    first = SlaPolicy.history.filter(id=policy.pk).order_by("history_id").first()
+
+    page = admin_client.get(
+        reverse("admin:sla_slapolicy_simple_history", args=[policy.pk, first.history_id])
+    )
+
+    assert page.status_code == 200
+    assert 'value="Standard"' in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["abc/history/", "999/history/", "99999999999999999999/history/", "{pk}/history/abc/",
+     "{pk}/history/99999/"],
+)  # fmt: skip
+def test_history_urls_with_no_such_key_are_not_found(admin_client, policy, path):
+    url = reverse("admin:sla_slapolicy_changelist") + path.format(pk=policy.pk)
+    assert admin_client.get(url).status_code == 404
+
+
+def test_a_deleted_policy_keeps_its_history_page(admin_client, admin_user, policy):
+    target = policy.targets.get()
+    response = admin_client.post(
+        reverse("admin:sla_slapolicy_delete", args=[policy.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not SlaPolicy.objects.filter(pk=policy.pk).exists()
+    assert (
+        latest(SlaTarget, id=target.pk).history_type,
+        latest(SlaTarget, id=target.pk).history_user,
+    ) == ("-", admin_user)
+
+    page = admin_client.get(reverse("admin:sla_slapolicy_history", args=[policy.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count("<td>Deleted</td>") == 3  # the policy, its target and its rule
+    assert "<strong>Name:</strong> Standard → —" in html
