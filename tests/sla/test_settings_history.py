@@ -458,3 +458,21 @@ def test_a_deleted_policy_keeps_its_history_page(admin_client, admin_user, polic
     html = page.content.decode()
     assert html.count("<td>Deleted</td>") == 3  # the policy, its target and its rule
     assert "<strong>Name:</strong> Standard → —" in html
+
+
+def test_deleting_calendars_by_the_list_action_records_each(admin_client, admin_user, office):
+    spare = BusinessCalendar.objects.create(name="Spare", always_open=True)
+    response = admin_client.post(
+        reverse("admin:sla_businesscalendar_changelist"),
+        {"action": "delete_selected", "_selected_action": [office.pk, spare.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not BusinessCalendar.objects.exists()
+    for calendar in (office, spare):
+        record = latest(BusinessCalendar, id=calendar.pk)
+        assert (record.history_type, record.history_user, record.history_change_reason) == (
+            "-",
+            admin_user,
+            ADMIN_REASON,
+        )
