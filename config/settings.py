@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "simple_history",
     "tasks",
     "sla",
     "reports",
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page requires login unless the view opts out (only the login page does).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Settings history (sla/history.py) records the request's user as who changed a setting.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -146,6 +149,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "tasks.auth_backend.RoleBackend",
 ]
+
+# Settings history (sla/history.py): shown in admin, never reverted from there (a revert
+# would skip what saving a policy or calendar sets off: re-targeting the running timers).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Login throttling (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address lock that pair out for AXES_COOLOFF_MINUTES; an admin unlocks earlier by deleting

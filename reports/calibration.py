@@ -20,6 +20,7 @@ from reports import metrics
 from reports.db import Percentile, grouped_with_names
 from reports.filters import Scope
 from reports.models import CardFacts
+from sla.history import settings_change
 from sla.models import SlaPolicy, SlaTarget, SlaTimer, TimerKind, TimerState
 from sla.policies import set_targets
 from tasks.models import Priority, RequestType
@@ -30,6 +31,8 @@ SOURCES = {
 }
 PERCENTILES = {"50": 0.5, "80": 0.8, "90": 0.9}
 KINDS = (TimerKind.RESPONSE, TimerKind.RESOLUTION)
+# The reason the settings history gives for a target written by "apply".
+APPLY_REASON = "calibration apply"
 
 
 @dataclass
@@ -181,9 +184,10 @@ def apply_proposal(
     if response is None and resolution is None:
         raise ValidationError("There is nothing to apply: no observed times.")
     observed = {"response": response, "resolution": resolution}
-    return set_targets(
-        policy=policy,
-        priority=priority,
-        actor=actor,
-        **{kind: value for kind, value in observed.items() if value is not None},
-    )
+    with settings_change(actor=actor, reason=APPLY_REASON):
+        return set_targets(
+            policy=policy,
+            priority=priority,
+            actor=actor,
+            **{kind: value for kind, value in observed.items() if value is not None},
+        )

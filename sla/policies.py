@@ -20,6 +20,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from sla import jobs
+from sla.history import settings_change
 from sla.models import SlaPolicy, SlaTarget
 from sla.schedules import dotted_name
 from tasks.models import Priority
@@ -115,7 +116,8 @@ def set_targets(
         raise ValidationError("Set a response target, a resolution target or both.")
     target.full_clean()
     if changed:
-        target.save()
+        with settings_change(actor=actor):  # the history names who, whatever the path
+            target.save()
         queue_policy_recompute(policy=policy, rematch=False)
     return target
 
@@ -125,7 +127,8 @@ def delete_target(*, policy: SlaPolicy, priority: str, actor: Actor) -> bool:
     """Remove the policy's target for `priority` (False: there was none). Timers already
     running keep the target they have; new cards of that priority get no timers from it."""
     _may(actor, "delete")
-    deleted, _ = SlaTarget.objects.filter(policy=policy, priority=priority).delete()
+    with settings_change(actor=actor):
+        deleted, _ = SlaTarget.objects.filter(policy=policy, priority=priority).delete()
     if deleted:
         queue_policy_recompute(policy=policy, rematch=False)
     return bool(deleted)

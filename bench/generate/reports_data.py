@@ -37,6 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bench.generate import clocks, require_bench_database
+from sla.history import without_history
 from sla.models import BusinessCalendar, PolicyMode, SlaPolicy, SlaTarget, WorkingInterval
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Team
 from tasks.roles import ensure_role_groups
@@ -278,7 +279,8 @@ def generate(
     *, cards: int, seed: float = 0.42, derived_only: bool = False, out: Callable = print
 ) -> None:
     require_bench_database("generate_reports")
-    params = _dimensions()
+    with without_history():  # generated settings are nobody's change
+        params = _dimensions()
     params["n"] = cards
     params["tz"] = timezone.get_current_timezone_name()
     steps = [("derived facts and daily rollup", DERIVED)]

@@ -16,11 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from sla.actions import recompute_calendar_timers
+from sla.admin.history import SettingsHistoryAdmin, as_row
 from sla.admin_forms import (
     HolidayImportForm,
     WorkingIntervalFormSet,
 )
 from sla.calendar import WorkCalendar
+from sla.history import settings_change
 from sla.holiday_import import UnknownHolidayRegion, import_public_holidays
 from sla.models import (
     BusinessCalendar,
@@ -53,12 +55,16 @@ def _work_calendar(calendar: BusinessCalendar) -> WorkCalendar | None:
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(SettingsHistoryAdmin):
     list_display = ["name", "timezone", "always_open", "interval_count", "holiday_count"]
     list_filter = ["always_open", "timezone"]
     search_fields = ["name"]
     readonly_fields = ["revision"]
     inlines = [WorkingIntervalInline, HolidayInline]
+    history_parts = (
+        ("working intervals", WorkingInterval, "calendar", as_row),
+        ("holidays", Holiday, "calendar", as_row),
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BusinessCalendar]:
         return (
@@ -126,12 +132,13 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             open_timers = SlaTimer.objects.open().filter(calendar=calendar).count()
             try:
-                added = import_public_holidays(
-                    calendar=calendar,
-                    country=data["country"],
-                    subdiv=data["subdiv"],
-                    years=data["years"],
-                )
+                with settings_change(reason="public holiday import"):
+                    added = import_public_holidays(
+                        calendar=calendar,
+                        country=data["country"],
+                        subdiv=data["subdiv"],
+                        years=data["years"],
+                    )
             except UnknownHolidayRegion as exc:
                 form.add_error(None, str(exc))
             else:

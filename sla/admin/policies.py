@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from sla.admin.history import ADMIN_REASON, SettingsHistoryAdmin
 from sla.admin.preview import deadline_preview
 from sla.admin_forms import (
     CheckedAutocompleteMixin,
@@ -21,6 +22,7 @@ from sla.admin_forms import (
     SlaTargetForm,
     SlaTargetFormSet,
 )
+from sla.history import SettingsHistory
 from sla.models import (
     EscalationRule,
     SlaPolicy,
@@ -73,8 +75,19 @@ POLICY_CRITERIA = frozenset(
 )
 
 
+def _target_row(record) -> str:
+    return record.get_priority_display()
+
+
+def _rule_row(record) -> str:
+    when = record.get_trigger_display()
+    if record.trigger == EscalationRule.Trigger.AFTER_BREACH:
+        when = f"{record.minutes_after_breach} min ({record.clock}) after breach"
+    return f"#{record.id}: {when}"
+
+
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):
+class SlaPolicyAdmin(CheckedAutocompleteMixin, SettingsHistoryAdmin):
     form = SlaPolicyForm
     list_display = [
         "name",
@@ -95,6 +108,10 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):
     autocomplete_fields = ["request_type", "team", "calendar"]
     filter_horizontal = ["pausing_reasons"]
     inlines = [SlaTargetInline, EscalationRuleInline]
+    history_parts = (
+        ("targets", SlaTarget, "policy", _target_row),
+        ("escalation rules", EscalationRule, "policy", _rule_row),
+    )
     fieldsets = [
         (None, {"fields": ["name", ("order", "is_default", "active"), "mode", "calendar"]}),
         (
@@ -117,14 +134,21 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: SlaPolicy, form, change: bool) -> None:
         previous = getattr(form, "replaces_default", None)
         if previous is not None:
-            SlaPolicy.objects.filter(pk=previous.pk).update(is_default=False)
+            previous.is_default = False
+            previous._change_reason = f"{ADMIN_REASON}: {obj} became the default policy"
+            previous.save(update_fields=["is_default"])
             self.message_user(
                 request, f"{obj} is now the default policy instead of {previous}.", messages.INFO
             )
+        # Its history row waits for the pausing reasons (save_related): one save, one row.
+        obj.skip_history_when_saving = True
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        del form.instance.skip_history_when_saving
+        if not change or form.has_changed():
+            SettingsHistory.record(form.instance, "~" if change else "+")
         if not change or form.has_changed() or any(f.has_changed() for f in formsets):
             self._recompute_open_cards(
                 request,

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F
 
 from sla.calendar import WorkCalendar
+from sla.history import SettingsHistory
 from tasks.validators import validate_sane_date
 
 
@@ -59,6 +60,9 @@ class BusinessCalendar(models.Model):
     always_open = models.BooleanField("24/7", default=False)
     revision = models.PositiveIntegerField(default=1, editable=False)
 
+    # Who changed what when (sla/history.py); the revision is a cache key, not a setting.
+    history = SettingsHistory(excluded_fields=["revision"])
+
     class Meta:
         ordering = ["name"]
 
@@ -104,6 +108,8 @@ class WorkingInterval(models.Model):
     start = models.TimeField()
     end = models.TimeField(help_text="00:00 means midnight at the end of the day.")
 
+    history = SettingsHistory()
+
     class Meta:
         ordering = ["weekday", "start"]
 
@@ -121,6 +127,8 @@ class Holiday(models.Model):
     )
     date = models.DateField()
     name = models.CharField(max_length=100, blank=True)
+
+    history = SettingsHistory()
 
     class Meta:
         ordering = ["date"]

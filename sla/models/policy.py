@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from sla import engine
+from sla.history import SettingsHistory
 from sla.models.calendar import BusinessCalendar
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Task, Team
 
@@ -46,6 +47,9 @@ class SlaPolicy(models.Model):
         default=True,
         help_text="Also pause on every blocking reason marked 'pauses SLA'.",
     )
+
+    # Who changed what when (sla/history.py), the pausing reasons included.
+    history = SettingsHistory(m2m_fields=["pausing_reasons"])
 
     class Meta:
         ordering = ["order", "name"]
@@ -135,6 +139,8 @@ class SlaTarget(models.Model):
     warn_lead = models.DurationField(
         "warn this long before", null=True, blank=True, help_text="Business time before due."
     )
+
+    history = SettingsHistory()
 
     class Meta:
         ordering = ["policy", "priority"]
@@ -229,6 +235,8 @@ class EscalationRule(models.Model):
         blank=True, help_text="Slack incoming webhook; blank uses the card team's webhook."
     )
     action = models.CharField(max_length=20, choices=Action.choices, blank=True)
+
+    history = SettingsHistory()
 
     class Meta:
         ordering = ["policy", "trigger", "minutes_after_breach", "pk"]
