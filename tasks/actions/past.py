@@ -1,0 +1,85 @@
+"""Cards that existed before the app: written in bulk with their past history.
+
+`record_past_cards` is the set-based twin of `create_task` followed by `change_status` for
+each later move, for imports of thousands of old cards: the same checks (`new_card`,
+`move`), the same card fields, version and events as those actions would save, but one
+INSERT per batch instead of a transaction per change. The apps that follow cards hear of
+the batch once, through `listen_to_past_cards` (sla replays the timers of every step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from tasks.actions.core import PastCard, Step, _past_card_listeners
+from tasks.actions.lifecycle import move, new_card
+from tasks.models import RelatedObject, RequestType, Task, TaskEvent, Team
+
+
+@dataclass(frozen=True)
+class Move:
+    """A status change of a past card: to which status, when, by whom."""
+
+    to: str
+    at: datetime
+    actor: User | None
+
+
+@dataclass(frozen=True)
+class PastCardSpec:
+    """What is known of a past card: as `create_task` takes it, then its status moves in
+    order (each no earlier than the one before)."""
+
+    title: str
+    request_type: RequestType
+    priority: str
+    created_at: datetime
+    owner: User | None = None
+    team: Team | None = None
+    related_object: RelatedObject | None = None
+    moves: Sequence[Move] = field(default_factory=tuple)
+
+
+@transaction.atomic
+def record_past_cards(specs: Sequence[PastCardSpec], *, actor: User | None) -> list[PastCard]:
+    """Write the cards with their history as `create_task` (by `actor`) and `change_status`
+    (by each move's actor) would have, at their real times; then tell the past-card
+    listeners. A card the workflow refuses raises `WorkflowError` before anything is
+    written."""
+    built: list[tuple[Task, list[TaskEvent], list[Step]]] = []
+    for spec in specs:
+        task, created = new_card(
+            title=spec.title,
+            request_type=spec.request_type,
+            priority=spec.priority,
+            actor=actor,
+            related_object=spec.related_object,
+            owner=spec.owner,
+            team=spec.team,
+            description="",
+            source_url="",
+            at=spec.created_at,
+        )
+        events = [created]
+        steps = [Step(at=spec.created_at, status=task.status, first_response_at=None)]
+        for step in spec.moves:
+            events += move(
+                task, step.to, actor=step.actor, blocking_reason=None, note="", at=step.at
+            )
+            steps.append(Step(at=step.at, status=task.status,
+                              first_response_at=task.first_response_at))  # fmt: skip
+        # What `_save` does once per change: the last change's time, one version each.
+        task.updated_at = steps[-1].at
+        task.version = len(steps)
+        built.append((task, events, steps))
+    Task.objects.bulk_create([task for task, _, _ in built])
+    TaskEvent.objects.bulk_create([event for _, events, _ in built for event in events])
+    cards = [PastCard(task=task, steps=tuple(steps)) for task, _, steps in built]
+    for listener in _past_card_listeners:
+        listener(cards=cards)
+    return cards
