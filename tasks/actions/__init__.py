@@ -59,7 +59,7 @@ from tasks.actions.lifecycle import (
     set_next_step,
     update_details,
 )
-from tasks.actions.past import Move, PastCardSpec, record_past_cards
+from tasks.actions.past import Move, PastCardSpec, check_past_card, record_past_cards
 from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "change_request_type",
     "change_status",
     "change_team",
+    "check_past_card",
     "clean_title",
     "create_task",
     "flag_for_dispatch",

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from tasks.actions.core import PastCard, Step, _past_card_listeners
+from tasks.actions.core import PastCard, Step, WorkflowError, _past_card_listeners
 from tasks.actions.lifecycle import move, new_card
 from tasks.models import RelatedObject, RequestType, Task, TaskEvent, Team
 
@@ -45,41 +45,48 @@ class PastCardSpec:
     moves: Sequence[Move] = field(default_factory=tuple)
 
 
+def check_past_card(spec: PastCardSpec) -> None:
+    """Raise `WorkflowError` if `record_past_cards` would refuse this card (writes nothing)."""
+    _build(spec, actor=None)
+
+
 @transaction.atomic
 def record_past_cards(specs: Sequence[PastCardSpec], *, actor: User | None) -> list[PastCard]:
     """Write the cards with their history as `create_task` (by `actor`) and `change_status`
     (by each move's actor) would have, at their real times; then tell the past-card
     listeners. A card the workflow refuses raises `WorkflowError` before anything is
     written."""
-    built: list[tuple[Task, list[TaskEvent], list[Step]]] = []
-    for spec in specs:
-        task, created = new_card(
-            title=spec.title,
-            request_type=spec.request_type,
-            priority=spec.priority,
-            actor=actor,
-            related_object=spec.related_object,
-            owner=spec.owner,
-            team=spec.team,
-            description="",
-            source_url="",
-            at=spec.created_at,
-        )
-        events = [created]
-        steps = [Step(at=spec.created_at, status=task.status, first_response_at=None)]
-        for step in spec.moves:
-            events += move(
-                task, step.to, actor=step.actor, blocking_reason=None, note="", at=step.at
-            )
-            steps.append(Step(at=step.at, status=task.status,
-                              first_response_at=task.first_response_at))  # fmt: skip
-        # What `_save` does once per change: the last change's time, one version each.
-        task.updated_at = steps[-1].at
-        task.version = len(steps)
-        built.append((task, events, steps))
+    built = [_build(spec, actor=actor) for spec in specs]
     Task.objects.bulk_create([task for task, _, _ in built])
     TaskEvent.objects.bulk_create([event for _, events, _ in built for event in events])
     cards = [PastCard(task=task, steps=tuple(steps)) for task, _, steps in built]
     for listener in _past_card_listeners:
         listener(cards=cards)
     return cards
+
+
+def _build(spec: PastCardSpec, *, actor: User | None) -> tuple[Task, list[TaskEvent], list[Step]]:
+    """The card, its events and its steps, in memory, through the actions' own checks."""
+    task, created = new_card(
+        title=spec.title,
+        request_type=spec.request_type,
+        priority=spec.priority,
+        actor=actor,
+        related_object=spec.related_object,
+        owner=spec.owner,
+        team=spec.team,
+        description="",
+        source_url="",
+        at=spec.created_at,
+    )
+    events = [created]
+    steps = [Step(at=spec.created_at, status=task.status, first_response_at=None)]
+    for step in spec.moves:
+        if step.at < steps[-1].at:
+            raise WorkflowError("A card's history must be in order of time.")
+        events += move(task, step.to, actor=step.actor, blocking_reason=None, note="", at=step.at)
+        steps.append(Step(at=step.at, status=task.status, first_response_at=task.first_response_at))
+    # What `_save` does once per change: the last change's time, one version each.
+    task.updated_at = steps[-1].at
+    task.version = len(steps)
+    return task, events, steps
