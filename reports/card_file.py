@@ -169,7 +169,8 @@ def read_card_file(
         if progress is not None and done % 1000 == 0:
             progress(done)
     _drop_imported(checked, result)
-    result.problems.sort(key=lambda p: p.line)
+    order = {name: n for n, name in enumerate(columns)}  # a row's problems in column order
+    result.problems.sort(key=lambda p: (p.line, order.get(p.column, -1)))
     return result
 
 
