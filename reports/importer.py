@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from reports.card_file import CardRow
 from reports.models import ImportedCard
+from sla import bulk
 from sla.escalation import replaying_history
 from tasks import actions
 from tasks.models import RelatedObject
@@ -47,9 +48,11 @@ def write(
             chunk = rows[start : start + BATCH]
             specs = [replace(row.spec, related_object=clients.get(row.client)) for row in chunk]
             cards = actions.record_past_cards(specs, actor=actor)
-            ImportedCard.objects.bulk_create(
-                ImportedCard(key=row.key, digest=row.digest, task=card.task, imported_at=now)
-                for row, card in zip(chunk, cards, strict=True)
+            bulk.insert_objects(
+                [
+                    ImportedCard(key=row.key, digest=row.digest, task=card.task, imported_at=now)
+                    for row, card in zip(chunk, cards, strict=True)
+                ]
             )
             if progress is not None:
                 progress(start + len(chunk))

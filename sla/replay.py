@@ -95,9 +95,9 @@ def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
                     _follow(timer, task, Status(task.status), policy, at, kept)
             timers += [t for t in started if t is not None]
             timers.sort(key=lambda t: (t.kind, t.cycle))  # as sync_timers loads them
-    SlaTimer.objects.bulk_create(list(kept.timers.values()))
-    SlaPause.objects.bulk_create(kept.pauses)
-    SlaRetarget.objects.bulk_create(kept.retargets)
+    bulk.insert_objects(list(kept.timers.values()))
+    bulk.insert_objects(kept.pauses)
+    bulk.insert_objects(kept.retargets)
     bulk.insert_rows(
         SlaEvent,
         escalation.EVENT_FIELDS,
