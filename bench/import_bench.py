@@ -36,7 +36,8 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, time as clock_time, timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
