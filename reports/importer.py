@@ -47,7 +47,7 @@ def write(
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
             specs = [replace(row.spec, related_object=clients.get(row.client)) for row in chunk]
-            cards = actions.record_past_cards(specs, actor=actor)
+            cards = actions.record_past_cards(specs, actor=actor, insert=bulk.insert_objects)
             bulk.insert_objects(
                 [
                     ImportedCard(key=row.key, digest=row.digest, task=card.task, imported_at=now)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
 from reports import card_file, importer, jobs
 from tasks.actions import WorkflowError
@@ -86,6 +86,10 @@ class Command(BaseCommand):
             ) from None
         except WorkflowError as error:
             raise CommandError(f"A card was refused ({error}): nothing was imported.") from None
+        except DataError as error:
+            raise CommandError(
+                f"The database refused a value ({error}): nothing was imported."
+            ) from None
         finally:
             progress.clear()
         progress.show("refreshing the report tables…", force=True)
