@@ -17,7 +17,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from tasks.actions.core import PastCard, Step, WorkflowError, _past_card_listeners
+from tasks.actions import core
+from tasks.actions.core import PastCard, Step, WorkflowError
 from tasks.actions.lifecycle import move, new_card
 from tasks.models import RelatedObject, RequestType, Task, TaskEvent, Team
 
@@ -72,7 +73,7 @@ def record_past_cards(
     insert([task for task, _, _ in built])
     insert([event for _, events, _ in built for event in events])
     cards = [PastCard(task=task, steps=tuple(steps)) for task, _, steps in built]
-    for listener in _past_card_listeners:
+    for listener in core._past_card_listeners:
         listener(cards=cards)
     return cards
 
