@@ -175,7 +175,9 @@ def read_card_file(
 
 
 def _key_label(key: str) -> str:
-    return f"ref {key[4:]!r}" if key.startswith("ref:") else "same values"
+    if key.startswith("ref:"):
+        return f"ref {key[4:]!r}"
+    return "same values; if they are different cards, give each its id in a ref column"
 
 
 def _lines(raw: BinaryIO, problems: list[Problem], undecodable: set[int]) -> Iterator[str]:

@@ -161,7 +161,12 @@ CASES = [
         rows(row(title=b'"Printer jam'), row(title=b"After")),
         b"line 3: cannot be read as CSV: unexpected end of data.",
     ),
-    ("duplicate-rows", rows(GOOD[:-1]), b"line 3: the same card as line 2 (same values)."),
+    (
+        "duplicate-rows",
+        rows(GOOD[:-1]),
+        b"line 3: the same card as line 2 (same values; if they are different cards, give each "
+        b"its id in a ref column).",
+    ),
     (
         "duplicate-refs",
         rows(row(title=b"Other") + b",T-1", header=REF_HEADER, good=GOOD[:-1] + b",T-1\n"),
