@@ -355,3 +355,55 @@ def test_times_without_an_offset_are_read_in_the_given_timezone(tmp_path, polici
     tokyo = Task.objects.get(title="Tokyo").created_at
     assert tokyo == berlin(2026, 11, 16, 9) - timedelta(hours=8)
     assert Task.objects.get(title="UTC").created_at == berlin(2026, 11, 16, 10)
+
+
+@pytest.mark.postgresql(reason="two connections importing at once")
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_one_file_at_once_write_it_once(tmp_path, policies, support, performer):
+    """Both check the file while neither has written (their key inserts wait on a lock held
+    here), then one writes it and the other fails on the import key, writing nothing."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    path = tmp_path / "cards.csv"
+    path.write_text(HEADER + GOOD)
+    results: list[str] = []
+
+    def run():
+        try:
+            call_command("import_cards", str(path), stdout=StringIO(), stderr=StringIO())
+            results.append("imported")
+        except CommandError as error:
+            results.append(str(error))
+        finally:
+            connection.close()
+
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLE reports_importedcard IN SHARE MODE")
+            threads = [threading.Thread(target=run) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for _ in range(600):  # both wait to insert their keys: both checked the file
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    " AND relation = 'reports_importedcard'::regclass"
+                )
+                if cursor.fetchone()[0] == 2:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the imports never reached their key inserts")
+        holder.rollback()
+    finally:
+        holder.close()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results)[0].startswith("Another import wrote some of these rows meanwhile")
+    assert sorted(results)[1] == "imported"
+    assert Task.objects.count() == 3 and ImportedCard.objects.count() == 3
