@@ -3,6 +3,8 @@
 `sync_timers` is called by `tasks.actions` after every change of a card (and only from
 there): it creates, pauses, resumes, re-targets and stops the card's timers so that they
 always match the card's status, blocking reason, priority and request type as of `at`.
+Cards written in bulk with their past history (imports) get theirs from `sla.replay`, which
+runs the same functions over each step with `TimerWrites` kept in memory.
 """
 
 from __future__ import annotations
