@@ -103,6 +103,7 @@ def _configure() -> None:
         WorkingInterval,
     )
     from tasks.models import RelatedObject, RequestType, Team
+    from tasks.roles import ensure_role_groups
 
     calendar, created = BusinessCalendar.objects.get_or_create(
         name="Bench office", defaults={"timezone": "Europe/Berlin"}
@@ -117,8 +118,10 @@ def _configure() -> None:
         name: RequestType.objects.get_or_create(name=name, defaults={"default_team": teams[n]})[0]
         for n, name in enumerate(TYPES)
     }
+    performers = ensure_role_groups()["performer"]  # owners are people who may work cards
     for n in range(50):
-        User.objects.get_or_create(username=f"owner{n:02d}")
+        owner, _ = User.objects.get_or_create(username=f"owner{n:02d}")
+        owner.groups.add(performers)
     if SlaPolicy.objects.filter(name="Bench standard").exists():
         return
     SlaPolicy.objects.filter(is_default=True).update(is_default=False)
