@@ -116,6 +116,8 @@ def read_card_file(
     undecodable: set[int] = set()
     records = _records(_lines(raw, result.problems, undecodable), result.problems)
     header_line, header = next(records, (0, None))
+    if header is None and header_line:
+        raise FileError(f"{result.problems[-1]} (the header)")
     if header is None:
         raise FileError(
             "The file is empty: its first line must name the columns "

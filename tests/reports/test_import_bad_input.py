@@ -172,6 +172,16 @@ CASES = [
         rows(row(title=b"Other") + b",T-1", header=REF_HEADER, good=GOOD[:-1] + b",T-1\n"),
         b"line 3: the same card as line 2 (ref 'T-1').",
     ),
+    (
+        "header-quoting",
+        b'"title,request_type,created_at\n' + GOOD,
+        b"line 1: cannot be read as CSV: unexpected end of data. (the header)",
+    ),
+    (
+        "old-mac-line-endings",
+        rows(row()).replace(b"\n", b"\r"),
+        b"line 1: cannot be read as CSV: new-line character seen in unquoted field",
+    ),
     # Encodings and line endings.
     (
         "latin-1-midway",
