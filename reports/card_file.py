@@ -115,7 +115,7 @@ def read_card_file(
     result = CardFile()
     undecodable: set[int] = set()
     records = _records(_lines(raw, result.problems, undecodable), result.problems)
-    header_line, header = next(records, (0, None))
+    header_line, _, header = next(records, (0, 0, None))
     if header is None and header_line:
         raise FileError(f"{result.problems[-1]} (the header)")
     if header is None:
@@ -135,13 +135,13 @@ def read_card_file(
     result.ignored_columns = [c for c in columns if c not in REQUIRED + OPTIONAL]
 
     raw_rows: list[tuple[int, dict[str, str]]] = []
-    for line, values in records:
+    for line, last, values in records:
         if values is None:
             continue  # unreadable as CSV: reported by _records
         if not any(v.strip() for v in values):
             continue
         result.read += 1
-        if line in undecodable:
+        if undecodable.intersection(range(line, last + 1)):
             continue  # reported by _lines
         if len(values) != len(columns):
             result.problems.append(Problem(line, "", (
@@ -201,9 +201,10 @@ def _lines(raw: BinaryIO, problems: list[Problem], undecodable: set[int]) -> Ite
 
 def _records(
     lines: Iterable[str], problems: list[Problem]
-) -> Iterator[tuple[int, list[str] | None]]:
-    """(first line, fields) of each CSV record; None for a record that cannot be read as
-    CSV (reported; the reader goes on at the next line)."""
+) -> Iterator[tuple[int, int, list[str] | None]]:
+    """(first line, last line, fields) of each CSV record (a quoted field may span lines);
+    None for a record that cannot be read as CSV (reported; the reader goes on at the next
+    line)."""
     reader = csv.reader(lines, strict=True)
     while True:
         start = reader.line_num + 1
@@ -213,9 +214,9 @@ def _records(
             return
         except csv.Error as error:
             problems.append(Problem(start, "", f"cannot be read as CSV: {error}."))
-            yield start, None
+            yield start, reader.line_num, None
             continue
-        yield start, values
+        yield start, reader.line_num, values
 
 
 class _Lookups:

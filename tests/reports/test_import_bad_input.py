@@ -285,6 +285,21 @@ def test_partial_skips_undecodable_lines_and_keeps_the_rest(tmp_path, world):
     assert Task.objects.count() == 100
 
 
+def test_partial_skips_a_record_with_an_undecodable_line_inside_its_quotes(tmp_path, world):
+    notes = HEADER.replace(b"\n", b",notes\n")
+    content = notes + b"".join([
+        row(title=b"Fine") + b",\n",
+        row(title=b"Odd") + b',"two lines,\nthe second \xe9"\n',  # lines 3 and 4
+        row(title=b"Ok") + b",\n",
+    ])  # fmt: skip
+
+    _out, err, error = _run(tmp_path, content, "--partial")
+
+    assert error is None, err
+    assert "line 4: not UTF-8 text" in err
+    assert sorted(Task.objects.values_list("title", flat=True)) == ["Fine", "Ok"]
+
+
 def test_a_bom_and_windows_line_endings_are_read_as_plain_utf8(tmp_path, world):
     content = b"\xef\xbb\xbf" + rows(row(title=b"Caf\xc3\xa9 \xe2\x82\xac")).replace(b"\n", b"\r\n")
 
