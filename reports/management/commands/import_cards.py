@@ -79,7 +79,11 @@ class Command(BaseCommand):
 
         try:
             created = importer.write(checked.rows, actor=user, progress=written)
-        except IntegrityError:
+        except IntegrityError as error:
+            if "importedcard" not in str(error):  # not the import key: say what it was
+                raise CommandError(
+                    f"The database refused the rows ({error}): nothing was imported."
+                ) from None
             raise CommandError(
                 "Another import wrote some of these rows meanwhile: nothing was imported by "
                 "this one. Run it again (rows imported by then are left as they are)."
