@@ -1,141 +1,77 @@
-"""Load past cards from a spreadsheet (CSV) by replaying their history through tasks.actions
-with the real timestamps, so a team can calibrate SLAs before it starts using the app.
+"""Load past cards from a spreadsheet (CSV) with their real timestamps, so a team can
+calibrate SLAs before it starts using the app (`manage.py import_cards`).
 
-Columns: title, request_type, created_at (required); priority, owner (username), team,
-client, first_response_at, resolved_at (optional). Times are ISO 8601 ("2026-03-02 09:15");
-without an offset they are read in the given timezone. Each row is imported in its own
-transaction: a bad row is reported with its line number and leaves nothing behind; good
-rows are kept.
+The file is read and every row checked first (reports.card_file: all problems of the file,
+by line and column), then the rows are written in one transaction: the whole file or
+nothing. Each card is written as `tasks.actions.create_task` and `change_status` would have
+written it at its times (first response: in progress; resolution: done), in batches
+(`tasks.actions.record_past_cards`, whose listener sla.replay gives the cards their timers
+and threshold events); inside `replaying_history()`, so old breaches are recorded for the
+reports but notify nobody. Each row's key is kept (ImportedCard): importing the same rows
+again writes nothing. The report tables are refreshed afterwards, as the 5-minute job does.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from reports.card_file import CardRow
+from reports.models import ImportedCard
+from sla import bulk
 from sla.escalation import replaying_history
 from tasks import actions
-from tasks.models import Priority, RelatedObject, RequestType, Status, Team
+from tasks.models import RelatedObject
 
-REQUIRED = ("title", "request_type", "created_at")
-OPTIONAL = ("priority", "owner", "team", "client", "first_response_at", "resolved_at")
-
-
-class RowError(Exception):
-    pass
+BATCH = 1000  # rows per INSERT of cards (and of their events, timers, keys)
 
 
-@dataclass
-class ImportResult:
-    imported: list[int] = field(default_factory=list)  # card ids
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
-
-
-def read(lines: Iterable[str], *, tz: ZoneInfo, actor=None, now=None) -> ImportResult:
-    """Import every row of a CSV (an iterable of text lines, header first)."""
+@transaction.atomic
+def write(
+    rows: Sequence[CardRow],
+    *,
+    actor: User | None,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write checked rows (reports.card_file) in one transaction; returns how many cards."""
     now = now or timezone.now()
-    reader = csv.DictReader(lines)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise RowError(f"The header lacks the column(s) {', '.join(missing)}.")
-    reader.fieldnames = header
-    result = ImportResult()
-    for row in reader:
-        line = reader.line_num
-        clean = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        if not any(clean.values()):
-            continue
-        try:
-            with transaction.atomic(), replaying_history():
-                task = _import_row(clean, tz=tz, actor=actor, now=now)
-        except (RowError, actions.WorkflowError) as error:
-            result.errors.append((line, str(error)))
-        else:
-            result.imported.append(task.pk)
-    return result
+    clients = _clients({row.client for row in rows if row.client})
+    with replaying_history():
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            specs = [replace(row.spec, related_object=clients.get(row.client)) for row in chunk]
+            cards = actions.record_past_cards(specs, actor=actor, insert=bulk.insert_objects)
+            bulk.insert_objects(
+                [
+                    ImportedCard(key=row.key, digest=row.digest, task=card.task, imported_at=now)
+                    for row, card in zip(chunk, cards, strict=True)
+                ]
+            )
+            if progress is not None:
+                progress(start + len(chunk))
+    return len(rows)
 
 
-def _time(row: dict, name: str, tz: ZoneInfo, now: datetime) -> datetime | None:
-    text = row.get(name, "")
-    if not text:
-        return None
-    try:
-        value = parse_datetime(text)
-    except ValueError:
-        value = None
-    if value is None:
-        raise RowError(f"{name} {text!r} is not a date and time like 2026-03-02 09:15.")
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, tz)
-    if value > now:
-        raise RowError(f"{name} {text!r} lies in the future.")
-    return value
-
-
-def _priority(text: str) -> Priority:
-    if not text:
-        return Priority.NORMAL
-    for priority in Priority:
-        if text.lower() in (priority.value, priority.label.lower()):
-            return priority
-    raise RowError(f"Unknown priority {text!r} (use {', '.join(p.value for p in Priority)}).")
-
-
-def _import_row(row: dict, *, tz: ZoneInfo, actor, now: datetime):
-    title = row.get("title", "")
-    if not title:
-        raise RowError("The title is empty.")
-    request_type = RequestType.objects.filter(name__iexact=row["request_type"]).first()
-    if request_type is None:
-        raise RowError(f"Unknown request type {row['request_type']!r}.")
-    owner = None
-    if row.get("owner"):
-        owner = get_user_model().objects.filter(username=row["owner"]).first()
-        if owner is None:
-            raise RowError(f"Unknown user {row['owner']!r}.")
-    team = None
-    if row.get("team"):
-        team = Team.objects.filter(name__iexact=row["team"]).first()
-        if team is None:
-            raise RowError(f"Unknown team {row['team']!r}.")
-    created = _time(row, "created_at", tz, now)
-    if created is None:
-        raise RowError("created_at is empty.")
-    responded = _time(row, "first_response_at", tz, now)
-    resolved = _time(row, "resolved_at", tz, now)
-    for name, value in (("first_response_at", responded), ("resolved_at", resolved)):
-        if value is not None and value < created:
-            raise RowError(f"{name} is before created_at.")
-    if responded and resolved and resolved < responded:
-        raise RowError("resolved_at is before first_response_at.")
-    if (responded or resolved) and owner is None:
-        raise RowError("A card that was worked on needs an owner.")
-    client = None
-    if row.get("client"):
-        client, _ = RelatedObject.objects.get_or_create(
-            kind=RelatedObject.Kind.CLIENT, name=row["client"], parent=None
-        )
-    task = actions.create_task(
-        title=title,
-        request_type=request_type,
-        priority=_priority(row.get("priority", "")),
-        actor=actor,
-        owner=owner,
-        team=team,
-        related_object=client,
-        at=created,
+def _clients(names: set[str]) -> dict[str, RelatedObject]:
+    """Top-level clients by exact name: found (the oldest of a name) or created."""
+    found: dict[str, RelatedObject] = {}
+    kind = RelatedObject.Kind.CLIENT
+    existing = RelatedObject.objects.filter(kind=kind, parent=None, name__in=names).order_by("-pk")
+    for client in existing:
+        found[client.name] = client  # oldest last: it wins
+    new = RelatedObject.objects.bulk_create(
+        RelatedObject(kind=kind, name=name) for name in sorted(names - found.keys())
     )
-    if responded:
-        actions.change_status(task=task, to=Status.IN_PROGRESS, actor=owner, at=responded)
-    if resolved:
-        actions.change_status(task=task, to=Status.DONE, actor=owner, at=resolved)
-    return task
+    # What RelatedObject.save keeps: a top-level object is its own root.
+    RelatedObject.objects.filter(pk__in=[c.pk for c in new]).update(root_id=F("pk"))
+    for client in new:
+        client.root_id = client.pk
+        found[client.name] = client
+    return found

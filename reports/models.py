@@ -1,4 +1,5 @@
-"""Tables derived from card history for reports; never written by anything but reports.rollup.
+"""Tables derived from card history for reports; never written by anything but reports.rollup
+(and, last in this module, the import's record of which rows it wrote: reports.importer).
 
 Business time per workflow stage is not stored anywhere on the work side: it needs the
 card's calendar, which is Python arithmetic (sla.calendar). `reports.rollup.refresh` derives
@@ -252,3 +253,19 @@ class DigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"Digest of {self.team} for week of {self.week_start}"
+
+
+class ImportedCard(models.Model):
+    """A card written by `import_cards`, by the key of the row it came from: importing that
+    row again finds the key and writes nothing (reports.importer)."""
+
+    # "ref:" + the row's `ref` column (its id in the system it came from), else "row:" + the
+    # SHA-256 of its values as read (times as UTC instants, names as written).
+    key = models.CharField(max_length=120, unique=True)
+    # SHA-256 of the row's values: a `ref` imported before with other values is refused.
+    digest = models.CharField(max_length=64)
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="+")
+    imported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} → #{self.task_id}"

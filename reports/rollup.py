@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from reports.models import CardFacts, DailyVolume, StageInterval, StaleDay
+from sla import bulk
 from sla.calendar import WorkCalendar
 from sla.models import BusinessCalendar, SlaEvent, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tasks.models import CLOSED_STATUSES, Status, Task, TaskEvent
@@ -283,9 +284,9 @@ def _refresh_batch(ids: list[int], default_calendar: BusinessCalendar | None, no
         )
         days |= {_local_day(task.created_at), _local_day(task.resolved_at)}
     StageInterval.objects.filter(task_id__in=ids).delete()
-    StageInterval.objects.bulk_create(intervals, batch_size=2000)
+    bulk.insert_objects(intervals)
     CardFacts.objects.filter(task_id__in=ids).delete()
-    CardFacts.objects.bulk_create(facts, batch_size=2000)
+    bulk.insert_objects(facts)
     days.discard(None)
     StaleDay.objects.bulk_create((StaleDay(day=d) for d in days), ignore_conflicts=True)
 

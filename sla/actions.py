@@ -3,6 +3,8 @@
 `sync_timers` is called by `tasks.actions` after every change of a card (and only from
 there): it creates, pauses, resumes, re-targets and stops the card's timers so that they
 always match the card's status, blocking reason, priority and request type as of `at`.
+Cards written in bulk with their past history (imports) get theirs from `sla.replay`, which
+runs the same functions over each step with `TimerWrites` kept in memory.
 """
 
 from __future__ import annotations
@@ -31,6 +33,35 @@ STOPS_AT = {
     TimerKind.RESPONSE: frozenset({Status.IN_PROGRESS, Status.DONE}),
     TimerKind.RESOLUTION: frozenset({Status.DONE}),
 }
+
+
+class TimerWrites:
+    """Where the timer logic below writes: the database, as `sync_timers` does. `sla.replay`
+    passes one that keeps the rows in memory and inserts them in bulk afterwards, so both
+    follow a card's history with the same code."""
+
+    def save(self, timer: SlaTimer) -> None:
+        timer.save()
+
+    def open_pause(self, timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
+        SlaPause.objects.create(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+        )
+
+    def open_pause_of(self, timer: SlaTimer) -> SlaPause | None:
+        return timer.pauses.filter(ended_at__isnull=True).first()
+
+    def end_open_pause(self, timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
+        for pause in timer.pauses.filter(ended_at__isnull=True):
+            pause.ended_at = at
+            pause.business_lost = calendar.between(pause.started_at, at)
+            pause.save(update_fields=["ended_at", "business_lost"])
+
+    def retargeted(self, row: SlaRetarget) -> None:
+        row.save()
+
+
+DATABASE = TimerWrites()
 
 
 def active_policies() -> list[SlaPolicy]:
@@ -103,7 +134,13 @@ def _levels(timer: SlaTimer) -> list:
 
 
 def _start_timer(
-    task: Task, kind: TimerKind, policy: SlaPolicy, *, cycle: int, at: datetime
+    task: Task,
+    kind: TimerKind,
+    policy: SlaPolicy,
+    *,
+    cycle: int,
+    at: datetime,
+    writes: TimerWrites = DATABASE,
 ) -> SlaTimer | None:
     target_row = policy.target_for(task.priority)
     target = target_row.get(kind) if target_row is not None else None
@@ -129,21 +166,26 @@ def _start_timer(
         started_at=at,
     )
     _store(timer, clock, calendar, at)
-    timer.save()
+    writes.save(timer)
     if paused:
-        _open_pause(timer, task, Status(task.status), at)
+        writes.open_pause(timer, task, Status(task.status), at)
     return timer
 
 
 def _follow(
-    timer: SlaTimer, task: Task, status: Status, policy: SlaPolicy | None, at: datetime
+    timer: SlaTimer,
+    task: Task,
+    status: Status,
+    policy: SlaPolicy | None,
+    at: datetime,
+    writes: TimerWrites = DATABASE,
 ) -> None:
     calendar = timer.calendar.work_calendar()
     clock = engine.rebase(calendar, timer.clock, at)
 
     if status == Status.CANCELLED or status in STOPS_AT[TimerKind(timer.kind)]:
         clock = engine.pause(calendar, clock, at)
-        _end_open_pause(timer, calendar, at)
+        writes.end_open_pause(timer, calendar, at)
         timer.consumed, timer.running_since = clock.consumed, None
         timer.stopped_at = at
         timer.next_check_at = None
@@ -154,49 +196,51 @@ def _follow(
             timer.breached_at = timer.breached_at or _crossing(timer.due_at, at)
         else:
             timer.state = TimerState.MET
-        timer.save()
+        writes.save(timer)
         return
 
     if policy is not None:
-        clock, calendar = _retarget(timer, task, policy, clock, calendar, at)
+        clock, calendar = _retarget(timer, task, policy, clock, calendar, at, writes)
 
     governing = policy or timer.policy
     pausing = governing.pauses(status, task.blocking_reason)
     if pausing and clock.running:
         clock = engine.pause(calendar, clock, at)
-        _open_pause(timer, task, status, at)
+        writes.open_pause(timer, task, status, at)
     elif pausing:
         # Still paused, maybe for another cause (waiting → on approval): time lost is
         # attributed to each cause separately.
-        current = timer.pauses.filter(ended_at__isnull=True).first()
+        current = writes.open_pause_of(timer)
         if current and (current.blocking_reason_id, current.status) != (
             task.blocking_reason_id,
             status,
         ):
-            _end_open_pause(timer, calendar, at)
-            _open_pause(timer, task, status, at)
+            writes.end_open_pause(timer, calendar, at)
+            writes.open_pause(timer, task, status, at)
     elif not clock.running:
         clock = engine.resume(clock, at)
-        _end_open_pause(timer, calendar, at)
+        writes.end_open_pause(timer, calendar, at)
     _store(timer, clock, calendar, at)
-    timer.save()
+    writes.save(timer)
 
 
-def _retarget(timer, task, policy, clock, calendar, at):
+def _retarget(timer, task, policy, clock, calendar, at, writes=DATABASE):
     """Follow a change of priority, request type or policy, keeping the time consumed."""
     target_row = policy.target_for(task.priority)
     target = target_row.get(timer.kind) if target_row else None
     if target is None or (target == timer.target and policy.pk == timer.policy_id):
         return clock, calendar
     if target != timer.target:
-        SlaRetarget.objects.create(
-            timer=timer,
-            at=at,
-            old_target=timer.target,
-            new_target=target,
-            consumed=clock.consumed,
-            old_policy_id=timer.policy_id,
-            new_policy=policy,
+        writes.retargeted(
+            SlaRetarget(
+                timer=timer,
+                at=at,
+                old_target=timer.target,
+                new_target=target,
+                consumed=clock.consumed,
+                old_policy_id=timer.policy_id,
+                new_policy=policy,
+            )
         )
     # `clock` was rebased at `at` in the old calendar; from here on the new one measures.
     timer.policy, timer.calendar, timer.observe = policy, policy.calendar, policy.observe_only
@@ -241,19 +285,6 @@ def _store(timer: SlaTimer, clock: engine.Clock, calendar: WorkCalendar, at: dat
     running_due = timer.due_at if clock.running else None  # a running clock always has one
     timer.due_clock = engine.position(calendar, running_due) if running_due else None
     timer.next_check_at = escalation.next_check(timer, _levels(timer))
-
-
-def _open_pause(timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
-    SlaPause.objects.create(
-        timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
-    )
-
-
-def _end_open_pause(timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
-    for pause in timer.pauses.filter(ended_at__isnull=True):
-        pause.ended_at = at
-        pause.business_lost = calendar.between(pause.started_at, at)
-        pause.save(update_fields=["ended_at", "business_lost"])
 
 
 def recompute_calendar_timers(

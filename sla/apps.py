@@ -7,8 +7,11 @@ class SlaConfig(AppConfig):
 
     def ready(self) -> None:
         # Timers follow their card: tasks.actions calls this after every change of a card
-        # (its card-change hook), so the card domain never imports sla.
+        # (its card-change hook), so the card domain never imports sla; cards written in
+        # bulk with their past history (imports) are replayed set-based, once per batch.
         from sla.actions import sync_timers
-        from tasks.actions import listen_to_card_changes
+        from sla.replay import replay_past_cards
+        from tasks.actions import listen_to_card_changes, listen_to_past_cards
 
         listen_to_card_changes(sync_timers)
+        listen_to_past_cards(replay_past_cards)

@@ -245,6 +245,21 @@ class NoteRow(NamedTuple):
     sent_at: datetime | None
 
 
+def event_row(timer: SlaTimer, fired: Fired, now: datetime, *, replaying: bool) -> tuple:
+    """The SlaEvent of a fired threshold as a row in EVENT_FIELDS order (`record` and the
+    replay of past cards, sla.replay)."""
+    return (
+        timer.pk,
+        fired.key,
+        fired.kind,
+        fired.rule.pk if fired.rule else None,
+        fired.at,
+        now,
+        timer.observe,
+        not replaying and needs_follow_up(timer, fired),
+    )
+
+
 def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
     """Write the events and their notifications for fired thresholds (caller's transaction),
     as plain rows (no model instances: this is the scan's hot path). Observe-mode timers get
@@ -266,19 +281,7 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
     inserted = bulk.insert_rows(
         SlaEvent,
         EVENT_FIELDS,
-        [
-            (
-                timer.pk,
-                f.key,
-                f.kind,
-                f.rule.pk if f.rule else None,
-                f.at,
-                now,
-                timer.observe,
-                not replaying and needs_follow_up(timer, f),
-            )
-            for timer, f in rows
-        ],
+        [event_row(timer, f, now, replaying=replaying) for timer, f in rows],
         returning=("id", "timer_id", "key"),
     )
     if replaying:

@@ -7,7 +7,8 @@ jobs all call these; none of them writes a card directly.
 `at` lets imports and the demo seeder replay real past timestamps; it defaults to now.
 Callers import them from here (`from tasks import actions`); the package groups them by what
 they change: `lifecycle` (create, status, details, next step, comments), `people`,
-`classification`, `dispatch`, and `core` (errors, the hook, the row lock, `_save`).
+`classification`, `dispatch`, `past` (old cards written in bulk with their history, for
+imports), and `core` (errors, the hooks, the row lock, `_save`).
 
 The card-change hook
 --------------------
@@ -23,6 +24,11 @@ card calls the listeners exactly once per change (a composite action such as
 `assign_people` too), except the set-based `flag_many_for_dispatch`, which writes only the
 dispatch flag and leaves the listeners alone by design (the scan calls it, and no listener
 follows that flag).
+
+`record_past_cards` (imports) writes a batch of old cards with their whole history in bulk;
+instead of calling the listeners once per change it calls those registered with
+`listen_to_past_cards` once per batch, with each card's steps (what the per-change
+listeners would have seen, and when): sla replays the timers of the batch set-based.
 """
 
 from tasks.actions.classification import (
@@ -33,10 +39,14 @@ from tasks.actions.classification import (
 )
 from tasks.actions.core import (
     CardListener,
+    PastCard,
+    PastCardsListener,
     StaleCard,
+    Step,
     WorkflowError,
     clean_title,
     listen_to_card_changes,
+    listen_to_past_cards,
     lock_task,
 )
 from tasks.actions.dispatch import flag_for_dispatch, flag_many_for_dispatch
@@ -54,6 +64,7 @@ from tasks.actions.lifecycle import (
     set_next_step,
     update_details,
 )
+from tasks.actions.past import Move, PastCardSpec, check_past_card, record_past_cards
 from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
 
 __all__ = [
@@ -62,7 +73,12 @@ __all__ = [
     "SOURCE_URL_MAX_LENGTH",
     "TRANSITIONS",
     "CardListener",
+    "Move",
+    "PastCard",
+    "PastCardSpec",
+    "PastCardsListener",
     "StaleCard",
+    "Step",
     "WorkflowError",
     "add_comment",
     "allowed_transitions",
@@ -72,6 +88,7 @@ __all__ = [
     "change_request_type",
     "change_status",
     "change_team",
+    "check_past_card",
     "clean_description",
     "clean_source_url",
     "clean_title",
@@ -79,8 +96,10 @@ __all__ = [
     "flag_for_dispatch",
     "flag_many_for_dispatch",
     "listen_to_card_changes",
+    "listen_to_past_cards",
     "lock_task",
     "reclassify",
+    "record_past_cards",
     "set_approver",
     "set_next_step",
     "set_performers",

@@ -3,6 +3,8 @@ events, saving, and the title rule. The public names are re-exported by `tasks.a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -38,6 +40,43 @@ def listen_to_card_changes(listener: CardListener) -> None:
     `ready()` may run twice."""
     if listener not in _card_listeners:
         _card_listeners.append(listener)
+
+
+class PastCardsListener(Protocol):
+    """Called once per batch of cards written with their past history
+    (`tasks.actions.record_past_cards`), inside that transaction."""
+
+    def __call__(self, *, cards: Sequence[PastCard]) -> object: ...
+
+
+_past_card_listeners: list[PastCardsListener] = []
+
+
+def listen_to_past_cards(listener: PastCardsListener) -> None:
+    """Have `listener(cards=…)` called after a batch of past cards was written in bulk: the
+    set-based twin of `listen_to_card_changes` (each card's `steps` say what the per-change
+    listeners would have seen, and when). Registering the same listener again does nothing."""
+    if listener not in _past_card_listeners:
+        _past_card_listeners.append(listener)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A card as it was after one change of its past history: what the per-change listeners
+    would have been shown, at `at`."""
+
+    at: datetime
+    status: str
+    first_response_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PastCard:
+    """A card written in bulk with its history: the card as saved (its final state) and the
+    steps of its history in order (created first)."""
+
+    task: Task
+    steps: tuple[Step, ...]
 
 
 class WorkflowError(Exception):

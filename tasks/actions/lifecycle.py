@@ -98,6 +98,38 @@ def create_task(
     """Open a new card. With an owner it starts `assigned`, otherwise `new` (for dispatch).
     The team defaults to the request type's default team."""
     at = at or timezone.now()
+    task, created = new_card(
+        title=title,
+        request_type=request_type,
+        priority=priority,
+        actor=actor,
+        related_object=related_object,
+        owner=owner,
+        team=team,
+        description=description,
+        source_url=source_url,
+        at=at,
+    )
+    task.save()
+    _save(task, [created], at=at)
+    return task
+
+
+def new_card(
+    *,
+    title: str,
+    request_type: RequestType,
+    priority: str,
+    actor: User | None,
+    related_object: RelatedObject | None,
+    owner: User | None,
+    team: Team | None,
+    description: str,
+    source_url: str,
+    at: datetime,
+) -> tuple[Task, TaskEvent]:
+    """A new card and its `created` event, checked and in memory (nothing saved; version 0,
+    which the save bumps to 1): `create_task` and `tasks.actions.past` build cards here."""
     title = clean_title(title)
     description, source_url = clean_description(description), clean_source_url(source_url)
     priority = _priority(priority)
@@ -116,7 +148,6 @@ def create_task(
         updated_at=at,
         version=0,  # _save bumps it to 1
     )
-    task.save()
     created = _event(
         task,
         Kind.CREATED,
@@ -132,8 +163,7 @@ def create_task(
             "related_object": related_object.pk if related_object else None,
         },
     )
-    _save(task, [created], at=at)
-    return task
+    return task, created
 
 
 @transaction.atomic
@@ -156,6 +186,23 @@ def change_status(
     at = at or timezone.now()
     note = clean_text(note, what="Note", max_length=NOTE_MAX_LENGTH)
     lock_task(task, expected_version=expected_version)
+    events = move(task, to, actor=actor, blocking_reason=blocking_reason, note=note, at=at)
+    _save(task, events, at=at)
+    return task
+
+
+def move(
+    task: Task,
+    to: str,
+    *,
+    actor: User | None,
+    blocking_reason: BlockingReason | None,
+    note: str,
+    at: datetime,
+) -> list[TaskEvent]:
+    """Check a status move of the card (see `change_status`) and make it in memory; returns
+    its events. Nothing is saved: `change_status` saves the locked card, `tasks.actions.past`
+    the cards it writes in bulk."""
     try:
         to = Status(to)
     except ValueError:
@@ -204,8 +251,7 @@ def change_status(
     elif current == Status.DONE:
         task.resolved_at = None
     task.status = to
-    _save(task, events, at=at)
-    return task
+    return events
 
 
 @transaction.atomic

@@ -1,0 +1,105 @@
+"""Timers of past cards, replayed set-based (the listener of `tasks.actions.record_past_cards`).
+
+For each card of the batch, each step of its history goes through what `sync_timers` does
+after a change, in the same order and with the same functions (`escalation.advance`,
+`actions._start_timer`, `actions._follow`, `actions._store`), but the rows are kept in
+memory (`_Kept`) and inserted once per batch: timers, their pauses and re-targets, and the
+SlaEvents of the thresholds crossed on the way, stamped as `escalation.record` stamps them
+(`recorded_at` = the step's time). Past thresholds announce nothing: the events are written
+as under `escalation.replaying_history()` (no notifications, no follow-up).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+
+from sla import bulk, escalation
+from sla.actions import TimerWrites, _follow, _levels, _start_timer, active_policies, match_policy
+from sla.calendar import WorkCalendar
+from sla.models import SlaEvent, SlaPause, SlaRetarget, SlaTimer, TimerKind, TimerState
+from tasks.actions import PastCard
+from tasks.models import Status, Task
+
+
+class _Kept(TimerWrites):
+    """The timer logic's writes, kept in memory until the batch is inserted."""
+
+    def __init__(self) -> None:
+        self.timers: dict[int, SlaTimer] = {}  # by id(): unsaved timers have no pk yet
+        self.pauses: list[SlaPause] = []
+        self.retargets: list[SlaRetarget] = []
+        self._open: dict[int, SlaPause] = {}
+
+    def save(self, timer: SlaTimer) -> None:
+        self.timers.setdefault(id(timer), timer)
+
+    def open_pause(self, timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
+        pause = SlaPause(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+        )
+        self.pauses.append(pause)
+        self._open[id(timer)] = pause
+
+    def open_pause_of(self, timer: SlaTimer) -> SlaPause | None:
+        return self._open.get(id(timer))
+
+    def end_open_pause(self, timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
+        pause = self._open.pop(id(timer), None)
+        if pause is not None:
+            pause.ended_at = at
+            pause.business_lost = calendar.between(pause.started_at, at)
+
+    def retargeted(self, row: SlaRetarget) -> None:
+        self.retargets.append(row)
+
+
+def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
+    """Give the cards the timers, pauses and threshold events their history would have
+    left through `sync_timers`, in a few INSERTs."""
+    policies = active_policies()
+    kept = _Kept()
+    fired_rows: list[tuple[SlaTimer, escalation.Fired, datetime]] = []
+    for card in cards:
+        policy = match_policy(card.task, policies)
+        timers: list[SlaTimer] = []
+        for step in card.steps:
+            # The card as `sync_timers` saw it after this change.
+            task = copy.copy(card.task)
+            task.status, task.first_response_at = step.status, step.first_response_at
+            at = step.at
+            for timer in timers:
+                if timer.stopped_at is None:
+                    for fired in escalation.advance(timer, _levels(timer), at):
+                        fired_rows.append((timer, fired, at))
+            started: list[SlaTimer | None] = []
+            if policy is not None and task.is_open:
+                resolution = [t for t in timers if t.kind == TimerKind.RESOLUTION]
+                if not timers:
+                    started = [
+                        _start_timer(task, kind, policy, cycle=1, at=at, writes=kept)
+                        for kind in TimerKind
+                    ]
+                elif (
+                    resolution
+                    and (last := resolution[-1]).stopped_at is not None
+                    and last.state != TimerState.CANCELLED
+                ):
+                    started = [
+                        _start_timer(task, TimerKind.RESOLUTION, policy,
+                                     cycle=last.cycle + 1, at=at, writes=kept)
+                    ]  # fmt: skip
+            for timer in timers:
+                if timer.stopped_at is None:
+                    _follow(timer, task, Status(task.status), policy, at, kept)
+            timers += [t for t in started if t is not None]
+            timers.sort(key=lambda t: (t.kind, t.cycle))  # as sync_timers loads them
+    bulk.insert_objects(list(kept.timers.values()))
+    bulk.insert_objects(kept.pauses)
+    bulk.insert_objects(kept.retargets)
+    bulk.insert_rows(
+        SlaEvent,
+        escalation.EVENT_FIELDS,
+        [escalation.event_row(t, f, at, replaying=True) for t, f, at in fired_rows],
+    )
