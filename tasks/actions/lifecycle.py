@@ -33,6 +33,7 @@ from tasks.models import (
     TaskEvent,
     Team,
 )
+from tasks.search_vector import refresh as refresh_search_vectors
 
 # The one table of allowed status moves. Reopening a done card is a move like any other.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -113,6 +114,7 @@ def create_task(
         },
     )
     _save(task, [created], at=at)
+    refresh_search_vectors(task_ids=[task.pk])
     return task
 
 
@@ -214,7 +216,10 @@ def update_details(
     ):
         if value is not None:
             events += _change(task, field, value, Kind.DETAILS_CHANGED, actor=actor, at=at)
-    return _save_if_changed(task, events, at=at)
+    _save_if_changed(task, events, at=at)
+    if events:
+        refresh_search_vectors(task_ids=[task.pk])
+    return task
 
 
 @transaction.atomic
@@ -259,11 +264,14 @@ def add_comment(
     at: datetime | None = None,
 ) -> Comment:
     """Add a comment. It is history (an event) but not a change of the card's fields, so it
-    neither bumps the card's version nor touches its timers."""
+    neither bumps the card's version nor touches its timers. Its text joins the card's search
+    vector; the card is locked first so two comments at once both reach the vector."""
     at = at or timezone.now()
     text = text.strip()
     if not text:
         raise WorkflowError("A comment cannot be empty.")
+    lock_task(task)
     comment = Comment.objects.create(task=task, author=actor, text=text, created_at=at)
     TaskEvent.objects.create(task=task, kind=Kind.COMMENTED, comment=comment, actor=actor, at=at)
+    refresh_search_vectors(task_ids=[task.pk])
     return comment
