@@ -13,6 +13,14 @@ cards' search vectors) and reads; it never generates or deletes. Every card's ti
 - a card's number as a word ("987654") one card;
 
 plus a word no card holds, page 2 of the common word, and the jump by `#id` (a redirect).
+Those cards have no description and no comment: with --text, on a copy of that database that
+bench/generate_search_text.py gave descriptions and comments (Zipf-distributed made-up
+words), it also searches words from the commonest (in most cards) to a rare one:
+
+    psql -c 'CREATE DATABASE turnaround_search_bench_1m TEMPLATE turnaround_dash_bench_1m'
+    DATABASE_URL=postgres://…/turnaround_search_bench_1m .venv/bin/python \
+        bench/generate_search_text.py
+    .venv/bin/python bench/search_bench.py --text --db postgres://…/turnaround_search_bench_1m
 
 In a child process with production settings (DEBUG=false), loaded through config/wsgi.py as
 gunicorn loads it, it logs in with the Django test client as the bench manager (sees every
@@ -40,7 +48,35 @@ from bench.dashboard_bench import PROD_ENV, PYTHON, ROOT, manage
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/turnaround_dash_bench_1m"
 
 
-def measure(runs: int) -> dict:
+def text_searches(manager, performer) -> list[tuple]:
+    """With --text: words of the descriptions and comments (bench/generate/search_text.py),
+    each named with how many cards hold it."""
+    from django.db import connection
+
+    from bench.generate.search_text import word_of_rank
+
+    searches = []
+    for who, user, words in [
+        ("", manager, word_of_rank(1)),
+        ("", manager, word_of_rank(20)),
+        ("", manager, word_of_rank(500)),
+        ("", manager, word_of_rank(15_000)),
+        ("", manager, f"{word_of_rank(50)} {word_of_rank(300)}"),
+        ("Performer: ", performer, word_of_rank(1)),
+        ("Performer: ", performer, word_of_rank(500)),
+    ]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM tasks_task "
+                "WHERE search_vector @@ websearch_to_tsquery('simple', %s)",
+                [words],
+            )
+            matching = cursor.fetchone()[0]
+        searches.append((f"{who}text, {matching:,} cards match", user, {"q": words}, 200))
+    return searches
+
+
+def measure(runs: int, text: bool) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     importlib.import_module("config.wsgi")
     from django.contrib.auth import get_user_model
@@ -68,6 +104,8 @@ def measure(runs: int) -> dict:
         ("Performer: ~2,000 cards match, none visible", performer, {"q": "client 42"}, 200),
         ("Performer: `#id` of another team's card", performer, {"q": f"#{rare}"}, 200),
     ]
+    if text:
+        searches += text_searches(manager, performer)
     clients = {}
     for user in (manager, performer):
         clients[user.pk] = Client()
@@ -131,11 +169,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=DEFAULT_DB, help="a database generate_cards.py filled")
     parser.add_argument("--runs", type=int, default=60, help="timed requests per search")
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="also search words of descriptions and comments (bench/generate_search_text.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.runs)))
+        print(json.dumps(measure(args.runs, args.text)))
         return
     env = {**os.environ, "DATABASE_URL": args.db}
     manage({**env, "DEBUG": "true"}, "migrate", "--noinput", "-v", "0")
@@ -143,7 +186,7 @@ def main() -> None:
     manage(prod, "collectstatic", "--noinput", "-v", "0")
     load = [os.getloadavg()[0]]
     child = subprocess.run(
-        [PYTHON, __file__, "--measure", "--runs", str(args.runs)],
+        [PYTHON, __file__, "--measure", "--runs", str(args.runs), *(["--text"] * args.text)],
         cwd=ROOT,
         env=prod,
         capture_output=True,

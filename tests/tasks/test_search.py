@@ -236,3 +236,11 @@ def test_the_fallback_matches_every_field_and_weights_the_title_first(
     assert ranked == [in_title.pk, by_ref.pk, in_description.pk, in_comment.pk]
     assert [pk for pk, _ in search._fallback(visible, "lease signed")] == [in_comment.pk]
     assert search._fallback(visible, "lease zebra") == []
+
+
+def test_later_changes_of_the_same_card_object_keep_it_findable(performer, dispatcher, card):
+    """The actions save every field of a card but its search vector (tasks.search_vector writes
+    it): a card object that came from create_task, changed again, stays findable."""
+    actions.change_status(task=card, to="in_progress", actor=performer)
+    actions.change_priority(task=card, priority="high", actor=dispatcher)
+    assert found(client_for(performer).get(URL, {"q": "quarterly"})) == [card.pk]
