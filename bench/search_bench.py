@@ -60,6 +60,7 @@ def text_searches(manager, performer) -> list[tuple]:
         ("", manager, word_of_rank(1)),
         ("", manager, word_of_rank(20)),
         ("", manager, word_of_rank(500)),
+        ("", manager, word_of_rank(1000)),
         ("", manager, word_of_rank(15_000)),
         ("", manager, f"{word_of_rank(50)} {word_of_rank(300)}"),
         ("Performer: ", performer, word_of_rank(1)),
