@@ -244,3 +244,20 @@ def test_later_changes_of_the_same_card_object_keep_it_findable(performer, dispa
     actions.change_status(task=card, to="in_progress", actor=performer)
     actions.change_priority(task=card, priority="high", actor=dispatcher)
     assert found(client_for(performer).get(URL, {"q": "quarterly"})) == [card.pk]
+
+
+@pytest.mark.postgresql(reason="the search vector and its GIN index exist on PostgreSQL only")
+def test_the_migration_fills_the_vectors_of_existing_cards(performer, card):
+    import importlib
+
+    migration = importlib.import_module("tasks.migrations.0002_search_vector")
+    actions.add_comment(task=card, text="pallets", actor=performer)
+    Task.objects.filter(pk=card.pk).update(search_vector=None)
+    client = client_for(performer)
+    assert found(client.get(URL, {"q": "pallets"})) == []
+    with connection.cursor() as cursor:  # as a migration runs: no deferred checks pending
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with connection.schema_editor() as editor:
+        migration.fill_and_index(None, editor)
+    for words in ("quarterly", "globex", "freight", "pallets"):
+        assert found(client.get(URL, {"q": words})) == [card.pk]
