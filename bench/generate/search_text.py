@@ -9,8 +9,8 @@ Words come from VOCABULARY made-up words drawn with a Zipf-like law (word k abou
 often as word 1), as in natural text: the first words are in most cards, the thousandth in a
 few hundred. Each card gets a description of 10 to 60 words; 40 % of cards get 1 to 3
 comments of 5 to 40 words; then `VACUUM FULL` of the cards (about 1.5 min at 1M). Seeded
-(setseed), reproducible. Refuses a database whose name does
-not contain "bench"; run it once (it does not replace text already there).
+(setseed), reproducible. Refuses a database whose name does not contain "bench"; run it once
+(it does not replace text already there).
 """
 
 from __future__ import annotations
