@@ -6,12 +6,14 @@ Cards change only through `tasks.actions`; this module holds data and one-row lo
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks.queries import TaskQuerySet
+from tasks.queries import TaskManager
+from tasks.search_vector import refresh as refresh_search_vectors
 from tasks.states import (  # noqa: F401 (re-exported: callers import the states from here)
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -97,6 +99,8 @@ class RelatedObject(models.Model):
         if self.root_id != root_id:
             self.root_id = root_id
             RelatedObject.objects.filter(pk=self.pk).update(root_id=root_id)
+        # Its cards are found by its name and reference (a rename reaches them here).
+        refresh_search_vectors(related_object_id=self.pk)
 
 
 class BlockingReason(models.Model):
@@ -162,8 +166,12 @@ class Task(models.Model):
     dispatch_flag = models.CharField(max_length=200, blank=True)
     # Bumped by every action; forms carry it so a stale form cannot silently overwrite.
     version = models.PositiveIntegerField(default=1)
+    # What the search finds a card by (tasks.search_vector, which alone writes it); its GIN
+    # index `task_search` exists on PostgreSQL only (migration 0002), so it is not declared
+    # below. Empty elsewhere.
+    search_vector = SearchVectorField(null=True, editable=False)
 
-    objects = TaskQuerySet.as_manager()
+    objects = TaskManager()
 
     class Meta:
         ordering = ["-created_at"]

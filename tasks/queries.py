@@ -63,3 +63,11 @@ class TaskQuerySet(models.QuerySet):
         return self.select_related(
             "request_type", "related_object", "owner", "team", "blocking_reason"
         )
+
+
+class TaskManager(models.Manager.from_queryset(TaskQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> TaskQuerySet:
+        # The search vector (tasks.search_vector) is read in SQL by the search alone: lists
+        # and the card page do not fetch it, and saving a card loaded this way leaves it as
+        # it is (Django saves only the loaded fields).
+        return super().get_queryset().defer("search_vector")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import views
+from tasks import search_views, views
 from tasks.boards import at_risk, dispatch, home, my_work
 
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("dispatch/<int:pk>/assign/", dispatch.dispatch_assign, name="dispatch_assign"),
     path("my-work/", my_work.my_work, name="my_work"),
     path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
+    path("search/", search_views.search_cards, name="search"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/new/", views.task_create, name="task_create"),
     path("cards/<int:pk>/", views.task_detail, name="task_detail"),

@@ -4,9 +4,10 @@ written set-based on PostgreSQL:
     DATABASE_URL=postgres://…/turnaround_dash_bench .venv/bin/python bench/generate_cards.py \
         --cards 1000000 --reset
 
-Not demo data: no history events, no comments; only what the dashboards read. Cards and
-timers are inserted with `INSERT … SELECT … FROM generate_series` in chunks, bypassing the
-action layer on purpose (replaying a million cards through it would take hours). The timers
+Not demo data: no history events, no comments; only what the dashboards and the search read.
+Cards and timers are inserted with `INSERT … SELECT … FROM generate_series` in chunks,
+bypassing the action layer on purpose (replaying a million cards through it would take hours),
+and the cards' search vectors computed by `tasks.search_vector.VECTOR_SQL`. The timers
 are what sla.actions would have written on the bench's 24/7 calendar: their deadlines,
 `due_clock` and `target_seconds` come from `sla.engine` through `bench.generate.clocks`
 (constants per priority and kind, added to each start in SQL), paused timers have no
@@ -41,6 +42,7 @@ from sla.history import without_history
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, TimerKind
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Task, Team
 from tasks.roles import ensure_role_groups
+from tasks.search_vector import VECTOR_SQL
 
 User = get_user_model()
 
@@ -105,6 +107,13 @@ def generate(*, cards: int, reset: bool = False, seed: float = 0.42, out: Callab
             with transaction.atomic():
                 first_id, last_id = _insert_cards(cursor, lo, hi, closed, now, refs)
                 _insert_timers(cursor, first_id, last_id, now, refs)
+                # What tasks.actions would have written: the cards' search vectors
+                # (bench/search_bench.py searches them).
+                cursor.execute(
+                    f"UPDATE tasks_task AS t SET search_vector = {VECTOR_SQL} "
+                    "WHERE t.id BETWEEN %s AND %s",
+                    [first_id, last_id],
+                )
             out(f"  cards: {hi}/{count} ({time.monotonic() - started:.0f} s)")
         # As autovacuum would have by the time anyone looks: hint bits, visibility map.
         cursor.execute("VACUUM ANALYZE tasks_task")

@@ -111,12 +111,26 @@ def _event(task: Task, kind: str, *, actor, at, field="", old=None, new=None, no
     )
 
 
+def _fields_to_save(task: Task) -> list[str]:
+    """The loaded fields of the card (as a plain `save()` writes) but its search vector, which
+    `tasks.search_vector` alone writes: a card object that `create_task` returned holds no
+    vector in memory, and saving it again must not empty the column."""
+    deferred = task.get_deferred_fields()
+    return [
+        field.attname
+        for field in Task._meta.concrete_fields
+        if not field.primary_key
+        and field.attname not in deferred
+        and field.attname != "search_vector"
+    ]
+
+
 def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
     """Persist the card and its history, then tell the listeners (the card-change hook):
     the single point where a change of a card reaches the apps that follow cards."""
     task.updated_at = at
     task.version += 1
-    task.save()
+    task.save(update_fields=_fields_to_save(task))
     TaskEvent.objects.bulk_create(events)
     for listener in _card_listeners:
         listener(task=task, at=at)

@@ -36,6 +36,7 @@ from tasks.models import (
     TaskEvent,
     Team,
 )
+from tasks.search_vector import refresh as refresh_search_vectors
 
 NOTE_MAX_LENGTH = 500  # the note of a status change
 NEXT_STEP_MAX_LENGTH = Task._meta.get_field("next_step").max_length or 300
@@ -112,6 +113,7 @@ def create_task(
     )
     task.save()
     _save(task, [created], at=at)
+    refresh_search_vectors(task_ids=[task.pk])
     return task
 
 
@@ -281,7 +283,10 @@ def update_details(
                          ("source_url", source_url)):  # fmt: skip
         if value is not None:
             events += _change(task, field, value, Kind.DETAILS_CHANGED, actor=actor, at=at)
-    return _save_if_changed(task, events, at=at)
+    _save_if_changed(task, events, at=at)
+    if events:
+        refresh_search_vectors(task_ids=[task.pk])
+    return task
 
 
 @transaction.atomic
@@ -328,11 +333,14 @@ def add_comment(
     at: datetime | None = None,
 ) -> Comment:
     """Add a comment. It is history (an event) but not a change of the card's fields, so it
-    neither bumps the card's version nor touches its timers."""
+    neither bumps the card's version nor touches its timers. Its text joins the card's search
+    vector; the card is locked first so two comments at once both reach the vector."""
     at = at or timezone.now()
     text = clean_text(text, what="Comment")
     if not text:
         raise WorkflowError("A comment cannot be empty.")
+    lock_task(task)
     comment = Comment.objects.create(task=task, author=actor, text=text, created_at=at)
     TaskEvent.objects.create(task=task, kind=Kind.COMMENTED, comment=comment, actor=actor, at=at)
+    refresh_search_vectors(task_ids=[task.pk])
     return comment
