@@ -21,6 +21,7 @@ from tasks.actions import core
 from tasks.actions.core import PastCard, Step, WorkflowError
 from tasks.actions.lifecycle import move, new_card
 from tasks.models import RelatedObject, RequestType, Task, TaskEvent, Team
+from tasks.search_vector import refresh as refresh_search_vectors
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def record_past_cards(
     built = [_build(spec, actor=actor) for spec in specs]
     insert([task for task, _, _ in built])
     insert([event for _, events, _ in built for event in events])
+    refresh_search_vectors(task_ids=[task.pk for task, _, _ in built])  # as create_task does
     cards = [PastCard(task=task, steps=tuple(steps)) for task, _, steps in built]
     for listener in core._past_card_listeners:
         listener(cards=cards)

@@ -97,3 +97,18 @@ def test_a_card_the_workflow_refuses_leaves_the_whole_batch_unwritten(
         actions.record_past_cards([good, bad], actor=None)
 
     assert not Task.objects.exists() and past_batches == []
+
+
+@pytest.mark.postgresql(reason="the search vector is PostgreSQL full-text search")
+def test_past_cards_are_found_by_the_search_as_created_cards_are(
+    request_type, performer, dispatcher, default_policy, manager
+):
+    from tasks import search
+
+    [card] = actions.record_past_cards(
+        [spec(request_type, performer, title="Quarterly hydrant inspection")], actor=dispatcher
+    )
+
+    found = search.find(manager, search.parse("hydrant"))
+
+    assert found.ids == [card.task.pk]
