@@ -8,7 +8,9 @@ functions move it:
                                      |--hand_back / postpone--> pending (not tried)
                                      `--mark_failed--> pending, later (backoff) | failed
     failed --resend--> pending
-    pending --skip_history--> skipped (written for a seeded past: never sent)
+
+A row is written `skipped` instead of pending while a seeded demo's history is brought up to
+now (sla.escalation.seeding_history): it is never sent and nothing here moves it.
 
 Each claim and each state change is a single UPDATE guarded by the state it expects, so two
 delivery workers never send or record the same row twice.
@@ -149,13 +151,6 @@ def resend(notifications: QuerySet[Notification], *, at: datetime | None = None)
     action). In-app rows never fail. Returns how many."""
     failed = notifications.filter(~Q(channel=Channel.IN_APP), state=State.FAILED)
     return failed.update(state=State.PENDING, attempts=0, next_attempt_at=at or timezone.now())
-
-
-def skip_history(notifications: QuerySet[Notification], *, reason: str) -> int:
-    """Pending email and Slack rows written for a past that is only being set up (a seeded
-    demo's history): marked skipped with the reason, never sent. Returns how many."""
-    pending = notifications.filter(~Q(channel=Channel.IN_APP), state=State.PENDING)
-    return pending.update(state=State.SKIPPED, next_attempt_at=None, last_error=reason)
 
 
 # ----------------------------------------------------------------------------- holds

@@ -160,17 +160,3 @@ def test_a_failure_on_a_held_destination_is_not_retried_before_the_hold_ends(eve
     outbox.mark_failed(notification=row, error="429", now=NOW, not_before=NOW + 10 * M)
     row.refresh_from_db()
     assert (row.attempts, row.next_attempt_at) == (1, NOW + 10 * M)
-
-
-def test_skip_history_marks_pending_email_and_slack_rows_skipped(event):
-    mail = note(event, "mail")
-    hook = note(event, "hook", channel=Channel.SLACK)
-    bell = note(event, "bell", channel=Channel.IN_APP, state=State.SENT)
-    sent = note(event, "done", state=State.SENT)
-
-    assert outbox.skip_history(Notification.objects.all(), reason="demo history") == 2
-
-    states = {n.pk: (n.state, n.next_attempt_at, n.last_error) for n in Notification.objects.all()}
-    assert states[mail.pk] == states[hook.pk] == (State.SKIPPED, None, "demo history")
-    assert states[bell.pk][0] == states[sent.pk][0] == State.SENT
-    assert outbox.claim_due(now=NOW + M, batch=10) == []
