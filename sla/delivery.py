@@ -302,10 +302,11 @@ def run(now: datetime, *, batch: int = DELIVERY_BATCH, budget: timedelta = DELIV
             running = [f for lane in lanes for f in lane.futures()]
             if running and not any(lane.finished() for lane in lanes):
                 wait(running, return_when=FIRST_COMPLETED)
-            # Holds first: other runs and workers leave the destination alone at once.
-            record_holds(slack_holds, Channel.SLACK)
             for lane in lanes:
                 sent += lane.record_finished()
+            # After the batches: every hold a recorded failure points to is written (a post
+            # may finish meanwhile; its hold is then written now or on the next turn).
+            record_holds(slack_holds, Channel.SLACK)
             if not any(lane.batches or lane.wants_more() for lane in lanes):
                 return sent
     finally:
