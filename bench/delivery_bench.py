@@ -20,7 +20,12 @@ What it does, all on 127.0.0.1 and bounded by --count:
     --profile FILE          cProfile both delivery runs (top functions by cumulative and own time)
     --slack-latency-ms MS   the stand-in answers after MS (Slack is ~100 ms away, not 0)
     --keep-alive            the stand-in keeps HTTP/1.1 connections open, as Slack does
-    --slack-workers N       set sla.jobs.SLACK_WORKERS in this process (default: as shipped)
+    --slack-workers N       set sla.delivery.SLACK_WORKERS in this process (default: as shipped)
+    --slack-hangs           isolation: the Slack stand-in accepts connections and never answers;
+                            delivery runs as the scheduler starts it (every 60 s, or at once if
+                            a run took longer) until every email has arrived or 2 minutes have
+                            passed; prints when the last email arrived, each run, and what
+                            became of the Slack rows (tried and timed out, held, untried)
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+S = timedelta(seconds=1)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,11 +82,13 @@ class SlackStandIn(BaseHTTPRequestHandler):
 
 
 class SmtpSink:
-    """aiosmtpd handler: counts SMTP sessions (EHLO) and messages, keeps nothing."""
+    """aiosmtpd handler: counts SMTP sessions (EHLO) and messages, keeps nothing but the
+    time the last message arrived (time.perf_counter)."""
 
     def __init__(self) -> None:
         self.sessions = 0
         self.messages = 0
+        self.last_at = 0.0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -88,6 +97,7 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.messages += 1
+        self.last_at = time.perf_counter()
         return "250 Message accepted for delivery"
 
 
@@ -109,12 +119,27 @@ def serve_slack(port, latency: float, keep_alive: bool) -> None:
     http.serve_forever()
 
 
-def start_receivers(latency: float, keep_alive: bool):
+def serve_silence(port) -> None:
+    """A hung webhook: accepts every connection, never reads or answers (counts connections)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    port.value = listener.getsockname()[1]
+    held = []
+    while True:
+        conn, _ = listener.accept()
+        held.append(conn)
+        with HTTP_REQUESTS.get_lock():
+            HTTP_REQUESTS.value += 1
+
+
+def start_receivers(latency: float, keep_alive: bool, hangs: bool = False):
     """The Slack stand-in in a process of its own (as Slack is: sharing this process's GIL
     would slow the delivery threads down), the SMTP sink on a thread here."""
     context = multiprocessing.get_context("fork")
     port = context.Value("i", 0)
-    slack = context.Process(target=serve_slack, args=(port, latency, keep_alive), daemon=True)
+    if hangs:
+        slack = context.Process(target=serve_silence, args=(port,), daemon=True)
+    else:
+        slack = context.Process(target=serve_slack, args=(port, latency, keep_alive), daemon=True)
     slack.start()
     while not port.value:
         time.sleep(0.01)
@@ -136,10 +161,16 @@ def main() -> None:
         "--keep-alive", action="store_true",
         help="the Slack stand-in speaks HTTP/1.1 and keeps connections open (as Slack does)",
     )  # fmt: skip
-    parser.add_argument("--slack-workers", type=int, help="override sla.jobs.SLACK_WORKERS")
+    parser.add_argument("--slack-workers", type=int, help="override sla.delivery.SLACK_WORKERS")
+    parser.add_argument(
+        "--slack-hangs", action="store_true",
+        help="the Slack stand-in never answers: are the emails delivered meanwhile?",
+    )  # fmt: skip
     args = parser.parse_args()
 
-    slack, slack_port, smtp, sink = start_receivers(args.slack_latency_ms / 1000, args.keep_alive)
+    slack, slack_port, smtp, sink = start_receivers(
+        args.slack_latency_ms / 1000, args.keep_alive, hangs=args.slack_hangs
+    )
     webhook = f"http://127.0.0.1:{slack_port}/services/bench"
     os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp.port}"
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopback only
@@ -156,7 +187,7 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.generate import timers
-    from sla import jobs
+    from sla import delivery
     from sla.jobs import scan_due_timers, send_pending_notifications
     from sla.models import Channel, Notification
 
@@ -171,14 +202,17 @@ def main() -> None:
         f"{pending.filter(channel=Channel.SLACK).count():,} Slack, "
         f"{pending.filter(channel=Channel.EMAIL).count():,} email"
     )
+    if args.slack_hangs:
+        hung_slack(n, sink, pending, send_pending_notifications, slack, smtp)
+        return
     # Park the email rows so the first run delivers Slack alone.
     pending.filter(channel=Channel.EMAIL).update(next_attempt_at=timezone.now() + timedelta(days=1))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sla_notification")
 
     if args.slack_workers:
-        jobs.SLACK_WORKERS = args.slack_workers
-    workers = getattr(jobs, "SLACK_WORKERS", "1 (no pool)")
+        delivery.SLACK_WORKERS = args.slack_workers
+    workers = delivery.SLACK_WORKERS
     print(
         f"Slack workers: {workers}; stand-in latency {args.slack_latency_ms:g} ms, "
         f"keep-alive {'on' if args.keep_alive else 'off'}"
@@ -229,10 +263,59 @@ def main() -> None:
         Path(args.profile).write_text(out.getvalue())
         print(f"profile written to {args.profile}")
 
+    stop_receivers(slack, smtp)
+
+
+def stop_receivers(slack, smtp) -> None:
     slack.terminate()
     slack.join()
     smtp.stop()
     asyncio.set_event_loop(None)
+
+
+def hung_slack(n: int, sink: SmtpSink, pending, deliver, slack, smtp) -> None:
+    """Runs as the scheduler would start them (every 60 s) while the Slack stand-in hangs,
+    until all n emails have arrived or 2 minutes have passed. The Slack rows are first in
+    line (due a minute before the emails), as rows handed back by earlier runs are."""
+    from django.db.models import Count, F
+
+    from sla.models import Channel, DeliveryHold, Notification
+
+    limit, period = 120.0, 60.0
+    pending.filter(channel=Channel.SLACK).update(next_attempt_at=F("next_attempt_at") - 60 * S)
+    print(f"Slack stand-in hangs (never answers), its rows first in line; {n:,} emails pending")
+    print("load average before the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    started = time.perf_counter()
+    runs = []
+    while sink.messages < n and time.perf_counter() - started < limit:
+        run_started = time.perf_counter()
+        sent = deliver()
+        runs.append((run_started - started, time.perf_counter() - run_started, sent))
+        if sink.messages >= n:
+            break
+        time.sleep(max(0.0, run_started + period - time.perf_counter()))
+    print("\n| Run | Started at | Wall s | Sent (email + Slack) |")
+    print("|---:|---:|---:|---:|")
+    for number, (at, wall, sent) in enumerate(runs, 1):
+        print(f"| {number} | {at:,.2f} s | {wall:,.2f} | {sent:,} |")
+    arrived = sink.last_at - started if sink.messages else float("nan")
+    print(f"\nemails received: {sink.messages:,} of {n:,}; the last {arrived:,.2f} s in")
+    rows = Notification.objects.filter(channel=Channel.SLACK).values("state", "attempts")
+    states = rows.annotate(n=Count("id")).order_by("state", "attempts")
+    print(
+        "Slack rows: "
+        + ", ".join(f"{r['n']:,} {r['state']} after {r['attempts']} attempt(s)" for r in states)
+    )
+    now = timezone_now()
+    holds = [f"until +{(h.until - now).total_seconds():,.0f} s" for h in DeliveryHold.objects.all()]
+    print(f"connections the hung webhook accepted: {HTTP_REQUESTS.value:,}; holds: {holds}")
+    stop_receivers(slack, smtp)
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
 
 
 if __name__ == "__main__":

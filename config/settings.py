@@ -209,17 +209,21 @@ X_FRAME_OPTIONS = "DENY"
 
 # django-q2: the database is the queue. Keep the longest job < timeout < retry, or a slow job
 # is handed out twice. Checks work from state, so missed schedule slots are not replayed.
+# A job that raises (or is killed at the timeout) is not acknowledged: it stays on the queue
+# and runs again `retry` seconds after it was taken, up to `max_attempts` runs in all (every
+# job is idempotent). With REDIS_URL the queue has no acknowledgements: there a failed job is
+# retried by its schedule's next run only.
 Q_CLUSTER = {
     "name": "turnaround",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 120,
     "retry": 180,
     "max_attempts": 3,
+    "ack_failures": False,
     "catch_up": False,
     "orm": "default",
     "sync": env.bool("Q_SYNC", default=False),
     "save_limit": 1000,
-    "ack_failures": True,
 }
 # REDIS_URL (the `redis` extra: pip install .[redis]) makes Redis the job queue; results and
 # schedules stay in the database.

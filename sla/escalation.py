@@ -103,6 +103,29 @@ def is_replaying() -> bool:
     return _replaying.get()
 
 
+_seeding = ContextVar("seeding_history", default=False)
+SEEDED_HISTORY = "Not sent: a threshold of seeded history (recorded when the demo was set up)."
+
+
+@contextmanager
+def seeding_history() -> Iterator[None]:
+    """While a history just written (the demo seeder's cards) is brought up to now:
+    thresholds that passed in it are recorded as the first scan would — events, in-app
+    notifications, card-side reactions — but their email and Slack rows are written
+    `skipped` (sla.outbox.skip_history's state), so a fresh demo does not flood outboxes
+    with news of a past that never happened. Takes the general (Python) path."""
+    token = _seeding.set(True)
+    try:
+        yield
+    finally:
+        _seeding.reset(token)
+
+
+def general_path_only() -> bool:
+    """Replaying or seeding history: the set-based scan (which always notifies) stays out."""
+    return _replaying.get() or _seeding.get()
+
+
 @dataclass(frozen=True)
 class Fired:
     key: str
@@ -296,10 +319,20 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
         for rule in rules_for(timer, f):
             for note in _notifications(event_id, timer.task, rule, people, now):
                 notes.setdefault((event_id, note.channel, note.recipient_key), note)
+    if _seeding.get():
+        notes = {key: _skipped(note) for key, note in notes.items()}
     bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
     if any(n.state == Notification.State.PENDING for n in notes.values()):
         enqueue_delivery()
     return len(inserted)
+
+
+def _skipped(note: NoteRow) -> NoteRow:
+    if note.channel == Channel.IN_APP or note.state != Notification.State.PENDING:
+        return note
+    return note._replace(
+        state=Notification.State.SKIPPED, next_attempt_at=None, last_error=SEEDED_HISTORY
+    )
 
 
 def enqueue_delivery() -> None:

@@ -2,15 +2,25 @@
 
 Each `send_*` either returns normally (delivered) or raises DeliveryError with a reason
 that is stored on the notification.
+
+Every outgoing message carries the notification's `idempotency_key`, the same on each
+attempt: as the email's Message-ID (and an X-Turnaround-Notification header), and as an
+`Idempotency-Key` header and Slack message `metadata` on webhook posts. Delivery is
+at-least-once (a worker killed between sending and recording sends again), so receivers can
+drop a message whose key they have seen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
+import re
+import socket
 import ssl
 import threading
 import urllib.request
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -26,10 +36,40 @@ SLACK_TIMEOUT = 10  # seconds, per request
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, unresponsive: bool = False
+    ) -> None:
         super().__init__(message)
         # Seconds the receiver asked us to wait (HTTP 429 Retry-After), if it said.
         self.retry_after = retry_after
+        # The receiver did not answer in time: other messages to it would wait as long.
+        self.unresponsive = unresponsive
+        # Set by a delivery run that put the destination on hold: not retried before then.
+        self.hold_until: datetime | None = None
+
+
+def idempotency_key(notification: Notification) -> str:
+    """The notification's key for receivers: the same on every attempt at this row, and
+    different for any other (its id, and a digest of what the row is about and when it was
+    written, so ids reused by a fresh database do not repeat an old key)."""
+    about = "|".join(
+        str(part)
+        for part in (
+            notification.pk,
+            notification.event_id,
+            notification.channel,
+            notification.recipient_key,
+            notification.created_at.isoformat(),
+        )
+    )
+    digest = hashlib.sha256(about.encode()).hexdigest()[:16]
+    return f"turnaround-{notification.pk}-{digest}"
+
+
+def message_id(notification: Notification) -> str:
+    """The email's Message-ID: the idempotency key at the site's host name."""
+    host = urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
+    return f"<{idempotency_key(notification)}@{host}>"
 
 
 def _context(notification: Notification) -> dict:
@@ -47,29 +87,55 @@ def _context(notification: Notification) -> dict:
     }
 
 
+# Line breaks (any Unicode line or paragraph separator) and other control characters.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Text fit for a header: line breaks and control characters become single spaces (a
+    newline in a header is refused as BadHeaderError, so a title stored before titles were
+    validated single-line would otherwise silence every email about its card)."""
+    return " ".join(_BREAKS.sub(" ", text).split())
+
+
 def subject(notification: Notification) -> str:
     event = notification.event
     task = event.timer.task
     what = {"warning": "At risk", "breach": "SLA breached", "escalation": "Escalation"}
-    return f"[Turnaround] {what.get(event.kind, event.kind)}: #{task.pk} {task.title}"
+    return one_line(f"[Turnaround] {what.get(event.kind, event.kind)}: #{task.pk} {task.title}")
 
 
-def send_email(notification: Notification, connection=None) -> None:
+def email_message(notification: Notification) -> EmailMultiAlternatives:
+    """The email for a notification, rendered (reads the card: call where the ORM may be
+    used), with its stable Message-ID; sent later with `send_message`."""
     if not notification.address:
         raise DeliveryError("No email address.")
     context = _context(notification)
+    key = idempotency_key(notification)
     message = EmailMultiAlternatives(
         subject=subject(notification),
         body=render_to_string("sla/email/notification.txt", context),
         to=[notification.address],
-        connection=connection,
+        headers={"Message-ID": message_id(notification), "X-Turnaround-Notification": key},
     )
     html = render_to_string("sla/email/notification.html", context)
     message.attach_alternative(html, "text/html")
+    return message
+
+
+def send_message(message: EmailMultiAlternatives, connection=None) -> None:
+    """Send a rendered email (no database access: safe on a delivery thread)."""
+    message.connection = connection
     try:
         message.send()
     except Exception as error:  # SMTP errors come in many classes; all are a failed attempt
-        raise DeliveryError(f"{type(error).__name__}: {error}") from error
+        raise DeliveryError(
+            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+        ) from error
+
+
+def send_email(notification: Notification, connection=None) -> None:
+    send_message(email_message(notification), connection)
 
 
 def slack_escape(text: str) -> str:
@@ -96,12 +162,24 @@ def slack_text(notification: Notification) -> str:
     )
 
 
+def slack_payload(notification: Notification) -> dict:
+    """The webhook's JSON body: the text, and the idempotency key as message metadata."""
+    return {
+        "text": slack_text(notification),
+        "metadata": {
+            "event_type": "turnaround_notification",
+            "event_payload": {"idempotency_key": idempotency_key(notification)},
+        },
+    }
+
+
 def send_slack(notification: Notification, session: SlackSession | None = None) -> None:
+    payload, key = slack_payload(notification), idempotency_key(notification)
     if session is not None:
-        session.post(notification.address, slack_text(notification))
+        session.post(notification.address, payload, key=key)
         return
     with SlackSession() as session:
-        session.post(notification.address, slack_text(notification))
+        session.post(notification.address, payload, key=key)
 
 
 class SlackSession:
@@ -147,7 +225,8 @@ class SlackSession:
         if conn is not None:
             conn.close()
 
-    def post(self, url: str, text: str) -> None:
+    def post(self, url: str, payload: dict, *, key: str = "") -> None:
+        """POST `payload` (JSON) to the webhook, with `key` as its Idempotency-Key header."""
         try:
             parts = urlsplit(url)
             host, port = parts.hostname, parts.port
@@ -156,10 +235,12 @@ class SlackSession:
         if parts.scheme not in ("http", "https") or not host:
             raise DeliveryError(f"ValueError: not an http(s) webhook URL: {url}")
         if urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
-            return _post_through_sdk(url, text)
+            return _post_through_sdk(url, payload, key)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        body = json.dumps({"text": text}).encode()
+        body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json;charset=utf-8"}
+        if key:
+            headers["Idempotency-Key"] = key
         for attempt in (1, 2):
             conn, reused = self._connection(parts.scheme, host, port)
             try:
@@ -173,7 +254,9 @@ class SlackSession:
                 )
                 if reused and stale and attempt == 1:
                     continue  # the server closed our idle kept-alive connection: reconnect
-                raise DeliveryError(f"{type(error).__name__}: {error}") from error
+                raise DeliveryError(
+                    f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+                ) from error
             break
         if response.status == 429:
             wait = _retry_after(response.getheader("Retry-After"))
@@ -199,11 +282,21 @@ def _retry_after(value: str | None, default: float = 30.0) -> float:
         return default
 
 
-def _post_through_sdk(url: str, text: str) -> None:
+def _timed_out(error: BaseException) -> bool:
+    return isinstance(error, (TimeoutError, socket.timeout)) or "timed out" in str(error)
+
+
+def _post_through_sdk(url: str, payload: dict, key: str) -> None:
     try:
-        response = WebhookClient(url, timeout=SLACK_TIMEOUT).send(text=text)
+        response = WebhookClient(url, timeout=SLACK_TIMEOUT).send(
+            text=payload["text"],
+            metadata=payload.get("metadata"),
+            headers={"Idempotency-Key": key} if key else None,
+        )
     except Exception as error:  # refused connection, DNS, timeout, bad URL
-        raise DeliveryError(f"{type(error).__name__}: {error}") from error
+        raise DeliveryError(
+            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+        ) from error
     if response.status_code == 429:
         header = {k.lower(): v for k, v in (response.headers or {}).items()}.get("retry-after")
         wait = _retry_after(header[0] if isinstance(header, list) else header)
@@ -224,5 +317,7 @@ def open_mail_connection():
     try:
         connection.open()
     except Exception as error:  # refused, TLS, authentication
-        raise DeliveryError(f"{type(error).__name__}: {error}") from error
+        raise DeliveryError(
+            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+        ) from error
     return connection

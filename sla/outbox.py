@@ -9,8 +9,16 @@ functions move it:
                                      `--mark_failed--> pending, later (backoff) | failed
     failed --resend--> pending
 
+A row is written `skipped` instead of pending while a seeded demo's history is brought up to
+now (sla.escalation.seeding_history): it is never sent and nothing here moves it.
+
 Each claim and each state change is a single UPDATE guarded by the state it expects, so two
 delivery workers never send or record the same row twice.
+
+Claims are per channel, so each channel is delivered on its own (sla.delivery), and skip
+destinations on hold: a receiver that answered 429 with Retry-After, or did not answer in
+time, is held (`hold`, one DeliveryHold row per destination, seen by every run and worker)
+and none of its notifications is claimed before the hold ends.
 """
 
 from __future__ import annotations
@@ -20,17 +28,18 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from sla.models import Channel, Notification
+from sla.models import Channel, DeliveryHold, Notification
 
 log = logging.getLogger(__name__)
 
 State = Notification.State
 MAX_ATTEMPTS = 5
-# How long a claimed row stays away from other delivery runs (sla.jobs.DELIVERY_BUDGET
+# How long a claimed row stays away from other delivery runs (sla.delivery.DELIVERY_BUDGET
 # keeps a run well inside it).
 LEASE = timedelta(minutes=3)
 FIRST_BACKOFF = timedelta(seconds=30)  # doubled after each failed attempt
@@ -53,14 +62,21 @@ def mark_all_read(*, user: AbstractBaseUser, at: datetime | None = None) -> int:
 # ----------------------------------------------------------------------------- delivery
 
 
-def claim_due(*, now: datetime, batch: int, lease: timedelta = LEASE) -> list[Notification]:
-    """Claim up to `batch` pending rows due by `now` for one delivery run: their
-    `next_attempt_at` moves to `now + lease` with a compare-and-set update (rows another run
-    claimed meanwhile are not taken). Returns them with what sending reads."""
+def claim_due(
+    *, now: datetime, batch: int, lease: timedelta = LEASE, channel: str | None = None
+) -> list[Notification]:
+    """Claim up to `batch` pending rows due by `now` (of one `channel`, or any) for one
+    delivery run, longest due first, none to a destination on hold: their `next_attempt_at`
+    moves to `now + lease` with a compare-and-set update (rows another run claimed meanwhile
+    are not taken). Returns them with what sending reads."""
     with transaction.atomic():
-        due = Notification.objects.filter(state=State.PENDING, next_attempt_at__lte=now).order_by(
-            "next_attempt_at"
-        )
+        due = Notification.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
+        if channel is not None:
+            due = due.filter(channel=channel)
+        held = held_destinations(now=now, channel=channel)
+        if held:
+            due = due.exclude(address__in=held)
+        due = due.order_by("next_attempt_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("pk", flat=True)[:batch])
@@ -86,25 +102,35 @@ def mark_sent(*, ids: Iterable[int], at: datetime | None = None) -> int:
 
 def hand_back(*, ids: Iterable[int], now: datetime) -> int:
     """Claimed rows a run did not try (out of time): due again at once, no attempt counted."""
-    return Notification.objects.filter(pk__in=list(ids), state=State.PENDING).update(
-        next_attempt_at=now
-    )
+    ids = list(ids)
+    if not ids:
+        return 0
+    return Notification.objects.filter(pk__in=ids, state=State.PENDING).update(next_attempt_at=now)
 
 
-def postpone(*, notification_id: int, until: datetime) -> int:
-    """A claimed row not tried because its receiver asked us to wait (rate limit): due
-    again at `until`, no attempt counted."""
-    return Notification.objects.filter(pk=notification_id, state=State.PENDING).update(
+def postpone(*, ids: Iterable[int], until: datetime) -> int:
+    """Claimed rows not tried because their destination is on hold (it asked us to wait, or
+    did not answer): due again at `until`, no attempt counted."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    return Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
         next_attempt_at=until
     )
 
 
 def mark_failed(
-    *, notification: Notification, error: str, now: datetime, retry_after: float | None = None
+    *,
+    notification: Notification,
+    error: str,
+    now: datetime,
+    retry_after: float | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     """Record a failed attempt: tried again after a backoff doubling from FIRST_BACKOFF (at
-    least `retry_after` seconds, as the receiver asked), or failed for good after
-    MAX_ATTEMPTS (re-sendable with `resend`)."""
+    least `retry_after` seconds, as the receiver asked, and not before `not_before`, its
+    destination's hold), or failed for good after MAX_ATTEMPTS (re-sendable with
+    `resend`)."""
     attempts = notification.attempts + 1
     changes: dict[str, object]
     if attempts >= MAX_ATTEMPTS:
@@ -114,7 +140,7 @@ def mark_failed(
         backoff = FIRST_BACKOFF * 2 ** (attempts - 1)
         if retry_after is not None:
             backoff = max(backoff, timedelta(seconds=retry_after))
-        changes = {"next_attempt_at": now + backoff}
+        changes = {"next_attempt_at": max(now + backoff, not_before or now)}
     Notification.objects.filter(pk=notification.pk).update(
         attempts=attempts, last_error=error[:2000], **changes
     )
@@ -125,3 +151,36 @@ def resend(notifications: QuerySet[Notification], *, at: datetime | None = None)
     action). In-app rows never fail. Returns how many."""
     failed = notifications.filter(~Q(channel=Channel.IN_APP), state=State.FAILED)
     return failed.update(state=State.PENDING, attempts=0, next_attempt_at=at or timezone.now())
+
+
+# ----------------------------------------------------------------------------- holds
+
+
+def hold(*, channel: str, destination: str, until: datetime, reason: str) -> None:
+    """Hold a destination until `until` (a later hold already there is kept): no run claims
+    its notifications before then."""
+    held = DeliveryHold.objects.filter(channel=channel, destination=destination)
+    if held.update(until=Greatest(F("until"), until), reason=reason[:300]):
+        return
+    try:
+        with transaction.atomic():
+            DeliveryHold.objects.create(
+                channel=channel, destination=destination, until=until, reason=reason[:300]
+            )
+    except IntegrityError:  # another worker held it meanwhile: keep the later of the two
+        held.update(until=Greatest(F("until"), until), reason=reason[:300])
+    log.info("%s destination %s on hold until %s: %s", channel, destination, until, reason)
+
+
+def held_destinations(*, now: datetime, channel: str | None = None) -> list[str]:
+    """Destinations on hold at `now` (few: one row per held webhook)."""
+    holds = DeliveryHold.objects.filter(until__gt=now)
+    if channel is not None:
+        holds = holds.filter(channel=channel)
+    return list(holds.values_list("destination", flat=True))
+
+
+def release_expired(*, now: datetime) -> int:
+    """Delete holds that have ended (each delivery run starts with this)."""
+    deleted, _ = DeliveryHold.objects.filter(until__lte=now).delete()
+    return deleted

@@ -80,7 +80,7 @@ def run(
     """
     now = now or timezone.now()
     total = 0
-    if set_based and connection.vendor == "postgresql" and not escalation.is_replaying():
+    if set_based and connection.vendor == "postgresql" and not escalation.general_path_only():
         total += _scan_sql(now, batch_size or SQL_SCAN_BATCH, workers or SCAN_WORKERS)
     batch_size = batch_size or SCAN_BATCH
     while True:

@@ -14,7 +14,13 @@ from sla.models.calendar import (
     clear_calendar_cache,
     validate_timezone,
 )
-from sla.models.events import Channel, Notification, NotificationQuerySet, SlaEvent
+from sla.models.events import (
+    Channel,
+    DeliveryHold,
+    Notification,
+    NotificationQuerySet,
+    SlaEvent,
+)
 from sla.models.policy import (
     MAX_MINUTES_AFTER_BREACH,
     MAX_TARGET,
@@ -43,6 +49,7 @@ __all__ = [
     "MIN_TARGET",
     "BusinessCalendar",
     "Channel",
+    "DeliveryHold",
     "EscalationRule",
     "Holiday",
     "Notification",

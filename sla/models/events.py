@@ -83,6 +83,8 @@ class Notification(models.Model):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Written for history (a seeded demo's past thresholds): never to be sent.
+        SKIPPED = "skipped", "Skipped"
 
     # Served by `one_notification_per_target` (event first) and `notification_inbox`
     # (recipient first): no index of their own.
@@ -144,3 +146,25 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient_key} ({self.state})"
+
+
+class DeliveryHold(models.Model):
+    """A destination (a Slack webhook) that asked us to wait — HTTP 429 with Retry-After —
+    or did not answer in time: no notification to it is tried before `until`, by any
+    delivery run or worker. Its notifications stay pending (not an attempt, not failed).
+    Written and read by sla.outbox; expired holds are deleted by the next delivery run."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    destination = models.CharField(max_length=500, help_text="Webhook URL (or address).")
+    until = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "destination"], name="one_hold_per_destination"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.destination} held until {self.until:%H:%M:%S}"

@@ -173,6 +173,7 @@ class Hook:
     path: str
     body: dict
     client_port: int = 0  # one per TCP connection: tells kept-alive connections apart
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,7 +207,9 @@ def slack_server() -> Iterator[SlackServer]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             with lock:
-                server.requests.append(Hook(self.path, body, self.client_address[1]))
+                server.requests.append(
+                    Hook(self.path, body, self.client_address[1], dict(self.headers.items()))
+                )
                 status = server.status.get(self.path, 200)
                 delay = server.delay.get(self.path, 0)
                 extra = server.headers.get(self.path, {})
@@ -225,7 +228,7 @@ def slack_server() -> Iterator[SlackServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
     # The default listen backlog (5) drops connects beyond it; delivery posts from up to
-    # jobs.SLACK_WORKERS threads at once.
+    # delivery.SLACK_WORKERS threads at once.
     httpd.request_queue_size = 64
     httpd.server_bind()
     httpd.server_activate()
@@ -269,3 +272,49 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
         yield receiver
     finally:
         controller.stop()
+
+
+# --------------------------------------------------------------------------- a hung receiver
+
+
+@dataclass
+class SilentServer:
+    """A loopback TCP server that accepts every connection, reads what comes and never
+    answers: a hung webhook (HTTP) or a hung mail relay (SMTP, no greeting)."""
+
+    port: int
+    connections: int = 0
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    listener.settimeout(0.2)
+    server = SilentServer(port=listener.getsockname()[1])
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server.connections += 1
+            held.append(conn)  # kept open, never answered
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from sla import jobs, outbox
-from sla.models import Channel, Notification, SlaEvent
+from sla import delivery, jobs, outbox
+from sla.models import Channel, DeliveryHold, Notification, SlaEvent
 from tests.factories import WorkerFactory
 from tests.sla.conftest import MON, M, Trigger, berlin, deliver, free_port, scan
 
@@ -227,7 +227,7 @@ def test_a_delivery_run_out_of_time_hands_the_rest_back_unsent(
               slack_webhook_url=slow)  # fmt: skip
     # One post per Slack worker starts well before the 1 s budget is spent (even on a busy
     # machine); 3 more wait for a worker, which is busy for 2 s, past the budget.
-    cards = jobs.SLACK_WORKERS + 3
+    cards = delivery.SLACK_WORKERS + 3
     for n in range(cards):
         new_card(T0, title=f"Card {n}")
     with jobs.transaction.atomic():  # keep the scan's inline delivery out of this test
@@ -239,8 +239,8 @@ def test_a_delivery_run_out_of_time_hands_the_rest_back_unsent(
     with time_machine.travel(BREACHED, tick=False):
         sent = jobs.send_pending_notifications(now=BREACHED, budget=timedelta(seconds=1))
 
-    assert sent == jobs.SLACK_WORKERS
-    assert len(slack_server.requests) == jobs.SLACK_WORKERS
+    assert sent == delivery.SLACK_WORKERS
+    assert len(slack_server.requests) == delivery.SLACK_WORKERS
     unsent = notes(Channel.SLACK, state=Notification.State.PENDING)
     assert len(unsent) == 3
     assert all(n.next_attempt_at == BREACHED and n.attempts == 0 for n in unsent)
@@ -261,12 +261,13 @@ def test_a_threshold_recorded_meanwhile_does_not_wedge_the_scan(policy, make_rul
 
 
 def scan_and_requeue() -> None:
-    """The scan at BREACHED, then its notifications back in the queue as written (the tests'
-    sync mode has already delivered them inline, once)."""
+    """The scan at BREACHED, then its notifications back in the queue as written and no
+    destination on hold (the tests' sync mode has already delivered them inline, once)."""
     scan(BREACHED)
     Notification.objects.exclude(channel=Channel.IN_APP).update(
         state=Notification.State.PENDING, attempts=0, last_error="", next_attempt_at=BREACHED
     )
+    DeliveryHold.objects.all().delete()
 
 
 def test_emails_of_a_delivery_run_share_one_smtp_session(
@@ -311,7 +312,7 @@ def test_slack_posts_of_a_delivery_run_reuse_kept_alive_connections(
 ):
     make_rule(policy, Trigger.BREACH, notify_owner=False, in_app=False, slack=True,
               slack_webhook_url=slack_server.url())  # fmt: skip
-    cards = 3 * jobs.SLACK_WORKERS
+    cards = 3 * delivery.SLACK_WORKERS
     for n in range(cards):
         new_card(T0, title=f"Card {n}")
     scan_and_requeue()
@@ -320,7 +321,7 @@ def test_slack_posts_of_a_delivery_run_reuse_kept_alive_connections(
     assert deliver(BREACHED) == cards
 
     assert len(slack_server.requests) == cards
-    assert len({hook.client_port for hook in slack_server.requests}) <= jobs.SLACK_WORKERS
+    assert len({hook.client_port for hook in slack_server.requests}) <= delivery.SLACK_WORKERS
 
 
 def test_a_webhook_answering_429_is_retried_after_its_retry_after_and_not_hammered_meanwhile(
@@ -331,7 +332,7 @@ def test_a_webhook_answering_429_is_retried_after_its_retry_after_and_not_hammer
     slack_server.delay["/busy"] = 0.3  # every worker has one in flight before the first 429
     make_rule(policy, Trigger.BREACH, notify_owner=False, in_app=False, slack=True,
               slack_webhook_url=slack_server.url("/busy"))  # fmt: skip
-    cards = jobs.SLACK_WORKERS + 3
+    cards = delivery.SLACK_WORKERS + 3
     for n in range(cards):
         new_card(T0, title=f"Card {n}")
     scan_and_requeue()
@@ -339,20 +340,25 @@ def test_a_webhook_answering_429_is_retried_after_its_retry_after_and_not_hammer
 
     assert deliver(BREACHED) == 0
 
-    # The posts in flight got the 429: a failed attempt, retried after 600 s (not 30 s).
-    assert len(slack_server.requests) == jobs.SLACK_WORKERS
+    # The posts in flight got the 429: a failed attempt, retried after 600 s (not 30 s),
+    # counted from the moment the webhook answered (a moment after the run began).
+    (hold,) = DeliveryHold.objects.all()
+    assert (hold.channel, hold.destination) == (Channel.SLACK, slack_server.url("/busy"))
+    assert BREACHED + timedelta(seconds=600) <= hold.until < BREACHED + timedelta(seconds=610)
+    assert len(slack_server.requests) == delivery.SLACK_WORKERS
     tried = notes(Channel.SLACK, attempts=1)
-    assert len(tried) == jobs.SLACK_WORKERS
+    assert len(tried) == delivery.SLACK_WORKERS
     for note in tried:
-        assert note.next_attempt_at == BREACHED + timedelta(seconds=600)
+        assert BREACHED + timedelta(seconds=600) <= note.next_attempt_at <= hold.until
         assert note.last_error == "Slack answered 429: rate limited, retry after 600 s"
     # The rest were not tried: no attempt spent, back in the queue when the wait is over.
     waiting = notes(Channel.SLACK, attempts=0)
     assert len(waiting) == 3
     for note in waiting:
         assert note.state == Notification.State.PENDING
-        assert BREACHED + timedelta(seconds=590) < note.next_attempt_at
-        assert note.next_attempt_at <= BREACHED + timedelta(seconds=600)
+        assert BREACHED + timedelta(seconds=600) <= note.next_attempt_at <= hold.until
     assert deliver(BREACHED + timedelta(seconds=599)) == 0
+    assert len(slack_server.requests) == delivery.SLACK_WORKERS
     slack_server.status["/busy"] = 200
-    assert deliver(BREACHED + timedelta(seconds=600)) == cards
+    assert deliver(hold.until) == cards
+    assert not DeliveryHold.objects.exists()  # the ended hold is cleared by the run

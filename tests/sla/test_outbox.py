@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from sla import outbox
-from sla.models import Channel, Notification, SlaEvent
+from sla.models import Channel, DeliveryHold, Notification, SlaEvent
 from tests.factories import UserFactory
 from tests.sla.conftest import MON, M, Trigger, berlin, scan
 
@@ -78,7 +78,7 @@ def test_sent_handed_back_and_postponed_rows(event):
 
     assert outbox.mark_sent(ids=[sent.pk], at=NOW + S) == 1
     assert outbox.hand_back(ids=[late.pk], now=NOW) == 1
-    assert outbox.postpone(notification_id=waiting.pk, until=NOW + M) == 1
+    assert outbox.postpone(ids=[waiting.pk], until=NOW + M) == 1
     # A row that is no longer pending is left alone.
     assert outbox.hand_back(ids=[sent.pk], now=NOW) == 0
 
@@ -124,3 +124,39 @@ def test_resend_queues_failed_email_and_slack_rows_again(event):
     rows = {n.pk: (n.state, n.attempts, n.next_attempt_at) for n in Notification.objects.all()}
     assert rows[failed.pk] == rows[slack.pk] == (State.PENDING, 0, NOW)
     assert rows[in_app.pk][0] == State.FAILED and rows[sent.pk][0] == State.SENT
+
+
+def test_claims_are_per_channel_and_skip_destinations_on_hold(event):
+    email = note(event, "mail", address="p@example.com")
+    hook = note(event, "hook", channel=Channel.SLACK, address="https://hooks.example/a")
+    held = note(event, "held", channel=Channel.SLACK, address="https://hooks.example/b")
+    outbox.hold(channel=Channel.SLACK, destination=held.address, until=NOW + M, reason="429")
+
+    assert [n.pk for n in outbox.claim_due(now=NOW, batch=10, channel=Channel.EMAIL)] == [email.pk]
+    assert [n.pk for n in outbox.claim_due(now=NOW, batch=10, channel=Channel.SLACK)] == [hook.pk]
+    assert outbox.held_destinations(now=NOW) == [held.address]
+    # Another worker (or run) sees the hold too; once it ends, the row is claimed.
+    assert outbox.claim_due(now=NOW + M - S, batch=10) == []
+    assert outbox.held_destinations(now=NOW + M) == []
+    assert [n.pk for n in outbox.claim_due(now=NOW + M, batch=10)] == [held.pk]
+
+
+def test_a_hold_keeps_the_later_end_and_ended_holds_are_released(event):
+    url = "https://hooks.example/a"
+    outbox.hold(channel=Channel.SLACK, destination=url, until=NOW + 10 * M, reason="429 long")
+    outbox.hold(channel=Channel.SLACK, destination=url, until=NOW + M, reason="timed out")
+    (hold,) = DeliveryHold.objects.all()
+    assert hold.until == NOW + 10 * M
+    outbox.hold(channel=Channel.SLACK, destination=url, until=NOW + 20 * M, reason="429 again")
+    assert DeliveryHold.objects.get().until == NOW + 20 * M
+
+    assert outbox.release_expired(now=NOW + 20 * M - S) == 0
+    assert outbox.release_expired(now=NOW + 20 * M) == 1
+    assert not DeliveryHold.objects.exists()
+
+
+def test_a_failure_on_a_held_destination_is_not_retried_before_the_hold_ends(event):
+    row = note(event, "limited", channel=Channel.SLACK)
+    outbox.mark_failed(notification=row, error="429", now=NOW, not_before=NOW + 10 * M)
+    row.refresh_from_db()
+    assert (row.attempts, row.next_attempt_at) == (1, NOW + 10 * M)

@@ -15,7 +15,16 @@ from django.db.models import Count
 from django.utils import timezone
 
 from sla.demo import BLOCKING_REASONS, sla_profiles
-from sla.models import BusinessCalendar, Holiday, SlaPolicy, SlaTarget, SlaTimer, TimerState
+from sla.escalation import SEEDED_HISTORY
+from sla.models import (
+    BusinessCalendar,
+    Channel,
+    Holiday,
+    SlaPolicy,
+    SlaTarget,
+    SlaTimer,
+    TimerState,
+)
 from tasks.demo import plan_cards
 from tasks.models import BlockingReason, RequestType, Status, Task, Team
 
@@ -252,4 +261,31 @@ def test_demo_escalation_rules_exist_once_per_policy_and_history_announces_nothi
             (EscalationRule.Trigger.WARNING, 0),
         ]
     # The rules came after the replayed history: no weeks-old alerts in anyone's inbox.
-    assert not Notification.objects.exists()
+    assert (
+        not Notification.objects.exclude(channel=Channel.IN_APP)
+        .exclude(state=Notification.State.SKIPPED)
+        .exists()
+    )
+
+
+def test_a_fresh_demo_does_not_flood_outboxes_with_its_history(mailoutbox):
+    from sla.jobs import scan_due_timers
+    from sla.models import Notification, SlaEvent
+
+    seed("--cards", "60", "--seed", "42")
+    # The cluster's first scan (the tests' sync mode delivers what it writes at once).
+    scan_due_timers(now=timezone.now())
+
+    notes = Notification.objects.exclude(channel=Channel.IN_APP)
+    pending = notes.filter(state=Notification.State.PENDING)
+    assert len(mailoutbox) + pending.count() <= 3  # only thresholds crossed just now
+    # The history's thresholds were recorded, as the first scan would: events, the bell,
+    # and their email rows, skipped with the reason, never sent.
+    assert SlaEvent.objects.filter(kind=SlaEvent.Kind.BREACH).count() >= 3
+    skipped = notes.filter(state=Notification.State.SKIPPED)
+    assert skipped.filter(channel=Channel.EMAIL).count() >= 3
+    assert set(skipped.values_list("last_error", flat=True)) == {SEEDED_HISTORY}
+    assert not skipped.exclude(next_attempt_at=None).exists()
+    assert Notification.objects.filter(
+        channel=Channel.IN_APP, state=Notification.State.SENT
+    ).exists()

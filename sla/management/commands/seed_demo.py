@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from sla import demo as sla_demo
+from sla import escalation, scan
 from tasks import demo
 from tasks.models import Task
 from tasks.roles import ensure_role_groups
@@ -69,6 +70,13 @@ class Command(BaseCommand):
         rules = sla_demo.ensure_demo_escalation_rules()
         if rules:
             self.stdout.write(f"Escalation rules: {rules} created (warning, breach, +2 h).")
+        # Bring the history up to now as the first scan would (events, the bell, dispatch
+        # flags), but email and Slack rows are written skipped: a fresh demo does not mail
+        # anyone about thresholds of a past that never happened.
+        with escalation.seeding_history():
+            caught_up = scan.run(timezone.now())
+        if caught_up:
+            self.stdout.write(f"History brought up to now: {caught_up} thresholds recorded.")
         elapsed = time.monotonic() - started
         self.stdout.write(f"Seeded {count} cards with seed {seed} in {elapsed:.1f} s.")
         self._logins()
