@@ -59,6 +59,7 @@ class BusinessCalendarAdmin(SettingsHistoryAdmin):
     list_display = ["name", "timezone", "always_open", "interval_count", "holiday_count"]
     list_filter = ["always_open", "timezone"]
     search_fields = ["name"]
+    ordering = ["name"]  # the policy form's autocomplete pages through them
     readonly_fields = ["revision"]
     inlines = [WorkingIntervalInline, HolidayInline]
     history_parts = (
