@@ -40,8 +40,7 @@ class SlaTargetInline(admin.TabularInline):
     extra = 0
     max_num = len(Priority)
     verbose_name_plural = (
-        "targets (business time, e.g. 2h, 1h 30m or 3d; 1d = 24 working hours, "
-        "not a calendar day)"
+        "targets (business time, e.g. 2h, 1h 30m or 3d; 1d = 24 working hours, not a calendar day)"
     )
 
     def get_extra(self, request: HttpRequest, obj=None, **kwargs) -> int:
