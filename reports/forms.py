@@ -7,7 +7,8 @@ from typing import Any
 
 from django import forms
 
-from reports import calibration, digest, metrics
+from reports import calibration, digest
+from sla.duration_field import BusinessDurationField
 from sla.models import SlaPolicy, validate_target
 from tasks.models import Priority, Team
 from tasks.validators import validate_sane_date
@@ -20,25 +21,13 @@ class CalibrationForm(forms.Form):
         choices=[(k, f"p{k}") for k in calibration.PERCENTILES],
         required=False,
     )
-    response = forms.CharField(label="What if response target were", required=False)
-    resolution = forms.CharField(label="What if resolution target were", required=False)
-
-    def clean_response(self) -> timedelta | None:
-        return self._duration("response")
-
-    def clean_resolution(self) -> timedelta | None:
-        return self._duration("resolution")
-
-    def _duration(self, name: str) -> timedelta | None:
-        text = self.cleaned_data.get(name, "")
-        if not text:
-            return None
-        try:
-            value = metrics.parse_duration(text)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
-        validate_target(value)  # a candidate target within the bounds of any target
-        return value
+    # The parser of the admin's targets (sla.durations): "2h", "1h 30m", "3d", "1 day".
+    response = BusinessDurationField(
+        label="What if response target were", required=False, validators=[validate_target]
+    )
+    resolution = BusinessDurationField(
+        label="What if resolution target were", required=False, validators=[validate_target]
+    )
 
     def options(self) -> dict[str, Any]:
         """Options for calibration.distribution; a bad value falls back to its default."""

@@ -9,7 +9,6 @@ are `timedelta` of business time; shares are floats in [0, 1].
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -154,39 +153,6 @@ def pareto(items: Iterable[tuple[str, timedelta]]) -> list[ParetoRow]:
 def change(current: int, previous: int) -> int:
     """Difference from the week before (positive: more than last week)."""
     return current - previous
-
-
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min)\b", re.IGNORECASE)
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """What a person typed, quoted, cut to `limit` characters for a message."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Read a target typed by a person: "90m", "4h", "1h 30m", "1.5h", "2d" (business days of
-    8 h) or "2:30" (hours:minutes). Raises ValueError with a readable message."""
-    text = text.strip().lower()
-    if not text:
-        raise ValueError("Enter a duration such as 4h, 90m or 1h 30m.")
-    try:
-        if re.fullmatch(r"\d+:\d{2}", text):
-            hours, minutes = text.split(":")
-            value = int(hours) * H + int(minutes) * M
-        else:
-            value, rest = timedelta(0), _PART.sub("", text).strip()
-            parts = _PART.findall(text)
-            if rest or not parts:
-                raise ValueError(f"{_shown(text)} is not a duration; write e.g. 4h, 90m or 1h 30m.")
-            unit_of = {"d": BUSINESS_DAY, "h": H, "m": M, "min": M}
-            for number, unit in parts:
-                value += float(number) * unit_of[unit]
-    except OverflowError:
-        raise ValueError(f"{_shown(text)} is longer than any duration can be.") from None
-    if value <= timedelta(0):
-        raise ValueError("A target must be longer than zero.")
-    return value
 
 
 def hours(value: timedelta | None) -> float | None:

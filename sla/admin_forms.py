@@ -13,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from sla.calendar import WorkCalendar
+from sla.duration_field import BusinessDurationField
 from sla.holiday_import import UnknownHolidayRegion, public_holidays
-from sla.models import SlaPolicy, SlaTarget, Weekday
+from sla.models import SlaPolicy, SlaTarget, Weekday, validate_target
 from tasks.models import OPEN_STATUSES, Priority
 from tasks.validators import EARLIEST_DATE, LATEST_DATE, validate_sane_date
 
@@ -190,6 +191,19 @@ class SlaPolicyForm(forms.ModelForm):
 
 
 class SlaTargetForm(forms.ModelForm):
+    # Typed as "2h", "1h 30m" or "3d" (sla.durations); the help says what a day is.
+    response_target = BusinessDurationField(
+        label="Response target", required=False, validators=[validate_target]
+    )
+    resolution_target = BusinessDurationField(
+        label="Resolution target", required=False, validators=[validate_target]
+    )
+    warn_lead = BusinessDurationField(
+        label="Warn this long before",
+        required=False,
+        help_text="Business time before the deadline, e.g. 30m or 2h.",
+    )
+
     class Meta:
         model = SlaTarget
         fields = [

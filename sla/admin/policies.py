@@ -39,7 +39,9 @@ class SlaTargetInline(admin.TabularInline):
     formset = SlaTargetFormSet
     extra = 0
     max_num = len(Priority)
-    verbose_name_plural = "targets (business time, e.g. 4:00:00 or 2 00:00:00 for two days)"
+    verbose_name_plural = (
+        "targets (business time, e.g. 2h, 1h 30m or 3d; 1d = 24 working hours, not a calendar day)"
+    )
 
     def get_extra(self, request: HttpRequest, obj=None, **kwargs) -> int:
         return len(Priority) if obj is None else 1

@@ -166,7 +166,7 @@ def test_an_unknown_report_is_a_404(as_manager, slug):
 # --- calibration options --------------------------------------------------------------
 
 WHAT_IF = "What if response target were"
-TOO_LONG = "is longer than any duration can be"
+TOO_LONG = "is longer than any target can be"
 
 
 @pytest.mark.parametrize(
@@ -176,11 +176,16 @@ TOO_LONG = "is longer than any duration can be"
         pytest.param("percentile=99", f"Propose at: {NOT_A_CHOICE}", id="percentile-bogus"),
         pytest.param(f"percentile={'9' * 400}", f"Propose at: {NOT_A_CHOICE}", id="pct-huge"),
         pytest.param("response=soon", f"{WHAT_IF}: ", id="what-if-words"),
-        pytest.param("response=0m", "A target must be longer than zero", id="what-if-zero"),
+        pytest.param("response=0m", "A target must be a positive duration", id="what-if-zero"),
+        pytest.param("response=-2h", "A duration cannot be negative", id="what-if-negative"),
+        pytest.param("response=90", "Say which unit 90 is in", id="what-if-no-unit"),
         pytest.param("response=99999999999999d", TOO_LONG, id="what-if-huge-days"),
-        pytest.param(f"response={'9' * 400}h", TOO_LONG, id="what-if-infinite"),
+        pytest.param(f"response={'9' * 99}h", TOO_LONG, id="what-if-infinite"),
+        pytest.param(
+            f"response={'9' * 400}h", "too long to be a duration", id="what-if-400-digits"
+        ),
         pytest.param("response=9999999999999:00", TOO_LONG, id="what-if-hh-mm"),
-        pytest.param("response=30s", f"{WHAT_IF}: ", id="what-if-seconds"),
+        pytest.param("response=30s", f"{WHAT_IF}: A target must be at least 1 minute", id="30s"),
         pytest.param("response=5000d", "A target may be at most 366 days", id="what-if-5000-days"),
         pytest.param("response=0.5m", "at least 1 minute", id="what-if-half-a-minute"),
         pytest.param(f"resolution={LONG}", "What if resolution target were: ", id="long"),

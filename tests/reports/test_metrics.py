@@ -101,21 +101,6 @@ def test_the_share_within_a_percentile_target_is_at_least_its_fraction(data, p):
     assert metrics.share_within(data, target) >= p - 1e-9
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("4h", 4 * H), ("90m", 90 * M), ("1h 30m", 90 * M), ("1.5h", 90 * M), ("2:30", 150 * M),
-     ("2d", 16 * H), ("45 min", 45 * M)],
-)  # fmt: skip
-def test_typed_durations_are_read(text, expected):
-    assert metrics.parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "soon", "4 hours", "0m", "4h tomorrow"])
-def test_unreadable_durations_are_refused_with_a_message(text):
-    with pytest.raises(ValueError, match=r"\w"):
-        metrics.parse_duration(text)
-
-
 def test_pareto_sorts_causes_and_accumulates_to_one():
     rows = metrics.pareto([("Customer", 2 * H), ("Supplier", 6 * H), ("Legal", 2 * H)])
     assert [r.label for r in rows] == ["Supplier", "Customer", "Legal"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django import forms
@@ -162,6 +163,29 @@ def test_calibration_what_if_shows_the_share_within_a_candidate(as_manager, hist
         "/reports/calibration/", {**WEEK, "source": "history", "response": "1h"}
     ).content.decode()
     assert "50.0 %" in html  # Sales lead: D (1h) within, E (3h) not
+
+
+@pytest.mark.parametrize(
+    ("typed", "hours"), [("2h", 2), ("3d", 72), ("1 day", 24), ("1h 30m", 1.5), ("2 00:00:00", 48)]
+)
+def test_calibration_reads_what_if_durations_as_the_admin_does(as_manager, history, typed, hours):
+    response = as_manager.get(
+        "/reports/calibration/", {**WEEK, "source": "history", "response": typed}
+    )
+    html = response.content.decode()
+    assert "(ignored)" not in html
+    assert response.context["form"].cleaned_data["response"] == timedelta(hours=hours)
+    assert "1d = 24 working hours, not a calendar day" in html
+
+
+def test_garbage_as_a_what_if_value_is_refused_with_the_message(as_manager, history):
+    html = as_manager.get(
+        "/reports/calibration/", {**WEEK, "source": "history", "response": "2 hrs ish"}
+    ).content.decode()
+    assert (
+        "What if response target were: &#x27;2 hrs ish&#x27; is not a duration; "
+        "write it e.g. 90m, 2h, 1h 30m or 3d. (ignored)"
+    ) in html
 
 
 def test_a_bad_what_if_value_is_explained_not_a_500(as_manager, history):

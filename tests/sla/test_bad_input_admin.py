@@ -28,6 +28,7 @@ H = timedelta(hours=1)
 OUT_OF_RANGE = "Enter a date between 2000-01-01 and 2099-12-31."
 TOO_LONG = "A target may be at most 366 days of business time."
 NOT_POSITIVE = "A target must be a positive duration."
+NEGATIVE = "A duration cannot be negative."
 SHORTER = "The resolution target must not be shorter than the response target."
 NOT_A_CHOICE = "Select a valid choice."
 LONG = "x" * 5000
@@ -88,24 +89,30 @@ def _with_target(policy, office, **row) -> dict:
         pytest.param({"resolution_target": "367 00:00:00"}, TOO_LONG, id="367-days"),
         pytest.param({"resolution_target": "999999999 23:59:59"}, TOO_LONG, id="timedelta-max"),
         pytest.param(
-            {"response_target": "1000000000 00:00:00"}, "The number of days must be between",
+            {"response_target": "1000000000 00:00:00"}, "is longer than any target can be",
             id="beyond-timedelta",
         ),
         pytest.param(
-            {"response_target": "1" * 10_000}, "The number of days must be between", id="digits"
+            {"response_target": "1" * 10_000}, "too long to be a duration", id="digits"
         ),
-        pytest.param({"response_target": "-1:00:00"}, NOT_POSITIVE, id="negative"),
+        pytest.param({"response_target": "-1:00:00"}, NEGATIVE, id="negative"),
+        pytest.param({"response_target": "-2h"}, NEGATIVE, id="negative-short"),
+        pytest.param({"response_target": "0m"}, NOT_POSITIVE, id="zero-short"),
+        pytest.param({"response_target": "400d"}, TOO_LONG, id="400d"),
+        pytest.param({"response_target": "90"}, "Say which unit 90 is in", id="no-unit"),
+        pytest.param({"resolution_target": "2 weeks"}, "is not a unit", id="weeks"),
         pytest.param({"response_target": "0:00:00"}, NOT_POSITIVE, id="zero"),
         pytest.param({"response_target": "0:00:30"}, "at least 1 minute", id="30-seconds"),
         pytest.param(
             {"response_target": "4:00:00", "resolution_target": "1:00:00"}, SHORTER,
             id="resolution-shorter-than-response",
         ),
-        pytest.param({"response_target": "soon"}, "Enter a valid duration.", id="words"),
+        pytest.param({"response_target": "soon"}, "&#x27;soon&#x27; is not a duration", id="words"),
         pytest.param({"warn_pct": "100"}, "Warn at a percentage between 1 and 99.", id="pct-100"),
         pytest.param({"warn_pct": "-5"}, "greater than or equal to 0", id="pct-negative"),
         pytest.param({"warn_pct": "9" * 20}, "less than or equal to", id="pct-huge"),
-        pytest.param({"warn_lead": "-1:00:00"}, "The lead time must be positive", id="lead-neg"),
+        pytest.param({"warn_lead": "-1:00:00"}, NEGATIVE, id="lead-neg"),
+        pytest.param({"warn_lead": "0m"}, "The lead time must be positive", id="lead-zero"),
         pytest.param(
             {"warn_lead": "400 00:00:00"}, "The warning would come at or after the deadline",
             id="lead-past-deadline",
