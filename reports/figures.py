@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from reports import metrics
+from tasks.csv_safe import safe_cell
 
 
 class Kind(StrEnum):
@@ -86,7 +87,7 @@ class Figure:
         writer = csv.writer(out)
         writer.writerow([c.csv_label for c in self.columns])
         for row in self.rows:
-            writer.writerow([_csv(_plain(row.get(c.key), c.kind)) for c in self.columns])
+            writer.writerow([safe_cell(_plain(row.get(c.key), c.kind)) for c in self.columns])
         return out.getvalue()
 
 
@@ -102,17 +103,6 @@ def _plain(value: Any, kind: Kind) -> Any:
     if kind == Kind.TEXT:
         return str(value)
     return value
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv(value: Any) -> Any:
-    # OWASP CSV injection: a text cell starting with = + - @ TAB or CR can be read as a
-    # formula by spreadsheets; a leading ' makes it text. Numbers stay numbers.
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-        return "'" + value
-    return "" if value is None else value
 
 
 def display(value: Any, kind: Kind) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import search_views, views
+from tasks import card_csv, search_views, views
 from tasks.boards import at_risk, dispatch, home, my_work
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
     path("search/", search_views.search_cards, name="search"),
     path("cards/", views.task_list, name="task_list"),
+    path("cards/export.csv", card_csv.card_list_csv, name="task_list_csv"),
     path("cards/new/", views.task_create, name="task_create"),
     path("cards/<int:pk>/", views.task_detail, name="task_detail"),
     path("cards/<int:pk>/timers/", views.task_timers, name="task_timers"),
