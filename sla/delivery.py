@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class Batch:
         return pairs
 
 
-class Lane:
+class Lane(ABC):
     """One channel: claims its rows, hands them to its threads, records finished batches."""
 
     channel: str
@@ -138,8 +139,9 @@ class Lane:
         if rows:
             self.batches.append(self.submit(rows))
 
+    @abstractmethod
     def submit(self, rows: list[Notification]) -> Batch:
-        raise NotImplementedError
+        """Start sending these claimed rows on the lane's threads."""
 
     def futures(self) -> list[Future]:
         """The futures of its batches that are still running."""
@@ -156,8 +158,9 @@ class Lane:
             sent += record(batch.outcomes(), self.clock)
         return sent
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the lane's threads and connections."""
 
 
 class EmailLane(Lane):
