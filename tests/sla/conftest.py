@@ -71,6 +71,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def office(db) -> BusinessCalendar:
+    """Mon-Fri 09:00-17:00 in Berlin."""
+    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
+    for weekday in range(5):
+        WorkingInterval.objects.create(
+            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
+        )
+    return calendar
+
+
+@pytest.fixture
 def round_the_clock(db) -> BusinessCalendar:
     return BusinessCalendar.objects.create(name="24/7", timezone="Europe/Berlin", always_open=True)
 

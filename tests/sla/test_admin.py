@@ -23,7 +23,6 @@ from sla.models import (
     SlaPolicy,
     SlaTarget,
     TimerKind,
-    WorkingInterval,
 )
 from tasks import actions
 from tasks.models import Priority, Status
@@ -35,17 +34,6 @@ H = timedelta(hours=1)
 
 def berlin(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
-
-
-@pytest.fixture
-def office(db) -> BusinessCalendar:
-    """Mon-Fri 09:00-17:00 in Berlin."""
-    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
-    for weekday in range(5):
-        WorkingInterval.objects.create(
-            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
-        )
-    return calendar
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ a form error on the page, never a 500, and no row written."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -15,7 +15,6 @@ from sla.models import (
     Holiday,
     SlaPolicy,
     SlaTarget,
-    WorkingInterval,
 )
 from tasks.models import Priority
 from tests.factories import make_task
@@ -35,15 +34,10 @@ LONG = "x" * 5000
 
 
 @pytest.fixture
-def office(db) -> BusinessCalendar:
-    """Mon-Fri 09:00-17:00 in Berlin, one holiday."""
-    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
-    for weekday in range(5):
-        WorkingInterval.objects.create(
-            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
-        )
-    Holiday.objects.create(calendar=calendar, date="2026-12-25", name="Christmas")
-    return calendar
+def office(office: BusinessCalendar) -> BusinessCalendar:
+    """The Berlin office (tests/sla/conftest.py), one holiday."""
+    Holiday.objects.create(calendar=office, date="2026-12-25", name="Christmas")
+    return office
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ and the admin's target rows that use them (calibration's are in tests/reports)."
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sla.duration_field import BusinessDurationField
 from sla.durations import BUSINESS_TIME_HELP, LONGEST, format_duration, parse_duration
-from sla.models import MAX_TARGET, BusinessCalendar, SlaPolicy, SlaTarget, WorkingInterval
+from sla.models import MAX_TARGET, SlaPolicy, SlaTarget
 from tasks.models import Priority
 from tests.sla.test_admin import change_policy, policy_data
 
@@ -116,16 +116,6 @@ def test_the_form_field_refuses_only_with_a_validation_error(text):
 
 
 # ------------------------------------------------------------------------ the admin
-
-
-@pytest.fixture
-def office(db) -> BusinessCalendar:
-    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
-    for weekday in range(5):
-        WorkingInterval.objects.create(
-            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
-        )
-    return calendar
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from sla.models import MAX_TARGET, SlaTarget, TimerKind
 from sla.policies import KEEP, delete_target, set_targets
 from tasks.models import Priority
 from tests.factories import UserFactory, make_task
-from tests.sla.test_admin import berlin, change_policy, office, policy, policy_data, standard_data
+from tests.sla.test_admin import berlin, change_policy, policy, policy_data, standard_data
 
-__all__ = ["office", "policy"]  # the admin tests' calendar and policy, as fixtures here
+__all__ = ["policy"]  # the admin tests' policy, as a fixture here (office: tests/sla/conftest.py)
 
 pytestmark = pytest.mark.django_db
 

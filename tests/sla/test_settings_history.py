@@ -5,7 +5,7 @@ writes none."""
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -36,14 +36,10 @@ Trigger = EscalationRule.Trigger
 
 
 @pytest.fixture
-def office(db) -> BusinessCalendar:
-    calendar = BusinessCalendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
-    for weekday in range(5):
-        WorkingInterval.objects.create(
-            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
-        )
-    Holiday.objects.create(calendar=calendar, date=date(2026, 12, 24), name="Christmas Eve")
-    return calendar
+def office(office: BusinessCalendar) -> BusinessCalendar:
+    """The Berlin office (tests/sla/conftest.py), one holiday."""
+    Holiday.objects.create(calendar=office, date=date(2026, 12, 24), name="Christmas Eve")
+    return office
 
 
 @pytest.fixture
