@@ -9,7 +9,7 @@ runs the same functions over each step with `TimerWrites` kept in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -25,7 +25,7 @@ from sla.models import (
     TimerKind,
     TimerState,
 )
-from tasks.models import Status, Task
+from tasks.models import Status, Task, TaskEvent
 
 # When each kind of timer stops: response once the card is taken into work (or closed
 # directly), resolution once it is done. Cancelling a card cancels both.
@@ -84,13 +84,18 @@ def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> Sla
 
 @transaction.atomic
 def sync_timers(
-    *, task: Task, at: datetime, policies: Iterable[SlaPolicy] | None = None
+    *,
+    task: Task,
+    at: datetime,
+    policies: Iterable[SlaPolicy] | None = None,
+    events: Sequence[TaskEvent] = (),
 ) -> list[SlaTimer]:
     """Bring the card's timers in line with the card as of `at`. Returns its open timers.
 
     Thresholds that passed before `at` fire first (events and notifications, exactly as the
     scan would record them), from the deadlines that held until now. `policies`: the active
-    policies in order, when the caller already has them.
+    policies in order, when the caller already has them. `events` (the change's, from the
+    card-change hook) are not needed: timers follow the card's state.
     """
     policy = match_policy(task, policies)
     # Lock the card's timers: a concurrent scan skips them, and we see its last write.

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from tasks import actions
 from tasks.models import (
+    ApprovalStep,
     BlockingReason,
     Comment,
     Priority,
@@ -27,6 +28,7 @@ from tasks.models import (
     TaskEvent,
     Team,
 )
+from tasks.permissions import people_who_may_approve
 
 # Links typed without a scheme are https (Django 6's default; silences the 5.x warning).
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
@@ -62,13 +64,39 @@ class TeamAdmin(admin.ModelAdmin):
         return team.member_count
 
 
+class ApprovalStepForm(forms.ModelForm):
+    class Meta:
+        model = ApprovalStep
+        fields = ["position", "name", "approver"]
+
+    def clean_approver(self):
+        approver = self.cleaned_data.get("approver")
+        if approver is not None and not people_who_may_approve().filter(pk=approver.pk).exists():
+            raise forms.ValidationError(
+                f"{approver} may not decide approvals: give them the manager role (or the "
+                "“Can decide approvals of cards” permission) first."
+            )
+        return approver
+
+
+class ApprovalStepInline(admin.TabularInline):
+    """The request type's approval chain: one row per decision, in order of position."""
+
+    model = ApprovalStep
+    form = ApprovalStepForm
+    extra = 0
+    autocomplete_fields = ["approver"]
+
+
 @admin.register(RequestType)
 class RequestTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "default_team", "active"]
+    list_display = ["name", "default_team", "approved_status", "active"]
     list_filter = ["active", "default_team"]
     list_select_related = ["default_team"]
     search_fields = ["name", "description"]
     autocomplete_fields = ["default_team"]
+    fields = ["name", "description", "default_team", "active", "approved_status"]
+    inlines = [ApprovalStepInline]
 
 
 @admin.register(RelatedObject)

@@ -45,17 +45,64 @@ class Team(models.Model):
         return self.name
 
 
+# Where an approved card goes when its last approval step says yes.
+APPROVED_STATUS_CHOICES = [
+    (Status.IN_PROGRESS.value, "In progress (the work goes on)"),
+    (Status.DONE.value, "Done (the decision was the work)"),
+]
+
+
 class RequestType(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
     active = models.BooleanField(default=True)
+    approved_status = models.CharField(
+        "after approval",
+        max_length=15,
+        choices=APPROVED_STATUS_CHOICES,
+        default=Status.IN_PROGRESS,
+        help_text="Where a card goes once its last approval step approves it.",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApprovalStep(models.Model):
+    """One decision a card of this request type needs, in the order of `position`: approving
+    one step asks the next; approving the last moves the card to the type's
+    `approved_status`; rejecting any sends it back to work. A type without steps has one
+    implicit step whose approver the sender names. Adding a step is adding a row."""
+
+    request_type = models.ForeignKey(
+        RequestType, on_delete=models.CASCADE, related_name="approval_steps"
+    )
+    position = models.PositiveSmallIntegerField(default=1)
+    name = models.CharField(max_length=100, help_text="What is decided, e.g. Budget or Legal.")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who decides by default (the sender may name someone else for the first "
+        "step; blank: the sender, or the previous approver, names one).",
+    )
+
+    class Meta:
+        ordering = ["request_type", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_type", "position"], name="one_approval_step_per_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_type}: step {self.position} ({self.name})"
 
 
 class RelatedObject(models.Model):
@@ -154,6 +201,11 @@ class Task(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="observed_tasks"
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT)
+    # While on approval: the position (1-based) of the request type's approval step being
+    # decided; 0 otherwise. `approval_round` counts every decision asked (each step of each
+    # sending): the time-to-decision timer's cycle.
+    approval_step = models.PositiveSmallIntegerField(default=0)
+    approval_round = models.PositiveIntegerField(default=0)
     next_step = models.CharField(max_length=300, blank=True)
     next_step_due = models.DateTimeField(null=True, blank=True)
     source_url = models.URLField("source link", blank=True, max_length=500)
@@ -178,6 +230,7 @@ class Task(models.Model):
         permissions = [
             ("assign_task", "Can assign owners, performers and approvers"),
             ("work_task", "Can work on cards (status, next step, comments)"),
+            ("approve_task", "Can decide approvals of cards"),
         ]
         indexes = [
             # My work: open cards of an owner.
@@ -265,6 +318,10 @@ class TaskEvent(models.Model):
         DETAILS_CHANGED = "details_changed", "Details changed"  # title, description, link
         DISPATCH_FLAGGED = "dispatch_flagged", "Flagged for dispatch"
         COMMENTED = "commented", "Commented"
+        # Decisions of an approval step: new_value {"step": n, "of": steps, "as": role}
+        # (role: "approver" or "team_manager"), note: the reason.
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -287,3 +344,26 @@ class TaskEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on #{self.task_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Watch(models.Model):
+    """Someone following a card: which of its events reach them (in-app and by email).
+    A card's observers follow it with every kind on unless they have a row of their own."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="watches")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches"
+    )
+    status_changes = models.BooleanField(default=True)
+    breaches = models.BooleanField(default=True)
+    decisions = models.BooleanField("approval decisions", default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="one_watch_per_person")
+        ]
+        indexes = [models.Index(fields=["user", "task"], name="watch_user_task")]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches #{self.task_id}"

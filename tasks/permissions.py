@@ -10,10 +10,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import Q, QuerySet
 
-from tasks.models import Task
+from tasks.models import Status, Task
 
 # The permission that makes someone a possible owner, performer or approver of a card.
 WORK_PERMISSION = ("tasks", "work_task")
+# The permission that makes someone a possible approver (managers have it).
+APPROVE_PERMISSION = ("tasks", "approve_task")
 
 
 def _leads_team(user: AbstractBaseUser, task: Task) -> bool:
@@ -48,22 +50,65 @@ def can_work(user: AbstractBaseUser, task: Task) -> bool:
     return _leads_team(user, task)
 
 
-def people_who_may_work_cards() -> QuerySet:
-    """Active users who may be a card's owner, performers or approver: superusers and whoever
-    holds `tasks.work_task` (performers, dispatchers, managers), in a group or directly.
-    Observers and users without a role are not among them: a card they owned would be
-    worked by nobody. The one rule of the people forms and of `tasks.actions`' assignments."""
-    app_label, codename = WORK_PERMISSION
-    work = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+def _holders(permission: tuple[str, str]) -> QuerySet:
+    """Active users holding `permission` in a group or directly, and superusers."""
+    app_label, codename = permission
+    granted = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
     return (
         get_user_model()
         .objects.filter(is_active=True)
         .filter(
             Q(is_superuser=True)
-            | Q(pk__in=work.values("user"))
-            | Q(pk__in=work.values("group__user"))
+            | Q(pk__in=granted.values("user"))
+            | Q(pk__in=granted.values("group__user"))
         )
     )
+
+
+def people_who_may_approve() -> QuerySet:
+    """Active users a card may be sent to for a decision: whoever holds `tasks.approve_task`
+    (managers, and anyone an admin gives it) and superusers. An approval step's default
+    approver must be one of them too (checked when a card is sent)."""
+    return _holders(APPROVE_PERMISSION)
+
+
+def decider_role(user: AbstractBaseUser, task: Task) -> str | None:
+    """Who `user` is when deciding the approval the card waits for: "approver" (the card's
+    approver) or "team_manager" (the manager of the card's team, recorded as such); None when
+    she may not decide, or the card is not on approval."""
+    if task.status != Status.ON_APPROVAL or not user.is_authenticated:
+        return None
+    if user.pk == task.approver_id:
+        return "approver"
+    if task.team_id is not None and task.team.manager_id == user.pk:
+        return "team_manager"
+    return None
+
+
+def can_decide(user: AbstractBaseUser, task: Task) -> bool:
+    return decider_role(user, task) is not None
+
+
+def can_move(user: AbstractBaseUser, task: Task) -> bool:
+    """Move the card along the workflow (the status moves other than a decision). A card on
+    approval waits for its decision: only whoever leads its team (or decides it) may still
+    cancel it; everyone else waits."""
+    if task.status == Status.ON_APPROVAL:
+        return can_decide(user, task) or can_assign(user, task)
+    return can_work(user, task)
+
+
+def can_watch(user: AbstractBaseUser, task: Task) -> bool:
+    """Anyone who may see a card may follow it."""
+    return can_view(user, task)
+
+
+def people_who_may_work_cards() -> QuerySet:
+    """Active users who may be a card's owner, performers or approver: superusers and whoever
+    holds `tasks.work_task` (performers, dispatchers, managers), in a group or directly.
+    Observers and users without a role are not among them: a card they owned would be
+    worked by nobody. The one rule of the people forms and of `tasks.actions`' assignments."""
+    return _holders(WORK_PERMISSION)
 
 
 def may_work_cards(user: AbstractBaseUser) -> bool:

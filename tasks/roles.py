@@ -10,6 +10,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tasks.add_task",
         "tasks.assign_task",
         "tasks.work_task",
+        "tasks.approve_task",
         "tasks.view_taskevent",
         "sla.view_slatimer",
         "sla.view_slapolicy",

@@ -96,8 +96,22 @@ class Notification(models.Model):
     # ever written by the scan and `sla.actions` from parents they hold locked or have just
     # read in the same statement. Deleting a card, timer, event or user still deletes its events and
     # notifications: Django's collector cascades `on_delete=CASCADE` itself.
+    # What it tells: a threshold of a timer (`event`), or a change of a card its recipient
+    # follows or must act on (`card_event`: sent for approval, a decision, a status change).
+    # Exactly one of the two is set.
     event = models.ForeignKey(
         SlaEvent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
+    )
+    card_event = models.ForeignKey(
+        "tasks.TaskEvent",
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
         related_name="notifications",
         db_index=False,
@@ -132,7 +146,17 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "channel", "recipient_key"], name="one_notification_per_target"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["card_event", "channel", "recipient_key"],
+                condition=Q(card_event__isnull=False),
+                name="one_card_notice_per_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, card_event__isnull=True)
+                | Q(event__isnull=True, card_event__isnull=False),
+                name="notification_tells_one_thing",
+            ),
         ]
         indexes = [
             # Read by sla.jobs.send_pending_notifications.

@@ -133,6 +133,12 @@ class SlaTarget(models.Model):
     resolution_target = models.DurationField(
         null=True, blank=True, help_text="Business time until the card is done."
     )
+    approval_target = models.DurationField(
+        "time to decision",
+        null=True,
+        blank=True,
+        help_text="Business time an approver has to decide each approval step.",
+    )
     warn_pct = models.PositiveSmallIntegerField(
         "warn at % consumed", null=True, blank=True, default=75
     )
@@ -154,7 +160,7 @@ class SlaTarget(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        for name in ("response_target", "resolution_target"):
+        for name in TARGET_FIELDS:
             try:
                 validate_target(getattr(self, name))
             except ValidationError as error:
@@ -170,7 +176,7 @@ class SlaTarget(models.Model):
         if self.warn_lead is not None:
             if self.warn_lead <= timedelta(0):
                 errors["warn_lead"] = "The lead time must be positive."
-            for name in ("response_target", "resolution_target"):
+            for name in TARGET_FIELDS:
                 value = getattr(self, name)
                 if value is not None and value > timedelta(0) and self.warn_lead >= value:
                     errors["warn_lead"] = (
@@ -181,7 +187,7 @@ class SlaTarget(models.Model):
             raise ValidationError(errors)
 
     def get(self, kind: str) -> timedelta | None:
-        return self.response_target if kind == TimerKind.RESPONSE else self.resolution_target
+        return getattr(self, TARGET_FIELD_OF[TimerKind(kind)])
 
     def warn_after(self, target: timedelta) -> timedelta | None:
         return engine.warn_threshold(target, self.warn_pct, self.warn_lead)
@@ -190,6 +196,18 @@ class SlaTarget(models.Model):
 class TimerKind(models.TextChoices):
     RESPONSE = "response", "First response"
     RESOLUTION = "resolution", "Resolution"
+    # Each approval step asked (tasks.actions.approval): runs while the card waits for
+    # that decision, one cycle per step asked (Task.approval_round).
+    APPROVAL = "approval", "Time to decision"
+
+
+# The target of each kind of timer, by field of SlaTarget.
+TARGET_FIELD_OF = {
+    TimerKind.RESPONSE: "response_target",
+    TimerKind.RESOLUTION: "resolution_target",
+    TimerKind.APPROVAL: "approval_target",
+}
+TARGET_FIELDS = tuple(TARGET_FIELD_OF.values())
 
 
 class EscalationRule(models.Model):
@@ -212,7 +230,7 @@ class EscalationRule(models.Model):
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="rules")
     active = models.BooleanField(default=True)
     timer_kind = models.CharField(
-        max_length=12, choices=TimerKind.choices, blank=True, help_text="Blank: both timers."
+        max_length=12, choices=TimerKind.choices, blank=True, help_text="Blank: every timer."
     )
     trigger = models.CharField(max_length=15, choices=Trigger.choices)
     minutes_after_breach = models.PositiveIntegerField(default=0)

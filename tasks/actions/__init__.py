@@ -7,7 +7,8 @@ jobs all call these; none of them writes a card directly.
 `at` lets imports and the demo seeder replay real past timestamps; it defaults to now.
 Callers import them from here (`from tasks import actions`); the package groups them by what
 they change: `lifecycle` (create, status, details, next step, comments), `people`,
-`classification`, `dispatch`, `past` (old cards written in bulk with their history, for
+`classification`, `approval` (deciding an approval step), `watching` (who follows a card),
+`dispatch`, `past` (old cards written in bulk with their history, for
 imports), and `core` (errors, the hooks, the row lock, `_save`).
 
 The card-change hook
@@ -17,13 +18,13 @@ follow a card registers a listener once, from its `AppConfig.ready()`:
 
     listen_to_card_changes(sync_timers)   # sla/apps.py: timers follow the card
 
-`_save` calls every listener as `listener(task=task, at=at)` after it saved the card and its
-events, inside the same transaction and in registration order: a listener sees the card as
-saved, and an error in a listener rolls the whole change back. Every action that changes a
-card calls the listeners exactly once per change (a composite action such as
-`assign_people` too), except the set-based `flag_many_for_dispatch`, which writes only the
-dispatch flag and leaves the listeners alone by design (the scan calls it, and no listener
-follows that flag).
+`_save` calls every listener as `listener(task=task, at=at, events=events)` after it saved
+the card and its events (the change's `TaskEvent` rows), inside the same transaction and
+in registration order: a listener sees the card as saved, and an error in a listener rolls
+the whole change back. Every action that changes a card calls the listeners exactly once
+per change (a composite action such as `assign_people` too), except the set-based
+`flag_many_for_dispatch`, which writes only the dispatch flag and leaves the listeners alone
+by design (the scan calls it, and no listener follows that flag).
 
 `record_past_cards` (imports) writes a batch of old cards with their whole history in bulk;
 instead of calling the listeners once per change it calls those registered with
@@ -31,6 +32,7 @@ instead of calling the listeners once per change it calls those registered with
 listeners would have seen, and when): sla replays the timers of the batch set-based.
 """
 
+from tasks.actions.approval import APPROVE, DECISIONS, REJECT, approval_steps, decide
 from tasks.actions.classification import (
     change_priority,
     change_request_type,
@@ -39,6 +41,7 @@ from tasks.actions.classification import (
 )
 from tasks.actions.core import (
     CardListener,
+    NotAllowed,
     PastCard,
     PastCardsListener,
     StaleCard,
@@ -66,14 +69,19 @@ from tasks.actions.lifecycle import (
 )
 from tasks.actions.past import Move, PastCardSpec, check_past_card, record_past_cards
 from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
+from tasks.actions.watching import follow, unfollow
 
 __all__ = [
+    "APPROVE",
+    "DECISIONS",
     "NEXT_STEP_MAX_LENGTH",
     "NOTE_MAX_LENGTH",
+    "REJECT",
     "SOURCE_URL_MAX_LENGTH",
     "TRANSITIONS",
     "CardListener",
     "Move",
+    "NotAllowed",
     "PastCard",
     "PastCardSpec",
     "PastCardsListener",
@@ -82,6 +90,7 @@ __all__ = [
     "WorkflowError",
     "add_comment",
     "allowed_transitions",
+    "approval_steps",
     "assign_owner",
     "assign_people",
     "change_priority",
@@ -93,8 +102,10 @@ __all__ = [
     "clean_source_url",
     "clean_title",
     "create_task",
+    "decide",
     "flag_for_dispatch",
     "flag_many_for_dispatch",
+    "follow",
     "listen_to_card_changes",
     "listen_to_past_cards",
     "lock_task",
@@ -103,5 +114,6 @@ __all__ = [
     "set_approver",
     "set_next_step",
     "set_performers",
+    "unfollow",
     "update_details",
 ]

@@ -26,16 +26,17 @@ Kind = TaskEvent.Kind
 
 
 class CardListener(Protocol):
-    """Called after every change of a card, inside the change's transaction."""
+    """Called after every change of a card, inside the change's transaction, with the
+    change's events (saved)."""
 
-    def __call__(self, *, task: Task, at: datetime) -> object: ...
+    def __call__(self, *, task: Task, at: datetime, events: Sequence[TaskEvent]) -> object: ...
 
 
 _card_listeners: list[CardListener] = []
 
 
 def listen_to_card_changes(listener: CardListener) -> None:
-    """Have `listener(task=…, at=…)` called after every change of a card (see the
+    """Have `listener(task=…, at=…, events=…)` called after every change of a card (see the
     `tasks.actions` docstring). Registering the same listener again does nothing, so
     `ready()` may run twice."""
     if listener not in _card_listeners:
@@ -87,6 +88,12 @@ class StaleCard(WorkflowError):
     """The card changed since the form was rendered."""
 
 
+class NotAllowed(WorkflowError):
+    """The actor may not make this change (views answer 403). Most permission checks are the
+    views' (`tasks.permissions`); this one is the action's own where the rule is part of the
+    workflow: only the approver or the team's manager decides an approval."""
+
+
 def lock_task(task: Task, *, expected_version: int | None = None) -> None:
     """Lock the card's row for this transaction and reload it, so concurrent changes queue.
 
@@ -133,7 +140,7 @@ def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
     task.save(update_fields=_fields_to_save(task))
     TaskEvent.objects.bulk_create(events)
     for listener in _card_listeners:
-        listener(task=task, at=at)
+        listener(task=task, at=at, events=events)
 
 
 def _change(

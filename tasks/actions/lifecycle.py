@@ -25,8 +25,10 @@ from tasks.actions.core import (
     clean_title,
     lock_task,
 )
+from tasks.actions.people import _approver_events
 from tasks.models import (
     CLOSED_STATUSES,
+    ApprovalStep,
     BlockingReason,
     Comment,
     RelatedObject,
@@ -36,6 +38,7 @@ from tasks.models import (
     TaskEvent,
     Team,
 )
+from tasks.permissions import people_who_may_approve
 from tasks.search_vector import refresh as refresh_search_vectors
 
 NOTE_MAX_LENGTH = 500  # the note of a status change
@@ -176,6 +179,7 @@ def change_status(
     actor: User | None,
     blocking_reason: BlockingReason | None = None,
     note: str = "",
+    approver: User | None = None,
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Task:
@@ -184,11 +188,24 @@ def change_status(
     `waiting` requires an active blocking reason; leaving `waiting` clears it. Moving into
     work sets the first-response time once; `done` sets the resolution time and reopening
     clears it (a new resolution cycle starts on the SLA side).
+
+    `on_approval` sends the card for a decision (`tasks.actions.approval.send_for_approval`:
+    `approver`, or the first approval step's default approver). A card on approval leaves
+    it only by a decision (`tasks.actions.approval.decide`) or by being cancelled.
     """
     at = at or timezone.now()
     note = clean_text(note, what="Note", max_length=NOTE_MAX_LENGTH)
     lock_task(task, expected_version=expected_version)
-    events = move(task, to, actor=actor, blocking_reason=blocking_reason, note=note, at=at)
+    if task.status == Status.ON_APPROVAL and to not in (Status.CANCELLED, Status.ON_APPROVAL):
+        raise WorkflowError(
+            "A card on approval moves on by a decision: its approver approves or rejects it."
+        )
+    events: list[TaskEvent] = []
+    if to == Status.ON_APPROVAL and task.status != Status.ON_APPROVAL:
+        events += approver_for_sending(task, approver, actor=actor, at=at)
+    elif approver is not None:
+        raise WorkflowError("An approver is named only when sending the card for approval.")
+    events += move(task, to, actor=actor, blocking_reason=blocking_reason, note=note, at=at)
     _save(task, events, at=at)
     return task
 
@@ -226,7 +243,7 @@ def move(
     elif blocking_reason is not None:
         raise WorkflowError("A blocking reason applies only when the card is waiting.")
     if to == Status.ON_APPROVAL and task.approver_id is None:
-        raise WorkflowError("Set an approver before sending the card for approval.")
+        raise WorkflowError("Name an approver to send the card for approval.")
 
     events = [
         _event(task, Kind.STATUS_CHANGED, actor=actor, at=at, field="status",
@@ -252,8 +269,40 @@ def move(
         task.resolved_at = at
     elif current == Status.DONE:
         task.resolved_at = None
+    if to == Status.ON_APPROVAL:
+        # The first step of the request type's chain is asked (tasks.actions.approval).
+        task.approval_step = 1
+        task.approval_round += 1
+    elif current == Status.ON_APPROVAL:
+        task.approval_step = 0
     task.status = to
     return events
+
+
+def first_approval_step(task: Task) -> ApprovalStep | None:
+    return task.request_type.approval_steps.order_by("position").first()
+
+
+def check_approver(user: User) -> None:
+    """Refuse anyone who may not decide approvals (tasks.permissions.people_who_may_approve)."""
+    _active_user(user, "approver")
+    if not people_who_may_approve().filter(pk=user.pk).exists():
+        name = user.get_full_name() or user.get_username()
+        raise WorkflowError(f"{name} may not decide approvals: choose someone who may (a manager).")
+
+
+def approver_for_sending(
+    task: Task, approver: User | None, *, actor: User | None, at: datetime
+) -> list[TaskEvent]:
+    """Who decides when the card is sent for approval, set on the card (in memory; its
+    events): the approver named by the sender, else the first approval step's default
+    approver, else the approver the card already has."""
+    step = first_approval_step(task)
+    chosen = approver or (step.approver if step else None) or task.approver
+    if chosen is None:
+        raise WorkflowError("Name an approver to send the card for approval.")
+    check_approver(chosen)
+    return _approver_events(task, chosen, actor=actor, at=at)
 
 
 @transaction.atomic

@@ -204,7 +204,7 @@ def card_changes(monkeypatch) -> list[tuple[int, int]]:
     registered after the real ones (the SLA timers) for this test only."""
     calls: list[tuple[int, int]] = []
 
-    def record(*, task, at) -> None:
+    def record(*, task, at, events) -> None:
         calls.append((task.pk, task.version))
 
     monkeypatch.setattr(core, "_card_listeners", list(core._card_listeners))
