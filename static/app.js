@@ -7,3 +7,28 @@
     }
   } catch (e) { /* old browser: server timezone is used */ }
 })();
+
+// A server error answering an htmx request. Every 4xx answer is a partial that swaps in place
+// (base.html's htmx-config); a 5xx is not swapped, so say so where the user looks — and with
+// DEBUG on (make run) show Django's error page itself, as a full page load would.
+document.addEventListener("htmx:responseError", function (event) {
+  var xhr = event.detail.xhr;
+  if (!xhr || xhr.status < 500) return;
+  if (document.body.dataset.debug === "true") {
+    document.open();
+    document.write(xhr.responseText);
+    document.close();
+    return;
+  }
+  var box = document.getElementById("server-error");
+  if (!box) {
+    box = document.createElement("p");
+    box.id = "server-error";
+    box.className = "flash error";
+    box.setAttribute("role", "alert");
+    var main = document.querySelector("main") || document.body;
+    main.insertBefore(box, main.firstChild);
+  }
+  box.textContent = "The server could not complete that (error " + xhr.status + "). " +
+    "Reload the page to see what was saved, then try again.";
+});

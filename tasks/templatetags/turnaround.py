@@ -1,7 +1,10 @@
 from datetime import timedelta
 
 from django import template
+from django.conf import settings
 from django.template import engines
+from django.templatetags.static import static
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -31,3 +34,19 @@ def jinja(context: template.Context, template_name: str, **values) -> SafeString
     forms get the CSRF token), as the view that returns it to htmx renders it."""
     partial = engines["jinja2"].get_template(template_name)
     return mark_safe(partial.render(values, context.get("request")))  # autoescaped by Jinja2
+
+
+@register.simple_tag
+def htmx_scripts() -> SafeString:
+    """htmx 2 from django-htmx's wheel, without django-htmx's debug helper: with DEBUG on,
+    that helper replaced the whole document with any 400/403/404 answer, so a form error
+    blanked the page under `make run`. Our 4xx answers are partials that swap in place
+    (base.html's htmx-config); server errors are shown by static/app.js (Django's error
+    page in DEBUG, a message otherwise)."""
+    return format_html('<script src="{}" defer></script>', static("django_htmx/htmx-2.min.js"))
+
+
+@register.simple_tag
+def debug_flag() -> str:
+    """ "true" when DEBUG is on (static/app.js then shows Django's page for a server error)."""
+    return "true" if settings.DEBUG else "false"
