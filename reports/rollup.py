@@ -25,7 +25,15 @@ from django.utils import timezone
 from reports.models import CardFacts, DailyVolume, StageInterval, StaleDay
 from sla import bulk
 from sla.calendar import WorkCalendar
-from sla.models import BusinessCalendar, SlaEvent, SlaPolicy, SlaTimer, TimerKind, TimerState
+from sla.models import (
+    CARD_TIMER_KINDS,
+    BusinessCalendar,
+    SlaEvent,
+    SlaPolicy,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+)
 from tasks.models import CLOSED_STATUSES, Status, Task, TaskEvent
 
 BATCH = 500
@@ -332,11 +340,11 @@ def _rebuild_span(first: date, last: date) -> None:
             created=Count("pk"),
             **{
                 f"{kind}_cards": Count("pk", filter=Q(**{f"{kind}_clocks__gt": 0}))
-                for kind in TimerKind
+                for kind in CARD_TIMER_KINDS
             },
             **{
                 f"{kind}_{state}": Sum(f"{kind}_{state}")
-                for kind in TimerKind
+                for kind in CARD_TIMER_KINDS
                 for state in ("met", "missed", "running", "cancelled")
             },
         )

@@ -17,6 +17,7 @@ from django.db import transaction
 from sla import bulk, engine, escalation
 from sla.calendar import WorkCalendar
 from sla.models import (
+    CARD_TIMER_KINDS,
     BusinessCalendar,
     SlaPause,
     SlaPolicy,
@@ -117,7 +118,7 @@ def sync_timers(
 
     if policy is not None and task.is_open:
         if not timers:
-            for kind in TimerKind:
+            for kind in CARD_TIMER_KINDS:
                 _start_timer(task, kind, policy, cycle=1, at=at)
         elif (
             (res := latest.get(TimerKind.RESOLUTION))

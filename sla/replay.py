@@ -18,7 +18,15 @@ from datetime import datetime
 from sla import bulk, escalation
 from sla.actions import TimerWrites, _follow, _levels, _start_timer, active_policies, match_policy
 from sla.calendar import WorkCalendar
-from sla.models import SlaEvent, SlaPause, SlaRetarget, SlaTimer, TimerKind, TimerState
+from sla.models import (
+    CARD_TIMER_KINDS,
+    SlaEvent,
+    SlaPause,
+    SlaRetarget,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+)
 from tasks.actions import PastCard
 from tasks.models import Status, Task
 
@@ -79,7 +87,7 @@ def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
                 if not timers:
                     started = [
                         _start_timer(task, kind, policy, cycle=1, at=at, writes=kept)
-                        for kind in TimerKind
+                        for kind in CARD_TIMER_KINDS
                     ]
                 elif (
                     resolution

@@ -474,6 +474,11 @@ def _apply(plan: CardPlan, company: Company, reasons: dict[str, BlockingReason])
             actions.set_approver(task=task, approver=users[step.user], actor=actor, at=at)
         elif step.action == "status":
             reason = reasons[step.reason] if step.reason else None
+            if task.status == Status.ON_APPROVAL and step.status != Status.CANCELLED:
+                # The approver's decision moves it on (then, if planned, on to the status).
+                actions.decide(task=task, decision=actions.APPROVE, actor=actor, at=at)
+                if task.status == step.status:
+                    continue
             actions.change_status(
                 task=task, to=step.status, blocking_reason=reason, note=step.text,
                 actor=actor, at=at,

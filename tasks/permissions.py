@@ -117,7 +117,11 @@ def may_work_cards(user: AbstractBaseUser) -> bool:
 
 
 def can_comment(user: AbstractBaseUser, task: Task) -> bool:
-    return can_work(user, task)
+    """Comment: whoever works the card, and anyone who may work cards and can see this one
+    (its creator, a manager of another team asking about it). Observers only read."""
+    if can_work(user, task):
+        return True
+    return user.has_perm("tasks.work_task") and can_view(user, task)
 
 
 def can_assign(user: AbstractBaseUser, task: Task) -> bool:

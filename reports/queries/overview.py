@@ -14,7 +14,7 @@ from reports.db import Percentile, nth_values
 from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.queries.common import OUTCOME, card_facts, cards_in, daily_volume
-from sla.models import SlaEvent, SlaTimer, TimerKind, TimerState
+from sla.models import CARD_TIMER_KINDS, SlaEvent, SlaTimer, TimerKind, TimerState
 from tasks.models import Priority, Task
 
 KIND_PREFIX = {TimerKind.RESPONSE: "response", TimerKind.RESOLUTION: "resolution"}
@@ -77,7 +77,7 @@ def on_time_live(scope: Scope) -> Figure:
 def _on_time_figure(total: int, grouped: dict) -> Figure:
     rows = []
     if total:
-        for kind in TimerKind:
+        for kind in CARD_TIMER_KINDS:
             g = grouped.get(kind, {})
             met, missed = g.get("met", 0), g.get("missed", 0)
             rows.append(

@@ -22,6 +22,7 @@ from sla.models.events import (
     SlaEvent,
 )
 from sla.models.policy import (
+    CARD_TIMER_KINDS,
     MAX_MINUTES_AFTER_BREACH,
     MAX_TARGET,
     MIN_TARGET,
@@ -44,6 +45,7 @@ from sla.models.timer import (
 
 __all__ = [
     "BAND_COLUMNS",
+    "CARD_TIMER_KINDS",
     "MAX_MINUTES_AFTER_BREACH",
     "MAX_TARGET",
     "MIN_TARGET",

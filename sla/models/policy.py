@@ -201,6 +201,10 @@ class TimerKind(models.TextChoices):
     APPROVAL = "approval", "Time to decision"
 
 
+# The timers a card starts with when a policy first matches it (approval timers start when
+# a decision is asked).
+CARD_TIMER_KINDS = (TimerKind.RESPONSE, TimerKind.RESOLUTION)
+
 # The target of each kind of timer, by field of SlaTarget.
 TARGET_FIELD_OF = {
     TimerKind.RESPONSE: "response_target",

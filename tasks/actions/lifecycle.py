@@ -80,8 +80,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def allowed_transitions(task: Task) -> list[Status]:
-    """Statuses the card may move to next, in workflow order."""
+    """Statuses the card may be moved to next by `change_status`, in workflow order. A card
+    on approval moves on by a decision (`tasks.actions.decide`); it may only be cancelled."""
     allowed = TRANSITIONS[Status(task.status)]
+    if task.status == Status.ON_APPROVAL:
+        allowed = allowed & {Status.CANCELLED}
     return [s for s in Status if s in allowed]
 
 
@@ -196,12 +199,14 @@ def change_status(
     at = at or timezone.now()
     note = clean_text(note, what="Note", max_length=NOTE_MAX_LENGTH)
     lock_task(task, expected_version=expected_version)
-    if task.status == Status.ON_APPROVAL and to not in (Status.CANCELLED, Status.ON_APPROVAL):
+    # Moves outside the table are refused by `move`, with its message.
+    allowed = TRANSITIONS[Status(task.status)]
+    if task.status == Status.ON_APPROVAL and to in allowed and to != Status.CANCELLED:
         raise WorkflowError(
             "A card on approval moves on by a decision: its approver approves or rejects it."
         )
     events: list[TaskEvent] = []
-    if to == Status.ON_APPROVAL and task.status != Status.ON_APPROVAL:
+    if to == Status.ON_APPROVAL and to in allowed:
         events += approver_for_sending(task, approver, actor=actor, at=at)
     elif approver is not None:
         raise WorkflowError("An approver is named only when sending the card for approval.")

@@ -177,7 +177,7 @@ def _history(team, support, support_team, request_type, manager, performer) -> d
     actions.set_approver(task=g, approver=manager, actor=p, at=berlin(*WED, 9))
     _move(g, IP, berlin(*WED, 9, 40), p)
     _move(g, Status.ON_APPROVAL, berlin(*WED, 11), p)
-    _move(g, IP, berlin(*THU, 10), manager)
+    actions.decide(task=g, decision=actions.APPROVE, actor=manager, at=berlin(*THU, 10))
     actions.change_team(task=g, team=team, actor=p, at=berlin(*THU, 11))
     _move(g, Status.DONE, berlin(*THU, 14), p)
 

@@ -109,9 +109,12 @@ def _many_cards(world) -> None:
             title=f"bulk {i}", request_type=support, priority=Priority.NORMAL, actor=manager,
             owner=owner, team=team, related_object=client, at=berlin(*MON, 9),
         )  # fmt: skip
-        actions.set_approver(task=card, approver=owner, actor=manager, at=berlin(*MON, 9))
+        approver = WorkerFactory(username=f"approver{i}")
+        approver.user_permissions.add(Permission.objects.get(codename="approve_task"))
+        actions.set_approver(task=card, approver=approver, actor=manager, at=berlin(*MON, 9))
         actions.change_status(task=card, to=Status.ON_APPROVAL, actor=owner, at=berlin(*MON, 10))
         actions.change_team(task=card, team=support_team, actor=manager, at=berlin(*MON, 11))
+        actions.decide(task=card, decision=actions.APPROVE, actor=approver, at=berlin(*TUE, 11))
         actions.change_status(task=card, to=Status.DONE, actor=owner, at=berlin(*TUE, 12))
     rollup.refresh()
 

@@ -162,3 +162,14 @@ def test_following_a_card(card, observer, performer):
     actions.unfollow(task=card, user=observer)
     assert not card.watches.exists()
     assert card.version == card.__class__.objects.get(pk=card.pk).version  # not a change
+
+
+def test_anyone_who_may_work_cards_and_sees_one_may_comment(
+    dispatcher, performer, other_performer, observer, outsider, request_type
+):
+    # Pete is in the card's team but neither owns nor performs it; Otto is in another team.
+    task = make_task(actor=dispatcher, owner=performer, request_type=request_type)
+    assert permissions.can_comment(other_performer, task)
+    assert not permissions.can_work(other_performer, task)
+    assert not permissions.can_comment(observer, task)  # observers read
+    assert not permissions.can_comment(outsider, task)  # cannot see it

@@ -401,7 +401,7 @@ def _work_cards(tasks: list[Task], reasons: list[BlockingReason], **context) -> 
         (Status.ASSIGNED, ["in_progress", "waiting", "done"]),
         (Status.IN_PROGRESS, ["waiting", "done"]),
         (Status.WAITING, ["in_progress", "done"]),
-        (Status.ON_APPROVAL, ["in_progress", "waiting", "done"]),
+        (Status.ON_APPROVAL, []),  # moved on by a decision (tests/tasks/test_approval.py)
         (Status.DONE, []),
         (Status.CANCELLED, []),
     ],
