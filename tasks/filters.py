@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, F, Q, Subquery, Value
+from django.db import models
+from django.db.models import Case, CharField, F, Q, Subquery, Value, When
+from django.db.models.functions import Lower
 from django.forms.renderers import BaseRenderer
+from django.http import QueryDict
 from django.template import engines
 
 from sla.models import SlaTimer
@@ -27,6 +32,61 @@ SEARCH_MAX_LENGTH = 200
 MAX_ID = 2**63 - 1  # the largest key a column holds; a bigger "id" names nothing
 
 
+def _rank(field: str, choices: type[models.TextChoices]) -> Case:
+    """A choice column in its meaning's order (critical before high; new before done), not
+    alphabetically."""
+    return Case(
+        *(When(**{field: choice}, then=Value(i)) for i, choice in enumerate(choices)),
+        default=Value(len(choices)),
+        output_field=models.IntegerField(),
+    )
+
+
+# The card list's sortable columns (`?sort=priority`, `?sort=-created`): what each orders by.
+# The card's id follows in the same direction, so pages never repeat or skip a card.
+SORT_COLUMNS: dict[str, tuple[str, tuple]] = {
+    "created": ("Created", (F("created_at"),)),
+    "updated": ("Last change", (F("updated_at"),)),
+    "title": ("Card", (Lower("title"),)),
+    "type": ("Type", (Lower("request_type__name"),)),
+    "owner": ("Owner", (Lower("owner__first_name"), Lower("owner__last_name"))),
+    "priority": ("Priority", (_rank("priority", Priority),)),
+    "status": ("Status", (_rank("status", Status),)),
+    "next_step_due": ("Next step due", (F("next_step_due"),)),
+}
+SORT_CHOICES = [
+    choice
+    for key, (label, _) in SORT_COLUMNS.items()
+    for choice in ((key, f"{label} ↑"), (f"-{key}", f"{label} ↓"))
+]
+
+
+def sort_order(column: str, descending: bool) -> list:
+    """The ORDER BY of a sortable column; empty values (no owner, no due time) last."""
+    exprs = [*SORT_COLUMNS[column][1], F("pk")]
+    return [e.desc(nulls_last=True) if descending else e.asc(nulls_last=True) for e in exprs]
+
+
+@dataclass(frozen=True)
+class SortHeader:
+    """A column heading of the card list: the query string that sorts by it (ascending
+    first, then the other way when it is the current sort) and its `aria-sort`."""
+
+    query: str
+    aria_sort: str  # "ascending", "descending" or "none"
+
+
+def sort_headers(params: QueryDict, current: str | None) -> dict[str, SortHeader]:
+    headers = {}
+    for column in SORT_COLUMNS:
+        query = params.copy()
+        query.pop("page", None)
+        query["sort"] = f"-{column}" if current == column else column
+        state = {column: "ascending", f"-{column}": "descending"}.get(current or "", "none")
+        headers[column] = SortHeader(query.urlencode(), state)
+    return headers
+
+
 class TaskFilter(django_filters.FilterSet):
     # A search longer than any title is not a search: flagged and ignored, not run.
     q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
@@ -43,10 +103,21 @@ class TaskFilter(django_filters.FilterSet):
     )
     blocking_reason = django_filters.ModelChoiceFilter(queryset=BlockingReason.objects.all())
     no_owner = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
+    # Last: it orders what the filters above selected.
+    sort = django_filters.ChoiceFilter(
+        choices=SORT_CHOICES,
+        method="sort_by",
+        label="Sort",
+        error_messages={"invalid_choice": "“%(value)s” is not a column the list sorts by."},
+    )
 
     class Meta:
         model = Task
         fields: list[str] = []
+
+    def sort_by(self, queryset, name, value):
+        column, descending = value.removeprefix("-"), value.startswith("-")
+        return queryset.order_by(*sort_order(column, descending))
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from sla.explain import explain_timers
 from tasks import actions, permissions
-from tasks.filters import TaskFilter
+from tasks.filters import TaskFilter, sort_headers
 from tasks.forms import (
     AssignForm,
     ClassifyForm,
@@ -40,7 +40,13 @@ def task_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": filterset, "page": page, "query": query.urlencode()}
+    sort = filterset.form.cleaned_data.get("sort") if filterset.is_bound else None
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "sort": sort_headers(request.GET, sort),
+    }
     template = "tasks/task_list.html#rows" if request.htmx else "tasks/task_list.html"
     return render(request, template, context)
 

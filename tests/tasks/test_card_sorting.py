@@ -1,0 +1,96 @@
+"""Sorting the card list by its columns (`?sort=`): meaning order for priority and status,
+empty values last, stable pages, headings that say how the list is sorted, bad values
+ignored with a message, the CSV in the same order."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from tasks import actions
+from tasks.models import Priority, Status
+from tests.factories import make_task
+from tests.tasks.bad_input import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cards(manager, performer, other_performer, request_type):
+    made = {}
+    for title, priority, owner in (
+        ("bravo", Priority.LOW, performer),
+        ("Alpha", Priority.CRITICAL, None),
+        ("charlie", Priority.HIGH, other_performer),
+        ("delta", Priority.NORMAL, performer),
+    ):
+        made[title] = make_task(
+            actor=manager, title=title, priority=priority, owner=owner, request_type=request_type
+        )
+    actions.change_status(task=made["delta"], to=Status.IN_PROGRESS, actor=performer)
+    return made
+
+
+def titles(client, **params) -> list[str]:
+    response = client.get(reverse("task_list"), params)
+    assert response.status_code == 200
+    return [t.title for t in response.context["page"]]
+
+
+def test_priority_sorts_by_urgency_not_alphabetically(manager, cards):
+    client = client_for(manager)
+    assert titles(client, sort="priority") == ["Alpha", "charlie", "delta", "bravo"]
+    assert titles(client, sort="-priority") == ["bravo", "delta", "charlie", "Alpha"]
+
+
+def test_status_title_and_owner_sort_with_empty_owners_last(manager, cards):
+    client = client_for(manager)
+    assert titles(client, sort="status")[-1] == "delta"  # in progress after new / assigned
+    assert titles(client, sort="title") == ["Alpha", "bravo", "charlie", "delta"]  # any case
+    by_owner = titles(client, sort="owner")
+    assert by_owner[-1] == "Alpha"  # no owner: last either way
+    assert titles(client, sort="-owner")[-1] == "Alpha"
+    assert by_owner[:2] == ["bravo", "delta"] or by_owner[:2] == ["delta", "bravo"]
+
+
+def test_equal_values_keep_a_stable_order_across_pages(manager, performer, request_type):
+    for n in range(30):
+        make_task(actor=manager, title=f"same {n}", owner=performer, request_type=request_type)
+    client = client_for(manager)
+    first = titles(client, sort="priority")
+    second = titles(client, sort="priority", page=2)
+    assert len(first) == 25 and len(second) == 5
+    assert not set(first) & set(second)
+
+
+def test_the_headings_link_to_their_sort_and_say_the_current_one(manager, cards):
+    client = client_for(manager)
+    page = client.get(reverse("task_list"), {"sort": "priority", "open": "true"}).content.decode()
+    assert 'aria-sort="ascending"><a href="?sort=-priority&amp;open=true">Priority' in page
+    assert 'aria-sort="none"><a href="?sort=title&amp;open=true">Card' in page
+
+
+def test_an_unknown_sort_is_ignored_and_said(manager, cards):
+    client = client_for(manager)
+    response = client.get(reverse("task_list"), {"sort": "password"})
+    assert response.status_code == 200
+    assert "is not a column the list sorts by" in response.content.decode()
+    assert len(response.context["page"]) == 4
+
+
+def test_the_csv_follows_the_sort(manager, cards):
+    response = client_for(manager).get(reverse("task_list_csv"), {"sort": "-priority"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    title = rows[0].index("Title")
+    assert [r[title] for r in rows[1:]] == ["bravo", "delta", "charlie", "Alpha"]
+
+
+def test_sorting_costs_no_extra_query(manager, cards, django_assert_max_num_queries):
+    client = client_for(manager)
+    with django_assert_max_num_queries(13):  # as unsorted (tests/tasks/test_views.py)
+        response = client.get(reverse("task_list"), {"sort": "-owner"})
+    assert response.status_code == 200
