@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config import accounts
 from config.login import LoginView
 from sla.health import health
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("health/", health, name="health"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include(accounts.urlpatterns)),
     path("admin/", admin.site.urls),
     path("", include("sla.urls")),
     path("reports/", include("reports.urls")),
