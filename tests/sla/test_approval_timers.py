@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 
+from sla.explain import explain_timers
 from sla.models import (
     Channel,
     EscalationRule,
@@ -396,3 +398,35 @@ def test_manager_approves_and_the_timer_minutes_are_exact(office_policy, card, p
     (timer,) = approval_timers(task)
     assert (timer.state, timer.consumed) == (TimerState.MET, 37 * M)
     assert timedelta(0) < timer.consumed < timer.target
+
+
+# --------------------------------------------------------------------------- the card page
+
+
+def test_the_card_names_each_time_to_decision_by_its_step_and_sending(
+    office_policy, card, performer, manager, legal, request_type, client
+):
+    chain(request_type, manager, legal)
+    task = card(berlin(*MON, 9))
+    send(task, performer, berlin(*MON, 10))
+    decide(task, "reject", manager, berlin(*MON, 11), reason="Budget is spent")
+    send(task, performer, berlin(*MON, 12))
+    decide(task, "approve", manager, berlin(*MON, 12, 30))
+
+    views = [v for v in explain_timers(task, now=berlin(*MON, 13)) if v.timer.kind == APPROVAL]
+    assert [(v.timer.cycle, v.label, v.timer.state) for v in views] == [
+        (1, "Time to decision — step 1 of 2 (Budget)", TimerState.MET),
+        (2, "Time to decision — step 1 of 2 (Budget), 2nd sending", TimerState.MET),
+        (3, "Time to decision — step 2 of 2 (Legal), 2nd sending", TimerState.RUNNING),
+    ]
+    client.force_login(performer)
+    html = client.get(reverse("task_timers", args=[task.pk])).content.decode()
+    assert "<strong>Time to decision — step 2 of 2 (Legal), 2nd sending</strong>" in html
+    assert "(cycle 3)" not in html  # a round is not a cycle the reader knows
+
+
+def test_a_single_step_is_named_time_to_decision(office_policy, card, performer, manager):
+    task = card(berlin(*MON, 9))
+    send(task, performer, berlin(*MON, 10), approver=manager)
+    (view,) = [v for v in explain_timers(task, now=berlin(*MON, 11)) if v.timer.kind == APPROVAL]
+    assert view.label == "Time to decision"
