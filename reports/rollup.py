@@ -37,6 +37,11 @@ from sla.models import (
 from tasks.models import CLOSED_STATUSES, Status, Task, TaskEvent
 
 BATCH = 500
+# The kinds of clock CardFacts and DailyVolume count per card. The time to decision (one
+# clock per approval step asked) is read from the timers where it is shown (the overview's
+# clock rows, the approver bottlenecks); its updates still count in `timers_seen`, so a
+# moved approval clock does not leave a card's facts looking stale for ever.
+CLOCK_KINDS = CARD_TIMER_KINDS
 # Every writer of the derived tables (the 5-minute refresh, the digest's refresh, an import)
 # takes this lock in its transaction: two refreshes at once would both delete a card's rows
 # and both insert them (a duplicate key). SQLite serialises writers by itself.
@@ -237,8 +242,9 @@ def _refresh_batch(ids: list[int], default_calendar: BusinessCalendar | None, no
     ):
         first_calendar.setdefault(task_id, calendar_id)
         outcome = clocks[task_id]
-        for name in (f"{kind}_clocks", f"{kind}_{STATE_FIELD[state]}"):
-            outcome[name] = outcome.get(name, 0) + 1
+        if kind in CLOCK_KINDS:
+            for name in (f"{kind}_clocks", f"{kind}_{STATE_FIELD[state]}"):
+                outcome[name] = outcome.get(name, 0) + 1
         if kind == TimerKind.RESPONSE and state in (TimerState.MET, TimerState.BREACHED):
             outcome["response_consumed"] = consumed
         seen = outcome.get("timers_seen")
@@ -340,11 +346,11 @@ def _rebuild_span(first: date, last: date) -> None:
             created=Count("pk"),
             **{
                 f"{kind}_cards": Count("pk", filter=Q(**{f"{kind}_clocks__gt": 0}))
-                for kind in CARD_TIMER_KINDS
+                for kind in CLOCK_KINDS
             },
             **{
                 f"{kind}_{state}": Sum(f"{kind}_{state}")
-                for kind in CARD_TIMER_KINDS
+                for kind in CLOCK_KINDS
                 for state in ("met", "missed", "running", "cancelled")
             },
         )

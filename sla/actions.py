@@ -29,11 +29,37 @@ from sla.models import (
 from tasks.models import Status, Task, TaskEvent
 
 # When each kind of timer stops: response once the card is taken into work (or closed
-# directly), resolution once it is done. Cancelling a card cancels both.
+# directly), resolution once it is done, time to decision once the card leaves "on
+# approval" (a decision; or, see `approval_cycle`, once the next step of a chain is asked).
+# Cancelling a card cancels every open timer.
 STOPS_AT = {
     TimerKind.RESPONSE: frozenset({Status.IN_PROGRESS, Status.DONE}),
     TimerKind.RESOLUTION: frozenset({Status.DONE}),
+    TimerKind.APPROVAL: frozenset(s for s in Status if s != Status.ON_APPROVAL),
 }
+# The timers a card gets when it first has an SLA are `CARD_TIMER_KINDS`; the time to
+# decision starts each time a decision is asked instead (`approval_cycle`).
+# The one exception to a policy's pausing statuses: the time to decision measures exactly
+# the wait "on approval", so a policy pausing its clocks on approval does not pause that
+# one. Otherwise it pauses like the others (closed hours and holidays of the calendar, a
+# pausing blocking reason).
+NOT_PAUSED_BY = {TimerKind.APPROVAL: frozenset({Status.ON_APPROVAL})}
+
+
+def pauses(policy: SlaPolicy, kind: str, status: str, task: Task) -> bool:
+    """Whether the card as it is stops this kind of timer under `policy` (NOT_PAUSED_BY)."""
+    if status in NOT_PAUSED_BY.get(TimerKind(kind), ()):
+        return policy.pauses("", task.blocking_reason)
+    return policy.pauses(status, task.blocking_reason)
+
+
+def approval_cycle(task: Task) -> int | None:
+    """The cycle of the time-to-decision timer the card should have open: the decision it
+    waits for (`Task.approval_round`, bumped each time a step is asked), None when it waits
+    for none. An open approval timer of another cycle was asked before: it stops."""
+    if task.status != Status.ON_APPROVAL:
+        return None
+    return max(task.approval_round, 1)
 
 
 class TimerWrites:
@@ -106,7 +132,6 @@ def sync_timers(
         .prefetch_related("policy__rules")
         .order_by("kind", "cycle")
     )
-    latest = {t.kind: t for t in timers}  # ordered by cycle: the last one wins
     status = Status(task.status)
 
     fired = []
@@ -117,22 +142,36 @@ def sync_timers(
     escalation.record(fired, at)
 
     if policy is not None and task.is_open:
-        if not timers:
-            for kind in CARD_TIMER_KINDS:
-                _start_timer(task, kind, policy, cycle=1, at=at)
-        elif (
-            (res := latest.get(TimerKind.RESOLUTION))
-            and res.stopped_at is not None
-            and res.state != TimerState.CANCELLED
-        ):
-            # A reopened card: a new resolution cycle; the finished one stays in history.
-            _start_timer(task, TimerKind.RESOLUTION, policy, cycle=res.cycle + 1, at=at)
+        for kind, cycle in timers_to_start(task, timers):
+            _start_timer(task, kind, policy, cycle=cycle, at=at)
 
     for timer in timers:
         if timer.stopped_at is None:
             _follow(timer, task, status, policy, at)
     escalation.follow_up(fired, at)
     return [t for t in task.timers.all() if t.stopped_at is None]
+
+
+def timers_to_start(task: Task, timers: Sequence[SlaTimer]) -> list[tuple[TimerKind, int]]:
+    """The (kind, cycle) of the timers an open card with a policy starts now, given the ones
+    it has (ordered by kind and cycle): its first ones; a new resolution cycle when it was
+    reopened; a new time to decision when a decision is asked (`approval_cycle`)."""
+    latest = {t.kind: t for t in timers}  # ordered by cycle: the last one wins
+    wanted: list[tuple[TimerKind, int]] = []
+    if not any(t.kind in CARD_TIMER_KINDS for t in timers):
+        wanted += [(kind, 1) for kind in CARD_TIMER_KINDS]
+    elif (
+        (res := latest.get(TimerKind.RESOLUTION))
+        and res.stopped_at is not None
+        and res.state != TimerState.CANCELLED
+    ):
+        # A reopened card: a new resolution cycle; the finished one stays in history.
+        wanted.append((TimerKind.RESOLUTION, res.cycle + 1))
+    cycle = approval_cycle(task)
+    last = latest.get(TimerKind.APPROVAL)
+    if cycle is not None and (last is None or last.cycle < cycle):
+        wanted.append((TimerKind.APPROVAL, cycle))
+    return wanted
 
 
 def _levels(timer: SlaTimer) -> list:
@@ -158,7 +197,7 @@ def _start_timer(
     clock = engine.start(target, at, target_row.warn_after(target))
     # A card may get its first policy while it waits (e.g. its request type changed): then
     # the clock starts paused, exactly as `_follow` would have paused it.
-    paused = policy.pauses(task.status, task.blocking_reason)
+    paused = pauses(policy, kind, task.status, task)
     if paused:
         clock = engine.pause(calendar, clock, at)
     timer = SlaTimer(
@@ -189,7 +228,7 @@ def _follow(
     calendar = timer.calendar.work_calendar()
     clock = engine.rebase(calendar, timer.clock, at)
 
-    if status == Status.CANCELLED or status in STOPS_AT[TimerKind(timer.kind)]:
+    if _stops(timer, task, status):
         clock = engine.pause(calendar, clock, at)
         writes.end_open_pause(timer, calendar, at)
         timer.consumed, timer.running_since = clock.consumed, None
@@ -209,7 +248,7 @@ def _follow(
         clock, calendar = _retarget(timer, task, policy, clock, calendar, at, writes)
 
     governing = policy or timer.policy
-    pausing = governing.pauses(status, task.blocking_reason)
+    pausing = pauses(governing, timer.kind, status, task)
     if pausing and clock.running:
         clock = engine.pause(calendar, clock, at)
         writes.open_pause(timer, task, status, at)
@@ -228,6 +267,14 @@ def _follow(
         writes.end_open_pause(timer, calendar, at)
     _store(timer, clock, calendar, at)
     writes.save(timer)
+
+
+def _stops(timer: SlaTimer, task: Task, status: Status) -> bool:
+    """Whether the open timer stops now (STOPS_AT; cancelled; a time to decision whose
+    decision is no longer the one asked)."""
+    if status == Status.CANCELLED or status in STOPS_AT[TimerKind(timer.kind)]:
+        return True
+    return timer.kind == TimerKind.APPROVAL and timer.cycle != approval_cycle(task)
 
 
 def _retarget(timer, task, policy, clock, calendar, at, writes=DATABASE):

@@ -198,6 +198,12 @@ class SlaTargetForm(forms.ModelForm):
     resolution_target = BusinessDurationField(
         label="Resolution target", required=False, validators=[validate_target]
     )
+    approval_target = BusinessDurationField(
+        label="Time to decision",
+        required=False,
+        validators=[validate_target],
+        help_text="Business time an approver has for each approval step, e.g. 4h or 1d.",
+    )
     warn_lead = BusinessDurationField(
         label="Warn this long before",
         required=False,
@@ -210,6 +216,7 @@ class SlaTargetForm(forms.ModelForm):
             "priority",
             "response_target",
             "resolution_target",
+            "approval_target",
             "warn_pct",
             "warn_lead",
         ]

@@ -62,7 +62,17 @@ class PolicySpec:
     calendar: str
     targets: Targets
     is_default: bool = False
+    approvals: dict[Priority, timedelta] | None = None  # time to decision per priority
 
+
+# Time to decision of each approval step under the default policy (the demo's chained
+# request type, "Discount approval", falls to it). A day is 24 working hours (sla.durations).
+DECISION_TARGETS = {
+    Priority.CRITICAL: 2 * _H,
+    Priority.HIGH: 4 * _H,
+    Priority.NORMAL: 24 * _H,
+    Priority.LOW: 48 * _H,
+}
 
 POLICIES = (
     PolicySpec(
@@ -81,7 +91,8 @@ POLICIES = (
         "Contract review", 30, "Contract review", BERLIN_OFFICE, _every_priority(4 * _H, 24 * _H)
     ),
     PolicySpec(
-        "Default", 1000, None, BERLIN_OFFICE, _every_priority(8 * _H, 40 * _H), is_default=True
+        "Default", 1000, None, BERLIN_OFFICE, _every_priority(8 * _H, 40 * _H), is_default=True,
+        approvals=DECISION_TARGETS,
     ),
 )  # fmt: skip
 
@@ -141,6 +152,7 @@ def ensure_demo_sla_config(*, today: date | None = None) -> dict[str, SlaPolicy]
                 defaults={
                     "response_target": response,
                     "resolution_target": resolution,
+                    "approval_target": (spec.approvals or {}).get(priority),
                     "warn_pct": WARN_PCT,
                     "warn_lead": None,
                 },

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from sla.models import Holiday, SlaPause, SlaTimer, TimerState, Weekday
-from tasks.models import Task
+from sla.models import Holiday, SlaPause, SlaTimer, TimerKind, TimerState, Weekday
+from tasks.models import Status, Task, TaskEvent
 
 
 @dataclass
@@ -26,6 +26,8 @@ class TimerView:
     at_risk: bool
     calendar_summary: str
     holidays_skipped: list[Holiday] = field(default_factory=list)
+    # What the clock measures, e.g. "Resolution" or "Time to decision — step 1 of 2 (Budget)".
+    label: str = ""
 
     @property
     def overdue(self) -> bool:
@@ -73,6 +75,7 @@ def explain_timers(task: Task, now: datetime | None = None) -> list[TimerView]:
     if window:
         calendar_ids = {t.calendar_id for t in timers}
         holidays = list(Holiday.objects.filter(calendar_id__in=calendar_ids, date__range=window))
+    approvals = _approval_labels(task, timers)
     for timer in timers:
         progress = timer.progress(now)
         tz = ZoneInfo(timer.calendar.timezone)
@@ -97,6 +100,9 @@ def explain_timers(task: Task, now: datetime | None = None) -> list[TimerView]:
                     for h in holidays
                     if h.calendar_id == timer.calendar_id and start_day <= h.date <= end_day
                 ],
+                label=approvals.get(timer.cycle, "")
+                if timer.kind == TimerKind.APPROVAL
+                else timer.get_kind_display(),
             )
         )
     return views
@@ -108,3 +114,56 @@ def _holiday_window(timers: list[SlaTimer], now: datetime) -> tuple[date, date] 
     first = min(t.started_at for t in timers)
     last = max([now] + [t.stopped_at or t.due_at or now for t in timers])
     return (first - timedelta(days=1)).date(), (last + timedelta(days=1)).date()
+
+
+def _approval_labels(task: Task, timers: list[SlaTimer]) -> dict[int, str]:
+    """The label of each time-to-decision clock by cycle: which step of the chain it timed
+    and, when the card was sent more than once, which sending. Cycles are the card's
+    approval rounds (tasks.actions: each sending asks step 1, each approval but the last
+    asks the next step), so they are read back from the card's history in order. Two
+    queries, only for a card that has such clocks."""
+    kind = TimerKind.APPROVAL
+    if not any(t.kind == kind for t in timers):
+        return {}
+    chain = list(
+        task.request_type.approval_steps.order_by("position").values_list("name", flat=True)
+    )
+    Kind = TaskEvent.Kind
+    history = (
+        TaskEvent.objects.filter(
+            task=task, kind__in=[Kind.STATUS_CHANGED, Kind.APPROVED, Kind.REJECTED]
+        )
+        .order_by("at", "pk")
+        .values_list("kind", "new_value")
+    )
+    asked: dict[int, list[int]] = {}  # round → [step, of (0: not known yet), sending]
+    round_ = sending = 0
+    for event_kind, value in history:
+        if event_kind == Kind.STATUS_CHANGED:
+            if value == Status.ON_APPROVAL:
+                round_, sending = round_ + 1, sending + 1
+                asked[round_] = [1, 0, sending]
+        elif round_ in asked and isinstance(value, dict):
+            step, of = int(value.get("step") or 1), int(value.get("of") or 1)
+            asked[round_][:2] = [step, of]
+            if event_kind == Kind.APPROVED and step < of:
+                round_ += 1
+                asked[round_] = [step + 1, of, sending]
+    labels = {}
+    for cycle, (step, of, sent) in asked.items():
+        of = of or max(len(chain), 1)
+        parts = []
+        if of > 1:
+            name = f" ({chain[step - 1]})" if step <= len(chain) else ""
+            parts.append(f"step {step} of {of}{name}")
+        if sent > 1:
+            parts.append(f"{_ordinal(sent)} sending")
+        labels[cycle] = " — ".join([kind.label, ", ".join(parts)]) if parts else kind.label
+    for timer in timers:
+        labels.setdefault(timer.cycle, kind.label)
+    return labels
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

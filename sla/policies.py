@@ -83,14 +83,17 @@ def set_targets(
     priority: str,
     response: timedelta | _Keep | None = KEEP,
     resolution: timedelta | _Keep | None = KEEP,
+    approval: timedelta | _Keep | None = KEEP,
     warn_pct: int | _Keep | None = KEEP,
     warn_lead: timedelta | _Keep | None = KEEP,
     actor: Actor,
 ) -> SlaTarget:
     """Create or change the policy's target for `priority`; a value left out (KEEP) stays
-    as stored, None clears it. Validated by `SlaTarget.clean`, the one rule for targets
-    whoever sets them (each within MIN_TARGET..MAX_TARGET by `validate_target`, resolution
-    not shorter than response, the warning before the deadline): raises ValidationError with
+    as stored, None clears it. `approval` is the time to decision of each approval step
+    (optional: a response or resolution target is still needed). Validated by
+    `SlaTarget.clean`, the one rule for targets whoever sets them (each within
+    MIN_TARGET..MAX_TARGET by `validate_target`, resolution not shorter than response, the
+    warning before the deadline): raises ValidationError with
     the reason, which the admin and the calibration page show, or PermissionError. Nothing
     is written when it raises. When anything changed, the running
     timers under the policy are re-targeted after commit (`queue_policy_recompute`)."""
@@ -104,6 +107,7 @@ def set_targets(
     values = {
         "response_target": response,
         "resolution_target": resolution,
+        "approval_target": approval,
         "warn_pct": warn_pct,
         "warn_lead": warn_lead,
     }

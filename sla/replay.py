@@ -7,6 +7,13 @@ memory (`_Kept`) and inserted once per batch: timers, their pauses and re-target
 SlaEvents of the thresholds crossed on the way, stamped as `escalation.record` stamps them
 (`recorded_at` = the step's time). Past thresholds announce nothing: the events are written
 as under `escalation.replaying_history()` (no notifications, no follow-up).
+
+Time to decision: a step records the card's status only, not its approval round, so the
+round is derived from the history — each entry into "on approval" asks one decision (a new
+cycle), as `change_status` does. A chain's later steps are asked without a status change
+(`tasks.actions.decide`), which a past card's moves cannot express; a past card's wait on
+approval is therefore one cycle per sending. (Importers today bring in-progress and done
+moves only, and `record_past_cards` refuses "on approval" without an approver.)
 """
 
 from __future__ import annotations
@@ -16,17 +23,17 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sla import bulk, escalation
-from sla.actions import TimerWrites, _follow, _levels, _start_timer, active_policies, match_policy
-from sla.calendar import WorkCalendar
-from sla.models import (
-    CARD_TIMER_KINDS,
-    SlaEvent,
-    SlaPause,
-    SlaRetarget,
-    SlaTimer,
-    TimerKind,
-    TimerState,
+from sla.actions import (
+    TimerWrites,
+    _follow,
+    _levels,
+    _start_timer,
+    active_policies,
+    match_policy,
+    timers_to_start,
 )
+from sla.calendar import WorkCalendar
+from sla.models import SlaEvent, SlaPause, SlaRetarget, SlaTimer
 from tasks.actions import PastCard
 from tasks.models import Status, Task
 
@@ -72,10 +79,15 @@ def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
     for card in cards:
         policy = match_policy(card.task, policies)
         timers: list[SlaTimer] = []
+        rounds, before = 0, None
         for step in card.steps:
+            if step.status == Status.ON_APPROVAL and before != Status.ON_APPROVAL:
+                rounds += 1  # sent for approval: a decision is asked (see the docstring)
+            before = step.status
             # The card as `sync_timers` saw it after this change.
             task = copy.copy(card.task)
             task.status, task.first_response_at = step.status, step.first_response_at
+            task.approval_round = rounds
             at = step.at
             for timer in timers:
                 if timer.stopped_at is None:
@@ -83,21 +95,10 @@ def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
                         fired_rows.append((timer, fired, at))
             started: list[SlaTimer | None] = []
             if policy is not None and task.is_open:
-                resolution = [t for t in timers if t.kind == TimerKind.RESOLUTION]
-                if not timers:
-                    started = [
-                        _start_timer(task, kind, policy, cycle=1, at=at, writes=kept)
-                        for kind in CARD_TIMER_KINDS
-                    ]
-                elif (
-                    resolution
-                    and (last := resolution[-1]).stopped_at is not None
-                    and last.state != TimerState.CANCELLED
-                ):
-                    started = [
-                        _start_timer(task, TimerKind.RESOLUTION, policy,
-                                     cycle=last.cycle + 1, at=at, writes=kept)
-                    ]  # fmt: skip
+                started = [
+                    _start_timer(task, kind, policy, cycle=cycle, at=at, writes=kept)
+                    for kind, cycle in timers_to_start(task, timers)
+                ]
             for timer in timers:
                 if timer.stopped_at is None:
                     _follow(timer, task, Status(task.status), policy, at, kept)

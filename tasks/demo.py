@@ -35,6 +35,7 @@ from tasks.demo_data import (  # noqa: F401 (re-exported: seed_demo reads them h
     PEOPLE,
     POSITIONS,
     PRODUCTS,
+    REJECT_NOTES,
     REOPEN_NOTES,
     REQUEST_TYPES,
     SITES,
@@ -45,7 +46,15 @@ from tasks.demo_data import (  # noqa: F401 (re-exported: seed_demo reads them h
     RequestTypeSpec,
     related_specs,
 )
-from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
+from tasks.models import (
+    ApprovalStep,
+    BlockingReason,
+    Priority,
+    RelatedObject,
+    RequestType,
+    Status,
+    Team,
+)
 
 Kind = RelatedObject.Kind
 
@@ -65,7 +74,8 @@ class SlaProfile:
 
 @dataclass
 class Step:
-    action: str  # assign | performers | approver | status | priority | next_step | comment
+    # assign | performers | approver | status | decide | priority | next_step | comment
+    action: str
     actor: str
     offset: int  # open minutes of the card's calendar since the card was created
     user: str = ""  # owner or approver
@@ -75,6 +85,7 @@ class Step:
     text: str = ""
     priority: str = ""
     due_after: int = 0  # next step due: open minutes after the step
+    decision: str = ""  # approve | reject (the reason in `text`)
     at: datetime | None = None
     due: datetime | None = None
 
@@ -100,10 +111,16 @@ class CardPlan:
 
 
 # Fates and their weights; the first cards take each fate once so every status appears.
+# The approval fates (weight 0: only those first cards) are cards of the request type with
+# an approval chain: waiting for its first step; rejected and sent again; approved by
+# every step, then done.
+APPROVAL_FATES = ("approval_waiting", "approval_resubmitted", "approval_approved")
 FATES = {
     "new": 4, "assigned": 6, "in_progress": 10, "waiting": 7, "on_approval": 4,
     "reopened_open": 1, "done": 45, "done_late": 12, "cancelled": 6, "reopened_done": 2,
+    **dict.fromkeys(APPROVAL_FATES, 0),
 }  # fmt: skip
+CHAINED = next(t for t in REQUEST_TYPES if t.approval_chain)
 HISTORY = timedelta(weeks=6)
 
 
@@ -135,6 +152,7 @@ class _Card:
         self.offset = 0
         self.cycle_start = 0  # offset where the current resolution cycle began
         self.paused = 0  # open minutes spent paused in this cycle
+        self.asked = 0  # approval steps decided since the card was last sent
         plan.final_priority, plan.final_owner = plan.priority, plan.owner
         plan.status = Status.ASSIGNED if plan.owner else Status.NEW
 
@@ -202,10 +220,21 @@ class _Card:
         self.push(gap, "approver", self.plan.final_owner, user=self.manager)
         self.status(Status.ON_APPROVAL, self.rng.randint(1, 15))
 
+    def decide(self, decision: str, approver: str, gap: float, text: str = "") -> None:
+        """The approver decides the step asked (tasks.actions.decide): rejecting, or
+        approving the last step, sends the card back to work."""
+        self.push(gap, "decide", approver, decision=decision, text=text)
+        self.asked += 1
+        if decision == "reject" or self.asked >= max(len(self.spec.approval_chain), 1):
+            self.plan.status, self.asked = Status.IN_PROGRESS, 0
+
     def finish(self, late: bool) -> None:
         goal = self.rng.uniform(1.05, 2.2) if late else self.rng.uniform(0.3, 0.95)
-        actor = self.manager if self.plan.status == Status.ON_APPROVAL else ""
-        self.status(Status.DONE, goal * self.minutes(1) - self.consumed(), actor=actor)
+        gap = goal * self.minutes(1) - self.consumed()
+        if self.plan.status == Status.ON_APPROVAL:  # its approver approves it first
+            self.decide("approve", self.manager, gap)
+            gap = 1
+        self.status(Status.DONE, gap)
 
     def idle_until(self, fraction: float, which: int) -> None:
         """An open card: make it `fraction` of its response (0) / resolution (1) target old."""
@@ -235,6 +264,8 @@ def _live(card: _Card, fate: str, reasons: Sequence[tuple[str, bool]], counter: 
         return card.idle_until(now_fraction, 0)
     card.start_work(late_response)
     card.chatter()
+    if fate in APPROVAL_FATES:
+        return _decided(card, fate, now_fraction)
     if fate == "waiting":  # every blocking reason in turn, so each one shows up
         reason, pauses = reasons[counter[0] % len(reasons)]
         counter[0] += 1
@@ -270,6 +301,25 @@ def _live(card: _Card, fate: str, reasons: Sequence[tuple[str, bool]], counter: 
     return None
 
 
+def _decided(card: _Card, fate: str, now_fraction: float) -> None:
+    """A card of the chained request type through its approval steps (see APPROVAL_FATES);
+    each step asked goes to its default approver."""
+    rng, chain = card.rng, card.spec.approval_chain
+
+    def pace() -> float:
+        return rng.uniform(0.03, 0.2) * card.minutes(1)
+
+    card.status(Status.ON_APPROVAL, pace())
+    if fate == "approval_resubmitted":
+        card.decide("reject", chain[0][1], pace(), text=rng.choice(REJECT_NOTES))
+        card.status(Status.ON_APPROVAL, pace(), text="Smaller discount, with a volume commitment.")
+    elif fate == "approval_approved":
+        for _, approver in chain:
+            card.decide("approve", approver, pace())
+        return card.finish(late=False)
+    return card.idle_until(now_fraction, 1)
+
+
 def plan_cards(
     *,
     rng: random.Random,
@@ -298,6 +348,7 @@ def plan_cards(
     for i in range(count):
         spec = rng.choices(REQUEST_TYPES, [t.weight for t in REQUEST_TYPES])[0]
         fate = fates[i] if i < len(fates) else rng.choices(fates, fate_weights)[0]
+        spec = CHAINED if fate in APPROVAL_FATES else spec
         priority = rng.choices(list(Priority), spec.priorities)[0]
         related = rng.choice(pools[spec.name])
         title = rng.choice(spec.titles).format(
@@ -423,6 +474,12 @@ def ensure_company() -> Company:
             request_type.default_team = teams[spec.team]
             request_type.save(update_fields=["default_team"])
         request_types[spec.name] = request_type
+        for position, (name, approver) in enumerate(spec.approval_chain, 1):
+            ApprovalStep.objects.update_or_create(
+                request_type=request_type,
+                position=position,
+                defaults={"name": name, "approver": users[approver]},
+            )
 
     related = {(o.kind, o.name): o for o in RelatedObject.objects.all()}
     for spec in related_specs():  # clients come before what hangs under them
@@ -483,6 +540,8 @@ def _apply(plan: CardPlan, company: Company, reasons: dict[str, BlockingReason])
                 task=task, to=step.status, blocking_reason=reason, note=step.text,
                 actor=actor, at=at,
             )  # fmt: skip
+        elif step.action == "decide":
+            actions.decide(task=task, decision=step.decision, actor=actor, reason=step.text, at=at)
         elif step.action == "priority":
             actions.change_priority(task=task, priority=step.priority, actor=actor, at=at)
         elif step.action == "next_step":

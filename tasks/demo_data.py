@@ -65,6 +65,8 @@ class RequestTypeSpec:
     titles: tuple[str, ...]
     next_steps: tuple[str, ...]
     comments: tuple[str, ...]
+    # Its approval chain as data (tasks.models.ApprovalStep): (step name, approver username).
+    approval_chain: tuple[tuple[str, str], ...] = ()
 
 
 REQUEST_TYPES = (
@@ -122,7 +124,19 @@ REQUEST_TYPES = (
         ("Strong CV, relevant experience.", "Salary expectations above the band.",
          "Candidate is available from March."),
     ),
+    # Never drawn at random (weight 0, last, so the draws of the others stay as they were):
+    # the approval fates of tasks.demo plan its cards, decided step by step.
+    RequestTypeSpec(
+        "Discount approval", "Sales", 0, Kind.DEAL, (5, 25, 55, 15), ("Sales",),
+        ("{client}: {n} % discount on {detail}", "Special price for {client}: {detail}"),
+        ("Prepare the margin calculation", "Send the signed offer"),
+        ("Margin stays above 30 % with this discount.",
+         "They have a cheaper offer from a competitor."),
+        approval_chain=(("Budget", "manager"), ("Legal", "henrik.larsen")),
+    ),
 )  # fmt: skip
+REJECT_NOTES = ("Discount above 15 % needs a volume commitment.",
+                "Budget for this quarter is spent: ask again with a smaller discount.")  # fmt: skip
 
 CLIENTS = (
     "Nordwind Logistics GmbH", "Brightwater Foods", "Kessler & Partner", "Alpenglück Hotels",

@@ -1,4 +1,5 @@
-"""The flow page: time per stage, after hand-offs, waiting by approver and by department.
+"""The flow page: time per stage, after hand-offs, waiting by approver and by department,
+and each approver's time to decision.
 
 flow() gives the four figures from one grouped pass over the period's stretches (counts,
 sums and cards, additive across the groups: the cards are counted as each card's first
@@ -7,6 +8,9 @@ figure, one query reading each group's 90th percentile from the top of an index 
 business-time order. With a team filter (a stretch's team, which the previous_* columns
 do not follow) it computes them as the *_live functions do: each figure one GROUP BY with
 COUNT(DISTINCT) and percentile_disc, over a twelfth of the rows.
+
+The time to decision (`decisions_by_approver`) is read from the decisions themselves and
+their stopped time-to-decision clocks, in two queries whatever the period.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ from datetime import timedelta
 from functools import reduce
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, OuterRef, Q, Subquery, Sum
 
+from reports import metrics
 from reports.db import Percentile, grouped_with_names, nth_values
 from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.models import StageInterval
-from reports.queries.common import NAME_LIMIT, STATUS_LABEL, label_of, person_name
+from reports.queries.common import NAME_LIMIT, OUTCOME, STATUS_LABEL, label_of, person_name
 from reports.rollup import WAITING  # the statuses its previous_waiting_in_team follows
-from tasks.models import Status, Team
+from sla.models import SlaTimer, TimerKind, TimerState
+from tasks.models import Status, Task, TaskEvent, Team
 
 
 def _stages(scope: Scope):
@@ -157,6 +163,7 @@ def flow(scope: Scope) -> list[Figure]:
         _departments_figure(
             [{"team__name": k, **stats("departments", k)} for k in shown["departments"]]
         ),
+        decisions_by_approver(scope),
     ]
 
 
@@ -199,6 +206,7 @@ def flow_live(scope: Scope) -> list[Figure]:
         handoffs_live(scope),
         approver_wait_live(scope),
         department_wait_live(scope),
+        decisions_by_approver(scope),
     ]
 
 
@@ -321,4 +329,102 @@ def _departments_figure(rows: list[dict]) -> Figure:
         [{"team": label_of(r["team__name"], "no team"), **r} for r in rows],
         Chart("bar", "team", ("total",), horizontal=True),
         empty="No card waited in this period.",
+    )
+
+
+DECISIONS = (TaskEvent.Kind.APPROVED, TaskEvent.Kind.REJECTED)
+DECIDER = ("actor_id", "actor__first_name", "actor__last_name", "actor__username")
+ASKED = ("approver_id", "approver__first_name", "approver__last_name", "approver__username")
+
+
+def decisions_by_approver(scope: Scope) -> Figure:
+    """Per approver: decisions made in the period (approved, rejected; by whoever decided,
+    the approver or the team's manager), the business time they took (median, 90th
+    percentile; from the time-to-decision clock each decision stopped: decisions under a
+    policy without that target are counted, not timed), the share decided within target,
+    those breached, and the cards waiting for the approver now. Two queries: the decisions
+    with their clocks (each decision stops its card's open clock at its own instant), and
+    the cards on approval now."""
+    clock = SlaTimer.objects.filter(
+        task_id=OuterRef("task_id"),
+        kind=TimerKind.APPROVAL,
+        stopped_at=OuterRef("at"),
+        state__in=OUTCOME,
+    ).order_by()
+    decided = (
+        TaskEvent.objects.filter(scope.cards("task__"), scope.during("at"), kind__in=DECISIONS)
+        .annotate(
+            took=Subquery(clock.values("consumed")[:1]),
+            outcome=Subquery(clock.values("state")[:1]),
+        )
+        .values(*DECIDER)
+        .annotate(
+            decisions=Count("pk"),
+            approved=Count("pk", filter=Q(kind=TaskEvent.Kind.APPROVED)),
+            rejected=Count("pk", filter=Q(kind=TaskEvent.Kind.REJECTED)),
+            p50=Percentile("took", 0.5),
+            p90=Percentile("took", 0.9),
+            within=Count("pk", filter=Q(outcome=TimerState.MET)),
+            breached=Count("pk", filter=Q(outcome=TimerState.BREACHED)),
+        )
+        .order_by()
+    )
+    waiting = (
+        Task.objects.filter(scope.cards(), status=Status.ON_APPROVAL)
+        .values(*ASKED)
+        .annotate(waiting=Count("pk"))
+        .order_by()
+    )
+    people: dict = {}
+    for r in decided:
+        people[r["actor_id"]] = {"name": _name(r, "actor"), "waiting": 0, **r}
+    for r in waiting:
+        row = people.setdefault(
+            r["approver_id"],
+            {"name": _name(r, "approver"), "decisions": 0, "approved": 0, "rejected": 0,
+             "p50": None, "p90": None, "within": 0, "breached": 0},
+        )  # fmt: skip
+        row["waiting"] = r["waiting"]
+    ordered = sorted(
+        people.values(), key=lambda r: (-r["decisions"], -r["waiting"], r["name"] or "")
+    )
+    return _decisions_figure(ordered[:NAME_LIMIT])
+
+
+def _name(row: dict, who: str) -> str | None:
+    return person_name(row[f"{who}__first_name"], row[f"{who}__last_name"], row[f"{who}__username"])
+
+
+def _decisions_figure(rows: list[dict]) -> Figure:
+    return Figure(
+        "decisions",
+        "Time to decision, by approver",
+        [
+            Column("approver", "Approver", Kind.TEXT),
+            Column("decisions", "Decisions"),
+            Column("approved", "Approved"),
+            Column("rejected", "Rejected"),
+            Column("p50", "Median time to decision", Kind.DURATION),
+            Column("p90", "90th percentile", Kind.DURATION),
+            Column("share", "Within target", Kind.SHARE),
+            Column("breached", "Breached"),
+            Column("waiting", "Waiting now"),
+        ],
+        [
+            {
+                "approver": label_of(r["name"], "no approver"),
+                **{k: r[k] for k in ("decisions", "approved", "rejected", "p50", "p90")},
+                "share": metrics.rate(r["within"], r["within"] + r["breached"]),
+                "breached": r["breached"],
+                "waiting": r["waiting"],
+            }
+            for r in rows
+        ],
+        Chart("bar", "approver", ("p50", "p90"), horizontal=True),
+        note="Decisions made in the period by the person who decided (the approver or the "
+        "team's manager); business time from the step being asked to the decision, on the "
+        "card's calendar. A decision under a policy without a time to decision is counted, "
+        "not timed. Waiting now: cards on approval with this approver today, whatever the "
+        "period.",
+        empty="No approval decided or waiting in this period.",
     )

@@ -14,10 +14,14 @@ from reports.db import Percentile, nth_values
 from reports.figures import Chart, Column, Figure, Kind
 from reports.filters import Scope
 from reports.queries.common import OUTCOME, card_facts, cards_in, daily_volume
-from sla.models import CARD_TIMER_KINDS, SlaEvent, SlaTimer, TimerKind, TimerState
+from sla.models import SlaEvent, SlaTimer, TimerKind, TimerState
 from tasks.models import Priority, Task
 
+# The kinds counted in the rollup (reports.rollup.CLOCK_KINDS), by column prefix.
 KIND_PREFIX = {TimerKind.RESPONSE: "response", TimerKind.RESOLUTION: "resolution"}
+# Kinds with no rollup columns, read from the timers (one grouped query): the time to
+# decision's row appears when some card created in the period had one.
+LIVE_KINDS = tuple(k for k in TimerKind if k not in KIND_PREFIX)
 STATES = ("met", "missed", "running", "cancelled")
 
 
@@ -52,15 +56,22 @@ def on_time(scope: Scope) -> Figure:
         }
         for kind, k in KIND_PREFIX.items()
     }
-    return _on_time_figure(total, grouped)
+    return _on_time_figure(total, grouped | _outcomes(scope, LIVE_KINDS))
 
 
 def on_time_live(scope: Scope) -> Figure:
     """on_time from the cards and their timers (what the rollup must agree with)."""
-    total = cards_in(scope).count()
-    grouped = {
+    return _on_time_figure(cards_in(scope).count(), _outcomes(scope, tuple(TimerKind)))
+
+
+def _outcomes(scope: Scope, kinds: tuple[TimerKind, ...]) -> dict:
+    """Per kind of timer of the cards created in the period: met, missed, running,
+    cancelled clocks and the cards that have one (one grouped query)."""
+    return {
         row["kind"]: row
-        for row in SlaTimer.objects.filter(scope.cards("task__"), scope.during("task__created_at"))
+        for row in SlaTimer.objects.filter(
+            scope.cards("task__"), scope.during("task__created_at"), kind__in=kinds
+        )
         .values("kind")
         .annotate(
             met=Count("pk", filter=Q(state=TimerState.MET)),
@@ -71,13 +82,14 @@ def on_time_live(scope: Scope) -> Figure:
         )
         .order_by()
     }
-    return _on_time_figure(total, grouped)
 
 
 def _on_time_figure(total: int, grouped: dict) -> Figure:
     rows = []
     if total:
-        for kind in CARD_TIMER_KINDS:
+        for kind in TimerKind:
+            if kind in LIVE_KINDS and kind not in grouped:
+                continue  # no card of the period had this clock: no row of zeros
             g = grouped.get(kind, {})
             met, missed = g.get("met", 0), g.get("missed", 0)
             rows.append(
@@ -107,7 +119,8 @@ def _on_time_figure(total: int, grouped: dict) -> Figure:
         ],
         rows,
         Chart("bar", "kind", ("met", "missed", "running", "no_sla"), stacked=True),
-        note="Counted per clock (a reopened card's new resolution cycle counts again). "
+        note="Counted per clock (a reopened card's new resolution cycle counts again; "
+        "the time to decision counts each approval step asked). "
         "Share met = met ÷ (met + missed); cards without an SLA are counted separately.",
     )
 

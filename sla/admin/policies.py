@@ -250,6 +250,7 @@ def save_targets(formset, *, policy: SlaPolicy, actor) -> None:
             priority=data["priority"],
             response=data["response_target"],
             resolution=data["resolution_target"],
+            approval=data["approval_target"],
             warn_pct=data["warn_pct"],
             warn_lead=data["warn_lead"],
             actor=actor,

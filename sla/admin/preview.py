@@ -34,9 +34,14 @@ class Preview:
     holidays: list[Holiday]
 
 
+# The time to decision runs from the moment the card is sent for approval, not opened.
+LABELS = {TimerKind.APPROVAL: f"{TimerKind.APPROVAL.label} (if sent for approval then)"}
+
+
 def deadline_preview(policy: SlaPolicy, start: datetime, priority: Priority) -> Preview:
     """When the policy's targets for `priority` fall due for a card opened at `start` (aware)
-    and never paused; no deadlines when the policy sets no target for that priority.
+    and never paused (the time to decision: sent for approval at `start`); no deadlines when
+    the policy sets no target for that priority.
     Raises ValueError when the calendar cannot produce one (e.g. no open time)."""
     target_row = policy.target_for(priority)
     calendar = policy.calendar
@@ -49,14 +54,13 @@ def deadline_preview(policy: SlaPolicy, start: datetime, priority: Priority) -> 
         target = target_row.get(kind)
         if target is None:
             continue
+        label = LABELS.get(kind, kind.label)
         warn_after = target_row.warn_after(target)
         if warn_after is not None:
             warn = work.add(start, warn_after)
-            deadlines.append(
-                Deadline(f"{kind.label}: warning", warn_after, warn.astimezone(zone), warn)
-            )
+            deadlines.append(Deadline(f"{label}: warning", warn_after, warn.astimezone(zone), warn))
         due = work.add(start, target)
-        deadlines.append(Deadline(f"{kind.label}: due", target, due.astimezone(zone), due))
+        deadlines.append(Deadline(f"{label}: due", target, due.astimezone(zone), due))
     start_local = start.astimezone(zone)
     last = max((d.due_local.date() for d in deadlines), default=start_local.date())
     return Preview(

@@ -14,7 +14,8 @@ Cards (Support unless said), times Berlin:
   E Sales lead normal: created Tue 09:00, in progress 12:00, done Wed 11:00
      (observe: response 3h and resolution 10h both missed).
   G normal, approver Maria: created Wed 09:00, in progress 09:40, on approval 11:00,
-     in progress Thu 10:00 (approval 7h), handed to Sales Thu 11:00, done Thu 14:00
+     approved by Maria Thu 10:00 → in progress (approval 7h; no time-to-decision target),
+     handed to Sales Thu 11:00, done Thu 14:00
      (resolution 13h: missed at Wed 13:00).
   H normal: created Thu 09:00, in progress 09:50 (response 50m: warned, met: a near miss);
      still in progress.
@@ -177,7 +178,7 @@ def _history(team, support, support_team, request_type, manager, performer) -> d
     actions.set_approver(task=g, approver=manager, actor=p, at=berlin(*WED, 9))
     _move(g, IP, berlin(*WED, 9, 40), p)
     _move(g, Status.ON_APPROVAL, berlin(*WED, 11), p)
-    actions.decide(task=g, decision=actions.APPROVE, actor=manager, at=berlin(*THU, 10))
+    actions.decide(task=g, decision="approve", actor=manager, at=berlin(*THU, 10))
     actions.change_team(task=g, team=team, actor=p, at=berlin(*THU, 11))
     _move(g, Status.DONE, berlin(*THU, 14), p)
 

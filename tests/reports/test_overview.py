@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from reports import rollup
 from reports.filters import Scope
 from reports.queries import overview
-from tests.reports.conftest import H, M, berlin, by, week
+from sla.models import SlaTarget
+from tasks import actions
+from tasks.models import Priority, Status
+from tests.reports.conftest import THU, H, M, berlin, by, week
 
 # Every test here runs on the shared history (conftest.report_world), built once per module.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
@@ -53,3 +57,28 @@ def test_volume_counts_created_closed_and_breaches_per_week(history):
     rows = overview.volume(week()).rows
     assert [(r["created"], r["closed"], r["breached"]) for r in rows] == [(7, 5, 4)]
     assert str(rows[0]["week"]) == "2026-11-16"
+
+
+def test_the_time_to_decision_is_a_clock_row_of_its_own(history, manager):
+    """Shown only when a card of the period had one; read from the timers, so the rollup's
+    figure and the live one agree. G was decided before its policy timed decisions."""
+    assert "Time to decision" not in by(overview.on_time(week()), "kind")
+    SlaTarget.objects.filter(policy__name="Standard", priority=Priority.NORMAL).update(
+        approval_target=2 * H
+    )
+    paula, support = history.cards["A"].owner, history.cards["A"].request_type
+    for title, decided in (("K", berlin(*THU, 11)), ("L", berlin(*THU, 15)), ("M", None)):
+        card = actions.create_task(title=title, request_type=support, priority=Priority.NORMAL,
+                                   actor=paula, owner=paula, at=berlin(*THU, 9))  # fmt: skip
+        actions.change_status(task=card, to=Status.ON_APPROVAL, actor=paula, approver=manager,
+                              at=berlin(*THU, 10))  # fmt: skip
+        if decided:
+            actions.decide(task=card, decision="approve", actor=manager, at=decided)
+    rollup.refresh(now=berlin(*THU, 16))
+
+    rows = by(overview.on_time(week()), "kind")
+    decision = rows["Time to decision"]
+    # K decided in 1 h (met), L in 5 h (missed), M still waiting; 10 cards, 3 timed.
+    assert (decision["met"], decision["missed"], decision["running"]) == (1, 1, 1)
+    assert (decision["no_sla"], decision["cards"], decision["share"]) == (7, 10, 0.5)
+    assert overview.on_time(week()).rows == overview.on_time_live(week()).rows

@@ -160,8 +160,8 @@ def test_flow_counts_each_card_once_per_group_whatever_its_returns(history, mana
         (Status.IN_PROGRESS, {}, (*FRI, 12)),
     ]
     for status, extra, at in steps:
-        if h.status == Status.ON_APPROVAL:  # the approver's decision moves it on
-            actions.decide(task=h, decision=actions.APPROVE, actor=manager, at=berlin(*at))
+        if h.status == Status.ON_APPROVAL:  # a card on approval moves on by a decision
+            actions.decide(task=h, decision="approve", actor=manager, at=berlin(*at))
             continue
         actions.change_status(task=h, to=status, actor=manager, at=berlin(*at), **extra)
     for team, hour in ((history.sales, 13), (history.support, 14), (history.sales, 15)):

@@ -101,6 +101,10 @@ def _many_cards(world) -> None:
     manager = User.objects.get(username="maria")
     support = RequestType.objects.get(name="Support")
     support_team = Team.objects.get(pk=world.support)
+    # Timed decisions too (the flow page's time to decision, the overview's clock row).
+    SlaTarget.objects.filter(policy__name="Standard", priority=Priority.NORMAL).update(
+        approval_target=2 * H
+    )
     for i in range(12):
         owner = WorkerFactory(username=f"owner{i}")
         team = TeamFactory(name=f"Team {i}")
@@ -109,12 +113,13 @@ def _many_cards(world) -> None:
             title=f"bulk {i}", request_type=support, priority=Priority.NORMAL, actor=manager,
             owner=owner, team=team, related_object=client, at=berlin(*MON, 9),
         )  # fmt: skip
-        approver = WorkerFactory(username=f"approver{i}")
-        approver.user_permissions.add(Permission.objects.get(codename="approve_task"))
+        approver = WorkerFactory(username=f"approver{i}", role="manager")
         actions.set_approver(task=card, approver=approver, actor=manager, at=berlin(*MON, 9))
         actions.change_status(task=card, to=Status.ON_APPROVAL, actor=owner, at=berlin(*MON, 10))
         actions.change_team(task=card, team=support_team, actor=manager, at=berlin(*MON, 11))
-        actions.decide(task=card, decision=actions.APPROVE, actor=approver, at=berlin(*TUE, 11))
+        decision = "approve" if i % 2 else "reject"
+        actions.decide(task=card, decision=decision, actor=approver, reason="Too dear",
+                       at=berlin(*TUE, 12))  # fmt: skip
         actions.change_status(task=card, to=Status.DONE, actor=owner, at=berlin(*TUE, 12))
     rollup.refresh()
 
@@ -132,8 +137,9 @@ class TestQueryCounts:
         ("url", "limit"),
         [
             # On PostgreSQL each page also sets its session settings (reports.db.report_settings).
-            ("/reports/overview/", 16),
-            ("/reports/flow/", 16),  # the grouped pass and each figure's percentiles
+            ("/reports/overview/", 17),  # + the time to decision's clock row
+            # The grouped pass, each figure's percentiles, the decisions and who waits now.
+            ("/reports/flow/", 18),
             ("/reports/misses/", 14),
             ("/reports/causes/", 11),
             ("/reports/workload/", 14),

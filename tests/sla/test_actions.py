@@ -17,7 +17,6 @@ import time_machine
 from sla import jobs
 from sla.actions import recompute_calendar_timers
 from sla.models import (
-    CARD_TIMER_KINDS,
     BusinessCalendar,
     EscalationRule,
     Holiday,
@@ -156,12 +155,6 @@ def timer(task, kind=TimerKind.RESOLUTION, cycle=1) -> SlaTimer:
 
 
 def move(task, to, at, actor, **kwargs):
-    """A status move; a card on approval moves on by the approver's decision first."""
-    task.refresh_from_db()
-    if task.status == Status.ON_APPROVAL and to != Status.CANCELLED:
-        actions.decide(task=task, decision=actions.APPROVE, actor=actor, at=at)
-        if task.status == to:
-            return task
     return actions.change_status(task=task, to=to, actor=actor, at=at, **kwargs)
 
 
@@ -293,7 +286,7 @@ def test_pausing_status_configured_on_the_policy_pauses_the_clock(
     actions.set_approver(task=card, approver=manager, actor=performer, at=berlin(*MON, 9))
     move(card, Status.ON_APPROVAL, berlin(*MON, 11), performer)
     assert (timer(card).state == TimerState.PAUSED) == bool(pausing_statuses)
-    move(card, Status.IN_PROGRESS, berlin(*TUE, 11), manager)
+    actions.decide(task=card, decision="approve", actor=manager, at=berlin(*TUE, 11))
 
     assert timer(card).due_at == due
     pauses = SlaPause.objects.filter(timer=timer(card))
@@ -311,7 +304,7 @@ def test_time_lost_is_attributed_to_each_cause_when_a_pause_changes_cause(
     actions.set_approver(task=card, approver=manager, actor=performer, at=berlin(*MON, 9))
     move(card, Status.WAITING, berlin(*MON, 10), performer, blocking_reason=waiting_for_customer)
     move(card, Status.ON_APPROVAL, berlin(*MON, 15), performer)
-    move(card, Status.IN_PROGRESS, berlin(*TUE, 11), manager)
+    actions.decide(task=card, decision="approve", actor=manager, at=berlin(*TUE, 11))
 
     pauses = SlaPause.objects.filter(timer=timer(card)).order_by("started_at")
     assert [(p.status, p.blocking_reason, p.business_lost) for p in pauses] == [
@@ -533,7 +526,7 @@ def test_cancelling_a_card_cancels_both_timers(new_card, dispatcher):
     card = new_card(berlin(*MON, 9))
     move(card, Status.CANCELLED, berlin(*MON, 10), dispatcher)
 
-    for kind in CARD_TIMER_KINDS:
+    for kind in (TimerKind.RESPONSE, TimerKind.RESOLUTION):  # no decision was asked
         cancelled = timer(card, kind)
         assert cancelled.state == TimerState.CANCELLED
         assert cancelled.stopped_at == berlin(*MON, 10)

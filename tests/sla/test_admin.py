@@ -629,6 +629,18 @@ def test_the_preview_lays_targets_onto_business_hours(admin_client, policy):
     assert "2026-03-09 11:00 UTC" in html
 
 
+def test_the_add_page_offers_a_time_to_decision_and_the_preview_names_it(admin_client, policy):
+    assert b'name="targets-0-approval_target"' in admin_client.get(ADD_POLICY).content
+    SlaTarget.objects.filter(policy=policy).update(approval_target=2 * H)
+    response = admin_client.get(
+        preview_url(policy), {"start": "2026-03-06 16:00", "priority": "normal"}
+    )
+    due = {d.label: d.due_local for d in response.context["preview"].deadlines}
+    # Sent for approval Friday 16:00: 1 h on Friday, 1 h on Monday.
+    assert due["Time to decision (if sent for approval then): due"] == berlin(2026, 3, 9, 10, 0)
+    assert "Time to decision (if sent for approval then): due" in response.content.decode()
+
+
 def test_the_preview_shows_the_warning_and_the_holidays_skipped(admin_client, policy, office):
     target = policy.targets.get()
     target.warn_lead = timedelta(minutes=30)

@@ -20,7 +20,8 @@ from reports.calibration import apply_proposal
 from sla import policies
 from sla.models import MAX_TARGET, SlaTarget, TimerKind
 from sla.policies import KEEP, delete_target, set_targets
-from tasks.models import Priority
+from tasks import actions
+from tasks.models import Priority, Status
 from tests.factories import UserFactory, make_task
 from tests.sla.test_admin import berlin, change_policy, policy, policy_data, standard_data
 
@@ -28,7 +29,7 @@ __all__ = ["policy"]  # the admin tests' policy, as a fixture here (office: test
 
 pytestmark = pytest.mark.django_db
 
-H = timedelta(hours=1)
+H, M = timedelta(hours=1), timedelta(minutes=1)
 OPENED, CHANGED = berlin(2026, 3, 2, 10), berlin(2026, 3, 2, 11)  # a Monday
 
 
@@ -178,3 +179,30 @@ def test_a_recompute_rolled_back_with_its_savepoint_is_queued_again(
         set_targets(policy=policy, priority=Priority.NORMAL, resolution=3 * H, actor=admin_user)
     assert [(c.policy_id, c.rematch) for c in queued] == [(policy.pk, False)]
     assert not SlaTarget.objects.filter(priority=Priority.HIGH).exists()
+
+
+def test_a_time_to_decision_set_in_the_admin_or_directly_times_a_card_already_waiting(
+    card, policy, office, admin_client, admin_user, manager, performer,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    with time_machine.travel(OPENED, tick=False):
+        actions.change_status(task=card, to=Status.ON_APPROVAL, actor=performer, approver=manager)
+    assert not card.timers.filter(kind=TimerKind.APPROVAL).exists()  # no target yet
+
+    def admin():
+        row = {"priority": "normal", "response_target": "1h", "resolution_target": "4h",
+               "approval_target": "1h 30m"}  # fmt: skip
+        data = policy_data(policy, calendar=office.pk, is_default="on", targets=[row])
+        assert admin_client.post(change_policy(policy), data).status_code == 302
+
+    def directly():
+        set_targets(policy=policy, priority=Priority.NORMAL, approval=90 * M, actor=admin_user)
+
+    outcomes = [
+        timers_after(card, change, django_capture_on_commit_callbacks)
+        for change in (admin, directly)
+    ]
+    # Timed from the change (11:00) on: the wait before it had no target to be measured by.
+    assert outcomes[0][TimerKind.APPROVAL] == (90 * M, berlin(2026, 3, 2, 12, 30), 0 * M, [])
+    assert outcomes[0] == outcomes[1]
+    assert SlaTarget.objects.get(policy=policy).approval_target is None  # both rolled back

@@ -23,10 +23,11 @@ from sla.models import (
     SlaPolicy,
     SlaTarget,
     SlaTimer,
+    TimerKind,
     TimerState,
 )
 from tasks.demo import plan_cards
-from tasks.models import BlockingReason, RequestType, Status, Task, Team
+from tasks.models import ApprovalStep, BlockingReason, RequestType, Status, Task, TaskEvent, Team
 
 pytestmark = pytest.mark.django_db
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -101,6 +102,21 @@ def test_seeding_without_cards_creates_the_exact_demo_sla_configuration():
         **{("Default", p): (8 * H, 40 * H) for p in every},
     }
     assert set(SlaTarget.objects.values_list("warn_pct", "warn_lead")) == {(75, None)}
+    decisions = {
+        (t.policy.name, t.priority): t.approval_target
+        for t in SlaTarget.objects.select_related("policy").filter(approval_target__isnull=False)
+    }
+    assert decisions == {
+        ("Default", "critical"): 2 * H,
+        ("Default", "high"): 4 * H,
+        ("Default", "normal"): 24 * H,  # "1d": a day is 24 working hours
+        ("Default", "low"): 48 * H,
+    }
+    chain = ApprovalStep.objects.filter(request_type__name="Discount approval")
+    assert list(chain.values_list("position", "name", "approver__username")) == [
+        (1, "Budget", "manager"),
+        (2, "Legal", "henrik.larsen"),
+    ]
 
 
 def test_seeding_creates_the_well_known_people_in_their_roles_and_teams():
@@ -189,6 +205,32 @@ def test_seeded_cards_cover_every_status_with_history_and_live_timers():
     assert running.filter(warn_at__lt=now, due_at__gt=now).exists()  # past the warning
     assert running.filter(warn_at__gt=now).exists()  # healthy
     assert Task.objects.open().filter(created_at__gte=now - timedelta(days=4)).count() >= 5
+
+
+def test_demo_approvals_are_decided_step_by_step_and_timed():
+    """The chained request type's cards: one waiting for its first step, one rejected and
+    sent again, one approved by both steps and done; each step asked has its own time to
+    decision, through tasks.actions like any card."""
+    seed("--cards", "20", "--seed", "7")
+    cards = Task.objects.filter(request_type__name="Discount approval")
+    assert sorted(cards.values_list("status", "approver__username")) == [
+        (Status.DONE, "henrik.larsen"),
+        (Status.ON_APPROVAL, "manager"),
+        (Status.ON_APPROVAL, "manager"),
+    ]
+    decisions = TaskEvent.objects.filter(task__in=cards, kind__in=["approved", "rejected"])
+    assert sorted(decisions.values_list("kind", "actor__username", "new_value__step")) == [
+        ("approved", "henrik.larsen", 2),
+        ("approved", "manager", 1),
+        ("rejected", "manager", 1),
+    ]
+    clocks = SlaTimer.objects.filter(task__in=cards, kind=TimerKind.APPROVAL)
+    assert clocks.count() == 5  # waiting 1, resubmitted 2, approved 2 — and none else
+    assert clocks.filter(stopped_at__isnull=True).count() == 2  # the two waiting now
+    # Every card on approval waits for a decision it is timed for, when its policy says so.
+    waiting = Task.objects.filter(status=Status.ON_APPROVAL, request_type__name="Discount approval")
+    for card in waiting:
+        assert clocks.get(task=card, stopped_at__isnull=True).cycle == card.approval_round
 
 
 def test_the_same_seed_gives_the_same_cards_and_another_seed_other_cards():
