@@ -93,7 +93,7 @@ CARD_CASES = [
     _case("task_status", {"to": "new"}, 400, "A card cannot move from assigned to new.",
           "status-not-allowed"),
     _case("task_status", {"to": "on_approval"}, 400,
-          "Set an approver before sending the card for approval.", "status-no-approver"),
+          "Name an approver to send the card for approval.", "status-no-approver"),
     _case("task_status", {"to": "waiting"}, 400,
           "Blocking reason: Say what the card is waiting for.", "status-waiting-no-reason"),
     _case("task_status", {"to": "waiting", "blocking_reason": "abc"}, 400,
