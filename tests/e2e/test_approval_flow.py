@@ -113,3 +113,22 @@ def test_the_card_page_works_without_javascript(
     card.refresh_from_db()
     assert (card.status, card.approver) == (Status.ON_APPROVAL, manager)
     context.close()
+
+
+def test_my_works_done_asks_first(live_server, log_in, sla_config, performer, dispatcher,
+                                  request_type):  # fmt: skip
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Q")
+    page = log_in("paula")
+    page.goto(f"{live_server.url}/my-work/")
+    work = page.locator(f"#work-{card.pk}")
+    work.get_by_role("button", name="Done", exact=True).click()
+    expect(work).to_contain_text(f"Mark #{card.pk} done?")
+    work.get_by_role("button", name="Keep open").click()
+    expect(work).not_to_contain_text("done?")
+    card.refresh_from_db()
+    assert card.status == Status.ASSIGNED
+    work.get_by_role("button", name="Done", exact=True).click()
+    work.get_by_role("button", name="Confirm").click()
+    expect(work).to_contain_text("Done.")
+    card.refresh_from_db()
+    assert card.status == Status.DONE
