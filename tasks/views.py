@@ -184,6 +184,9 @@ def _card_context(
         **_following(user, task, observers),
     }
     context.update(forms)
+    watch_form = forms.get("watch_form")
+    if watch_form is not None and watch_form.is_bound:  # refused: the boxes as ticked
+        context["watch_kinds"] = {k: bool(watch_form.data.get(k)) for k in WatchForm.KINDS}
     return context
 
 
