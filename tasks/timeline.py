@@ -8,7 +8,16 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
-from tasks.models import BlockingReason, Comment, Priority, RequestType, Status, TaskEvent, Team
+from tasks.models import (
+    ApprovalStep,
+    BlockingReason,
+    Comment,
+    Priority,
+    RequestType,
+    Status,
+    TaskEvent,
+    Team,
+)
 
 User = get_user_model()
 Kind = TaskEvent.Kind
@@ -43,7 +52,27 @@ def _details_text(field: str, old, new) -> str:
     return f"changed the {field or 'details'}"
 
 
-def timeline(events: list[TaskEvent]) -> list[Entry]:
+def _decision_text(kind: str, new: dict, note: str, step_names: dict[int, str]) -> str:
+    """An approval decision in words: "approved step 1 of 2 (Budget)", "rejected: <reason>",
+    "… as the team's manager" when the manager decided in the approver's stead."""
+    new = new or {}
+    step, total = new.get("step", 1), new.get("of", 1)
+    name = step_names.get(step, "")
+    which = f" step {step} of {total}" if total > 1 else ""
+    if name:
+        which += f" ({name})"
+    if kind == Kind.APPROVED:
+        text = f"approved{which}" if which else "approved it"
+    else:
+        text = f"rejected{which}: {note}"
+    if new.get("as") == "team_manager":
+        text += " as the team's manager"
+    return text
+
+
+def timeline(events: list[TaskEvent], *, step_names: dict[int, str] | None = None) -> list[Entry]:
+    """The events in words. `step_names` (position → name of the card's approval steps)
+    names the steps of decisions; without it they are read in one query when needed."""
     user_ids, reason_ids, type_ids, team_ids = set(), set(), set(), set()
     for e in events:
         values = [e.old_value, e.new_value]
@@ -57,6 +86,17 @@ def timeline(events: list[TaskEvent]) -> list[Entry]:
             type_ids.update(v for v in values if v)
         elif e.kind == Kind.TEAM_CHANGED:
             team_ids.update(v for v in values if v)
+    if step_names is None:
+        decided = [e.task_id for e in events if e.kind in (Kind.APPROVED, Kind.REJECTED)]
+        step_names = (
+            dict(
+                ApprovalStep.objects.filter(request_type__task=decided[0]).values_list(
+                    "position", "name"
+                )
+            )
+            if decided
+            else {}
+        )
     users = {
         u.pk: u.get_full_name() or u.get_username() for u in User.objects.filter(pk__in=user_ids)
     }
@@ -101,8 +141,11 @@ def timeline(events: list[TaskEvent]) -> list[Entry]:
                 text = f"flagged it for dispatch: {new}"
             case Kind.COMMENTED:
                 text = "commented"
+            case Kind.APPROVED | Kind.REJECTED:
+                text = _decision_text(e.kind, new, e.note, step_names)
             case _:
                 text = e.get_kind_display()
         actor = (e.actor.get_full_name() or e.actor.get_username()) if e.actor else "System"
-        entries.append(Entry(e.at, actor, e.kind, text, e.note, e.comment))
+        note = "" if e.kind == Kind.REJECTED else e.note  # the reason is in the text
+        entries.append(Entry(e.at, actor, e.kind, text, note, e.comment))
     return entries

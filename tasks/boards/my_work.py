@@ -9,27 +9,34 @@ from django.contrib import messages
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from sla.models import SlaTimer
-from tasks import actions, permissions
+from tasks import actions, moves, permissions
 from tasks.forms import StatusForm, form_errors
-from tasks.models import BlockingReason, Status, Task
+from tasks.models import BlockingReason, Task
 from tasks.views import forbidden
 
-# The moves a card offers on My work, where the card allows them (the page's and the card's
-# order); the others (assign, approval, cancel, reopen) are on the card's own page.
-QUICK_MOVES = frozenset({Status.IN_PROGRESS, Status.WAITING, Status.DONE})
+# The named moves (tasks.moves) a card offers on My work, where it allows them; the others
+# (approval, cancel, reopen, back) are on the card's own page.
+QUICK_MOVES = frozenset({moves.TAKE.slug, moves.RESUME.slug, moves.WAIT.slug, moves.DONE.slug})
 CARDS_PARTIAL = "tasks/_work_cards.html"  # templates/jinja2/, as tasks/my_work.html renders it
 
 
-def quick_moves(task: Task) -> list[Status]:
-    """The quick actions of an open card: the moves of QUICK_MOVES that
-    `tasks.actions.allowed_transitions` allows it (none for a closed card)."""
+def quick_moves(task: Task) -> list[moves.CardMove]:
+    """The quick actions of an open card: its named moves of QUICK_MOVES, the primary first
+    (none for a closed card, none for a card on approval: it waits for its decision).
+
+    My work lists the viewer's own cards (owned or performed), which she may move
+    (`permissions.can_move`) unless they are on approval; on approval the only move left
+    to anyone but the decider is none of these. So no per-card permission query: the page
+    keeps its query count whatever the cards."""
     if not task.is_open:
         return []
-    return [move for move in actions.allowed_transitions(task) if move in QUICK_MOVES]
+    offered = moves.moves(task, may_move=True, may_decide=False)
+    return [move for move in offered if move.slug in QUICK_MOVES]
 
 
 def work_cards(cards, now: datetime):
@@ -37,38 +44,67 @@ def work_cards(cards, now: datetime):
     is breached at `now` (stamped or overdue, as the queue has it) and their next deadline
     (the page's list and a quick action's card)."""
     open_timers = SlaTimer.objects.open().filter(task=OuterRef("pk"))
-    return cards.for_list().annotate(
-        breached=Exists(SlaTimer.objects.breached(now).filter(task=OuterRef("pk"))),
-        # A subquery per card (index one_timer_per_cycle), not a join of every timer
-        # grouped by card: that join sorts every timer in the table.
-        next_due=Subquery(
-            open_timers.order_by(F("due_at").asc(nulls_last=True)).values("due_at")[:1]
-        ),
+    return (
+        cards.for_list()
+        .select_related("approver")
+        .annotate(
+            breached=Exists(SlaTimer.objects.breached(now).filter(task=OuterRef("pk"))),
+            # A subquery per card (index one_timer_per_cycle), not a join of every timer
+            # grouped by card: that join sorts every timer in the table.
+            next_due=Subquery(
+                open_timers.order_by(F("due_at").asc(nulls_last=True)).values("due_at")[:1]
+            ),
+        )
     )
+
+
+def _card_pk(request: HttpRequest) -> int | None:
+    value = request.GET.get("card", "")
+    return int(value) if value.isdigit() and len(value) < 12 else None
 
 
 @require_GET
 def my_work(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    """The page. `?card=<pk>&confirm=done` asks "Mark #N done?" on that card (its Done is a
+    GET form, so the question works without JavaScript); with htmx the answer is that card's
+    partial alone (`?card=<pk>` without `confirm`: the card as it was, "Keep open")."""
+    pk = _card_pk(request)
+    confirm = pk if request.GET.get("confirm") == moves.DONE.slug else None
+    if request.htmx and pk is not None:
+        card = work_cards(_open_mine(request.user), timezone.now()).filter(pk=pk).first()
+        if card is None:
+            return HttpResponse("This card is no longer open in your work.", status=404)
+        context = {
+            "tasks": [card],
+            "reasons": BlockingReason.objects.filter(active=True),
+            "confirm": confirm,
+            "work_url": reverse("my_work"),
+        }
+        return render(request, CARDS_PARTIAL, context, using="jinja2")
+    return _page(request, confirm=confirm)
 
 
-def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
-    """The page; after a refused quick action without htmx, with its error (messages) and
-    the action's status."""
-    user = request.user
-    # Owned or performed, as a union of two index reads (an OR with a subquery made
-    # PostgreSQL overestimate the cards by an order of magnitude and compile the query with
-    # JIT).
+def _open_mine(user):
+    """Open cards the user owns or performs, as a union of two index reads (an OR with a
+    subquery made PostgreSQL overestimate the cards by an order of magnitude and compile the
+    query with JIT)."""
     owned = Task.objects.open().filter(owner=user).order_by().values("pk")
     performed = Task.performers.through.objects.filter(user=user).values("task_id")
-    open_mine = Task.objects.open().filter(pk__in=owned.union(performed, all=True))
-    mine = work_cards(open_mine, timezone.now())
+    return Task.objects.open().filter(pk__in=owned.union(performed, all=True))
+
+
+def _page(request: HttpRequest, status: int = 200, confirm: int | None = None) -> HttpResponse:
+    """The page; after a refused quick action without htmx, with its error (messages) and
+    the action's status."""
+    mine = work_cards(_open_mine(request.user), timezone.now())
     mine = mine.order_by("-breached", F("next_due").asc(nulls_last=True), "created_at", "pk")
     cards = list(mine[:200])
     context = {
         "cards": cards,
         "reasons": BlockingReason.objects.filter(active=True),
         "without_next_step": [t for t in cards if not t.next_step],
+        "confirm": confirm,
+        "work_url": reverse("my_work"),
     }
     return render(request, "tasks/my_work.html", context, status=status)
 
@@ -79,7 +115,7 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
     task = Task.objects.for_list().filter(pk=pk).first()
     if task is None:
         return HttpResponse("This card no longer exists.", status=404)
-    if not permissions.can_work(request.user, task):
+    if not permissions.can_move(request.user, task):
         return forbidden(request, "You may not change this card.")
     form = StatusForm(request.POST)
     error, status = "", 200
@@ -107,5 +143,7 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
         "tasks": [work_cards(Task.objects.filter(pk=pk), timezone.now()).get()],
         "reasons": BlockingReason.objects.filter(active=True),
         "error": error,
+        "confirm": None,
+        "work_url": reverse("my_work"),
     }
     return render(request, CARDS_PARTIAL, context, status=status, using="jinja2")

@@ -16,14 +16,16 @@ def test_performer_marks_a_card_waiting_with_a_reason_and_sees_the_timer_paused(
     page.goto(f"{live_server.url}/cards/{card.pk}/")
     expect(page.locator("#timers")).to_contain_text("Running")
 
-    page.get_by_label("New status").select_option("waiting")
-    page.get_by_role("button", name="Move").click()
+    # The forward move comes first; the blocking reason is asked only by "Waiting for…".
+    expect(page.locator("#moves button").first).to_have_text("Take into work")
+    expect(page.get_by_label("Waiting for", exact=True)).to_have_count(0)
+    page.get_by_role("button", name="Waiting for…").click()
     # No reason: the server refuses with an inline message and nothing changes.
+    page.get_by_role("button", name="Mark waiting").click()
     expect(page.locator("#card")).to_contain_text("Say what the card is waiting for")
 
-    page.get_by_label("New status").select_option("waiting")
-    page.locator("#id_blocking_reason").select_option(label="Waiting for customer")
-    page.get_by_role("button", name="Move").click()
+    page.get_by_label("Waiting for", exact=True).select_option(label="Waiting for customer")
+    page.get_by_role("button", name="Mark waiting").click()
     expect(page.locator("#card")).to_contain_text("blocked: Waiting for customer")
     expect(page.locator('#timers article[data-kind="resolution"]')).to_contain_text("Paused")
     expect(page.locator(".timeline")).to_contain_text("marked it blocked: Waiting for customer")
@@ -38,5 +40,6 @@ def test_an_observer_sees_the_card_without_any_action_forms(
     page = log_in("olga")
     page.goto(f"{live_server.url}/cards/{card.pk}/")
     expect(page.get_by_role("heading", name=f"#{card.pk} Look")).to_be_visible()
-    expect(page.get_by_role("button", name="Move")).to_have_count(0)
+    expect(page.locator("#moves")).to_have_count(0)
+    expect(page.get_by_role("button", name="Take into work")).to_have_count(0)
     expect(page.get_by_role("button", name="Add comment")).to_have_count(0)

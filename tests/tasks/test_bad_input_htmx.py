@@ -154,6 +154,8 @@ CARD_URLS = [
     ("post", "/cards/{}/assign/"),
     ("post", "/cards/{}/classify/"),
     ("post", "/cards/{}/next-step/"),
+    ("post", "/cards/{}/decide/"),
+    ("post", "/cards/{}/watch/"),
     ("post", "/dispatch/{}/assign/"),
     ("post", "/my-work/{}/status/"),
 ]

@@ -363,12 +363,12 @@ def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
     alert = re.search(r'\n  <p class="flash error" role="alert">[^<]+</p>', stale.content.decode())
     assert alert and "changed by someone else" in alert.group()
     stale_card = stale.content.decode().replace(alert.group(), "\n  ", 1).strip()
-    assert _tokens_blanked(stale_card, 3) == _tokens_blanked(before, 3)
+    assert _tokens_blanked(stale_card, 2) == _tokens_blanked(before, 2)
 
     taken = _quick_action(client, card, to=Status.IN_PROGRESS)
     assert taken.status_code == 200
     after = _work_card(client.get(reverse("my_work")).content.decode(), card)
-    assert _tokens_blanked(taken.content.decode().strip(), 2) == _tokens_blanked(after, 2)
+    assert _tokens_blanked(taken.content.decode().strip(), 1) == _tokens_blanked(after, 1)
     assert "Take into work" not in after and "· In progress\n" in after
 
     done = _quick_action(client, card, to=Status.DONE)
@@ -382,7 +382,9 @@ def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
 
 
 def _work_task(status: Status, **fields) -> Task:
-    """An unsaved card as My work reads it."""
+    """An unsaved card as My work reads it (owned: a card without owner can only be
+    cancelled, which is not a quick action)."""
+    fields.setdefault("owner_id", 5)
     return Task(pk=41, title="Call ACME", priority=Priority.HIGH, status=status, version=3,
                 **fields)  # fmt: skip
 
@@ -390,23 +392,25 @@ def _work_task(status: Status, **fields) -> Task:
 def _work_cards(tasks: list[Task], reasons: list[BlockingReason], **context) -> str:
     """The partial of My work's cards, as the page and a quick action render it."""
     request = RequestFactory().get("/")
-    context = {"tasks": tasks, "reasons": reasons} | context
+    context = {"tasks": tasks, "reasons": reasons, "work_url": reverse("my_work")} | context
     return render_to_string("tasks/_work_cards.html", context, request, using="jinja2")
 
 
 @pytest.mark.parametrize(
-    ("status", "moves"),
+    ("status", "moves", "done"),
     [
-        (Status.NEW, ["in_progress", "waiting", "done"]),
-        (Status.ASSIGNED, ["in_progress", "waiting", "done"]),
-        (Status.IN_PROGRESS, ["waiting", "done"]),
-        (Status.WAITING, ["in_progress", "done"]),
-        (Status.ON_APPROVAL, []),  # moved on by a decision (tests/tasks/test_approval.py)
-        (Status.DONE, []),
-        (Status.CANCELLED, []),
+        (Status.NEW, ["in_progress", "waiting"], True),
+        (Status.ASSIGNED, ["in_progress", "waiting"], True),
+        (Status.IN_PROGRESS, ["waiting"], True),
+        (Status.WAITING, ["in_progress"], True),
+        (Status.ON_APPROVAL, [], False),
+        (Status.DONE, [], False),
+        (Status.CANCELLED, [], False),
     ],
 )
-def test_a_work_card_offers_the_moves_its_status_allows(status, moves):
+def test_a_work_card_offers_the_moves_its_status_allows(status, moves, done):
+    """Posted at once: the moves of `tasks.moves` that ask for nothing more (or a reason);
+    Done is a GET form asking "Mark #N done?" first."""
     reasons = [BlockingReason(pk=7, name="Customer"), BlockingReason(pk=3, name="Supplier")]
     card = _work_cards([_work_task(status)], reasons)
     assert card.startswith('\n<article id="work-41" class="work-card">\n')
@@ -422,9 +426,28 @@ def test_a_work_card_offers_the_moves_its_status_allows(status, moves):
     assert len(tokens) == len(moves) and len(set(tokens)) <= 1  # one token for every form
     options = '<option value="7">Customer</option><option value="3">Supplier</option>'
     assert (options in card) is ("waiting" in moves)
+    asks_done = (
+        '<input type="hidden" name="card" value="41">'
+        '<input type="hidden" name="confirm" value="done">'
+    )
+    assert (asks_done in card) is done
+    assert ("Mark #41 done?" in card) is False
     closed = f'<p class="muted" role="status">{status.label}.</p>'
-    assert (closed in card) is not moves
+    assert (closed in card) is (status in (Status.DONE, Status.CANCELLED))
+    if status == Status.ON_APPROVAL:
+        assert '<p class="muted" role="status">Waiting for a decision by its approver.</p>' in card
     assert f"    · {status.label}\n" in card
+
+
+def test_a_work_cards_done_asks_for_confirmation_first():
+    card = _work_cards([_work_task(Status.IN_PROGRESS)], [], confirm=41)
+    assert '<p id="confirm-done-41"><strong>Mark #41 done?</strong></p>' in card
+    assert re.findall(r'name="to" value="(\w+)"', card) == ["done", "waiting"]
+    assert '<button type="submit" class="contrast">Confirm</button>' in card
+    assert 'role="button" class="secondary outline">Keep open</a>' in card
+    assert ">Done</button>" not in card
+    other = _work_cards([_work_task(Status.IN_PROGRESS)], [], confirm=42)
+    assert "Mark #41 done?" not in other and ">Done</button>" in other
 
 
 def test_a_work_card_shows_its_breach_its_next_deadline_and_its_next_step():
