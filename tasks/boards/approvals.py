@@ -76,7 +76,7 @@ def waiting_for(user: AbstractBaseUser, scope: str) -> QuerySet[Task]:
         # The open timer's start when there is one (index one_timer_per_cycle); else the
         # latest asking event (index event_task_at), read only when there is no timer.
         asked_at=Coalesce(
-            Subquery(timer.values("started_at")[:1]),
+            Subquery(timer.order_by().values("started_at")[:1]),  # one per cycle: no sort
             Subquery(asked.values("at")[:1]),
             F("updated_at"),
             output_field=DateTimeField(),
