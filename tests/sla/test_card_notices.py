@@ -287,3 +287,12 @@ def test_a_breach_reaches_watchers_who_chose_breaches_and_unmuted_observers(
     ]
     assert sorted(m.to[0] for m in mail.outbox) == [manager.email, observer.email]
     assert all("SLA breached" in m.subject for m in mail.outbox)
+
+
+def test_the_outbox_admin_lists_card_notices_with_their_card_event(
+    card, performer, manager, admin_client
+):
+    send(card, performer, manager)
+    response = admin_client.get(reverse("admin:sla_notification_changelist"))
+    assert response.status_code == 200
+    assert f"status_changed on #{card.pk}" in response.content.decode()
