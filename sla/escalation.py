@@ -330,7 +330,7 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
         notes = {key: _skipped(note) for key, note in notes.items()}
     bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
     breaches = [
-        event_ids[(timer.pk, f.key)]
+        (event_ids[(timer.pk, f.key)], timer.task_id)
         for timer, f in rows
         if f.kind == SlaEvent.Kind.BREACH and not timer.observe
     ]
@@ -365,20 +365,41 @@ def may_see_card(task: str, user: str) -> Q:
     )
 
 
-def notify_breach_watchers(event_ids: Sequence[int], now: datetime) -> int:
+def _followed(task_ids: list[int]) -> list[int]:
+    """Which of these cards have a watcher or an observer at all: one query, by index (most
+    breached cards have neither, and then nothing more is read)."""
+    if connection.vendor != "postgresql":
+        watched = Watch.objects.filter(task_id__in=task_ids).values_list("task_id", flat=True)
+        observed = Task.observers.through.objects.filter(task_id__in=task_ids)
+        return list(set(watched) | set(observed.values_list("task_id", flat=True)))
+    quote = connection.ops.quote_name
+    sql = (
+        "SELECT task_id FROM {} WHERE task_id = ANY(%s) "
+        "UNION SELECT task_id FROM {} WHERE task_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(quote(Watch._meta.db_table), quote(Task.observers.through._meta.db_table)),
+            [task_ids, task_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def notify_breach_watchers(breaches: Sequence[tuple[int, int]], now: datetime) -> int:
     """Tell a card's followers of its breaches: its watchers who chose breaches and its
     observers without a watch row of their own (a row with breaches off mutes one), if they
     are active and may still see the card — in-app, and by email to those with an address,
     whatever the rules say (they asked to hear). Both paths of the scan call this after
-    writing a batch's events (`event_ids`: its breaches, not in observe mode): four queries
-    for the whole batch, none per card. Returns the number of pending rows written (emails).
-    Rows already there (the same person as a rule's recipient) are kept."""
-    if not event_ids or _replaying.get():
+    writing a batch's events (`breaches`: (event id, card id) of its breaches not in observe
+    mode): one query for the whole batch when none of its cards is followed, four when some
+    are, none per card. Returns the number of pending rows written (emails). Rows already
+    there (the same person as a rule's recipient) are kept."""
+    if not breaches or _replaying.get():
         return 0
-    card_of = dict(
-        SlaEvent.objects.filter(pk__in=list(event_ids)).values_list("pk", "timer__task_id")
-    )
-    cards = set(card_of.values())
+    cards = _followed(sorted({task_id for _, task_id in breaches}))
+    if not cards:
+        return 0
+    card_of = dict(breaches)  # event id → card id
     fields = ("task_id", "user_id", "user__email", "user__username")
     watchers = Watch.objects.filter(task_id__in=cards, breaches=True, user__is_active=True).filter(
         may_see_card("task", "user")
@@ -395,7 +416,7 @@ def notify_breach_watchers(event_ids: Sequence[int], now: datetime) -> int:
     email_state = Notification.State.SKIPPED if _seeding.get() else Notification.State.PENDING
     notes = []
     for event_id, task_id in card_of.items():
-        for user_id, email in people[task_id].items():
+        for user_id, email in people.get(task_id, {}).items():
             key = f"{USER_KEY}{user_id}"
             notes.append(
                 Notification(

@@ -162,5 +162,9 @@ WITH claimed AS (
 SELECT (SELECT count(*) FROM timers),
        (SELECT count(*) FROM events),
        (SELECT count(*) FROM notes WHERE state = %(pending)s),
-       -- the batch's breaches that tell watchers too (sla.escalation.notify_breach_watchers)
-       (SELECT array_agg(id) FROM events WHERE kind = %(breach)s AND NOT observe)
+       -- the batch's breaches and their cards, which tell watchers too
+       -- (sla.escalation.notify_breach_watchers); the timer table, not the CTE (see targets)
+       (SELECT array_agg(e.id ORDER BY e.id) FROM events e
+        WHERE e.kind = %(breach)s AND NOT e.observe),
+       (SELECT array_agg(t.task_id ORDER BY e.id) FROM events e JOIN {timer} t ON t.id = e.timer_id
+        WHERE e.kind = %(breach)s AND NOT e.observe)
