@@ -87,6 +87,7 @@ def waiting_for(user: AbstractBaseUser, scope: str) -> QuerySet[Task]:
 @dataclass
 class Row:
     task: Task
+    url: str  # the card's page (it has the Approve / Reject buttons)
     asked_at: datetime
     sent_by: User | None
     step: int
@@ -131,6 +132,7 @@ def rows(cards: list[Task], now: datetime) -> list[Row]:
         result.append(
             Row(
                 task=task,
+                url=task.get_absolute_url(),
                 asked_at=task.asked_at,
                 sent_by=senders.get(task.pk),
                 step=step,
