@@ -160,7 +160,12 @@ def approvals(request: HttpRequest) -> HttpResponse:
     scope = request.GET.get("scope", MINE)
     if scope not in SCOPES or (scope == TEAMS and not manager):
         scope = MINE  # an unknown or unavailable scope: the default, never an error
-    cards = waiting_for(user, scope).select_related("request_type", "team", "owner", "approver")
+    # What a row shows: the request type and, in the teams' view, the approver named.
+    cards = (
+        waiting_for(user, scope)
+        .select_related("request_type", "approver")
+        .defer("description", "source_url", "next_step", "dispatch_flag")
+    )
     page = Paginator(cards, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
