@@ -1,8 +1,10 @@
-"""Benchmark the dashboards (tasks/boards.py) on PostgreSQL at 100,000 and 1,000,000 cards.
+"""Benchmark the dashboards (tasks/boards/) on PostgreSQL at 100,000 and 1,000,000 cards: the
+at-risk queue, the dispatch board, My work and the approvals queue.
 
     .venv/bin/python bench/dashboard_bench.py                    # both sizes, ~15 min
     .venv/bin/python bench/dashboard_bench.py --sizes 100000     # one size
     .venv/bin/python bench/dashboard_bench.py --skip-generate    # reuse generated data
+    .venv/bin/python bench/dashboard_bench.py --skip-generate --pages Approvals  # some pages
 
 For each size it uses its own database (`<--db>_100k`, `<--db>_1m`; created if missing,
 migrated with `DEBUG=true manage.py migrate`), fills it with `bench/generate_cards.py --cards N
@@ -157,7 +159,7 @@ def bench_size(size: int, args) -> dict:
     manage(prod, "collectstatic", "--noinput", "-v", "0")  # as a deployment does
     load_before = os.getloadavg()[0]
     child = subprocess.run(
-        [PYTHON, __file__, "--measure", "--runs", str(args.runs)],
+        [PYTHON, __file__, "--measure", "--runs", str(args.runs), "--pages", args.pages],
         cwd=ROOT,
         env=prod,
         capture_output=True,
@@ -168,7 +170,7 @@ def bench_size(size: int, args) -> dict:
         raise SystemExit(f"measuring {url} failed")
     result = json.loads(child.stdout.strip().splitlines()[-1])
     result.update(size=size, database=url, generated_s=generated, load=[load_before])
-    if shutil.which("wrk"):
+    if shutil.which("wrk") and not args.pages:  # wrk times the at-risk partial
         session = result.pop("session")
         result["wrk"] = run_wrk(
             prod,
@@ -232,7 +234,7 @@ def report(result: dict) -> str:
 # --- child: in-process timings with the Django test client --------------------------------
 
 
-def measure(runs: int) -> dict:
+def measure(runs: int, only: str = "") -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # As deployed: the WSGI entry point sets Django up (and freezes what it loaded, see
@@ -251,6 +253,7 @@ def measure(runs: int) -> dict:
     manager = user_model.objects.get(username="bench-manager")
     dispatcher = user_model.objects.get(username="bench-dispatcher")
     performer = user_model.objects.get(username="bench-performer-0-0")
+    approver = user_model.objects.get(username="bench-approver-0")
     team = Team.objects.order_by("pk").first()
     hx = {"HTTP_HX_REQUEST": "true"}
     filtered = f"/at-risk/?team={team.pk}&priority=high"
@@ -267,9 +270,13 @@ def measure(runs: int) -> dict:
         ("At-risk queue, HTMX partial, cached", manager, "/at-risk/", hx, False),
         ("Dispatch board", dispatcher, "/dispatch/", {}, False),
         ("My work (a performer)", performer, "/my-work/", {}, False),
+        ("Approvals, waiting for me (an approver)", approver, "/approvals/", {}, False),
+        ("Approvals, all pending in my teams (manager)", manager, "/approvals/?scope=teams", {},
+         False),
     ]  # fmt: skip
+    pages = [page for page in pages if only.lower() in page[0].lower()]
     clients = {}
-    for user in (manager, dispatcher, performer):
+    for user in (manager, dispatcher, performer, approver):
         clients[user.pk] = Client()
         clients[user.pk].force_login(user)
     results = []
@@ -295,7 +302,7 @@ def measure(runs: int) -> dict:
             sql_times.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
         body = response.content.decode()
         rows = body.count("<tr data-band=") + body.count('<tr id="dispatch-row-')
-        rows += body.count('<article id="work-')
+        rows += body.count('<article id="work-') + body.count('<tr id="approval-')
         timings.sort()
         results.append(
             {
@@ -329,10 +336,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--pages", default="", help="only the pages whose name contains this (e.g. Approvals)"
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.runs)))
+        print(json.dumps(measure(args.runs, args.pages)))
         return
     results = []
     for size in args.sizes:

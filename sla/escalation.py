@@ -38,6 +38,11 @@ table together; CAPITALS are constants of sla/scan_rules.py, passed to the SQL a
 | slack            | once per rule, to its webhook, else the card team's: pending now, |
 |                  | key SLACK_KEY + url; none: failed, NO_SLACK_WEBHOOK, key          |
 |                  | SLACK_RULE_KEY + rule id                                          |
+| watchers         | a breach (not observe) also tells the card's watchers who chose   |
+|                  | breaches and its observers without a watch row who may still see |
+|                  | the card (active users): in-app sent, email pending (none without |
+|                  | an address); key USER_KEY + user id; written by one shared        |
+|                  | function after the batch's statement (`notify_breach_watchers`)   |
 | outbox           | one notification per (event, channel, key), the first one kept;   |
 |                  | delivery enqueued in the same transaction if any is pending       |
 """
@@ -55,6 +60,7 @@ from typing import NamedTuple
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 
 from sla import bulk, rules
 from sla.models import (
@@ -78,7 +84,8 @@ from sla.scan_rules import (
     WARNING_KEY,
 )
 from tasks import actions
-from tasks.models import Priority, Task
+from tasks.models import Priority, Task, Team, Watch
+from tasks.queries import SEE_ALL_GROUPS
 
 Trigger = EscalationRule.Trigger
 NOT_TAKEN_IN_TIME = "Not taken in time"
@@ -322,9 +329,113 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
     if _seeding.get():
         notes = {key: _skipped(note) for key, note in notes.items()}
     bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
-    if any(n.state == Notification.State.PENDING for n in notes.values()):
+    breaches = [
+        (event_ids[(timer.pk, f.key)], timer.task_id)
+        for timer, f in rows
+        if f.kind == SlaEvent.Kind.BREACH and not timer.observe
+    ]
+    watched = notify_breach_watchers(breaches, now)
+    if watched or any(n.state == Notification.State.PENDING for n in notes.values()):
         enqueue_delivery()
     return len(inserted)
+
+
+def may_see_card(task: str, user: str) -> Q:
+    """Whether the user at `user` may read the card at `task` (both field paths from the
+    queried model), as one condition: `tasks.queries.TaskQuerySet.visible_to` for many
+    (card, person) pairs at once — staff, superusers and the see-all groups, or the card's
+    owner, approver, performers, observers and its team's members."""
+    through = Task.performers.through, Task.observers.through, Team.members.through
+    performers, observers, members = (model.objects for model in through)
+    return (
+        Q(**{f"{user}__is_superuser": True})
+        | Q(**{f"{user}__is_staff": True})
+        | Exists(
+            User.groups.through.objects.filter(
+                user_id=OuterRef(f"{user}_id"), group__name__in=SEE_ALL_GROUPS
+            )
+        )
+        | Q(**{f"{task}__owner_id": F(f"{user}_id")})
+        | Q(**{f"{task}__approver_id": F(f"{user}_id")})
+        | Exists(performers.filter(task_id=OuterRef(f"{task}_id"), user_id=OuterRef(f"{user}_id")))
+        | Exists(observers.filter(task_id=OuterRef(f"{task}_id"), user_id=OuterRef(f"{user}_id")))
+        | Exists(
+            members.filter(team_id=OuterRef(f"{task}__team_id"), user_id=OuterRef(f"{user}_id"))
+        )
+    )
+
+
+def _followed(task_ids: list[int]) -> list[int]:
+    """Which of these cards have a watcher or an observer at all: one query, by index (most
+    breached cards have neither, and then nothing more is read)."""
+    if connection.vendor != "postgresql":
+        watched = Watch.objects.filter(task_id__in=task_ids).values_list("task_id", flat=True)
+        observed = Task.observers.through.objects.filter(task_id__in=task_ids)
+        return list(set(watched) | set(observed.values_list("task_id", flat=True)))
+    quote = connection.ops.quote_name
+    sql = (
+        "SELECT task_id FROM {} WHERE task_id = ANY(%s) "
+        "UNION SELECT task_id FROM {} WHERE task_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(quote(Watch._meta.db_table), quote(Task.observers.through._meta.db_table)),
+            [task_ids, task_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def notify_breach_watchers(breaches: Sequence[tuple[int, int]], now: datetime) -> int:
+    """Tell a card's followers of its breaches: its watchers who chose breaches and its
+    observers without a watch row of their own (a row with breaches off mutes one), if they
+    are active and may still see the card — in-app, and by email to those with an address,
+    whatever the rules say (they asked to hear). Both paths of the scan call this after
+    writing a batch's events (`breaches`: (event id, card id) of its breaches not in observe
+    mode): one query for the whole batch when none of its cards is followed, four when some
+    are, none per card. Returns the number of pending rows written (emails). Rows already
+    there (the same person as a rule's recipient) are kept."""
+    if not breaches or _replaying.get():
+        return 0
+    cards = _followed(sorted({task_id for _, task_id in breaches}))
+    if not cards:
+        return 0
+    card_of = dict(breaches)  # event id → card id
+    fields = ("task_id", "user_id", "user__email", "user__username")
+    watchers = Watch.objects.filter(task_id__in=cards, breaches=True, user__is_active=True).filter(
+        may_see_card("task", "user")
+    )
+    observers = Task.observers.through.objects.filter(
+        task_id__in=cards, user__is_active=True
+    ).exclude(
+        Exists(Watch.objects.filter(task_id=OuterRef("task_id"), user_id=OuterRef("user_id")))
+    )
+    people: dict[int, dict[int, str]] = defaultdict(dict)
+    for rows in (watchers.values_list(*fields), observers.values_list(*fields)):
+        for task_id, user_id, email, _ in rows:
+            people[task_id][user_id] = email
+    email_state = Notification.State.SKIPPED if _seeding.get() else Notification.State.PENDING
+    notes = []
+    for event_id, task_id in card_of.items():
+        for user_id, email in people.get(task_id, {}).items():
+            key = f"{USER_KEY}{user_id}"
+            notes.append(
+                Notification(
+                    event_id=event_id, recipient_id=user_id, channel=Channel.IN_APP,
+                    recipient_key=key, state=Notification.State.SENT, created_at=now,
+                    sent_at=now,
+                )
+            )  # fmt: skip
+            if email:
+                notes.append(
+                    Notification(
+                        event_id=event_id, recipient_id=user_id, channel=Channel.EMAIL,
+                        recipient_key=key, address=email, state=email_state, created_at=now,
+                        next_attempt_at=now if email_state == Notification.State.PENDING else None,
+                        last_error=SEEDED_HISTORY if _seeding.get() else "",
+                    )
+                )  # fmt: skip
+    Notification.objects.bulk_create(notes, ignore_conflicts=True)
+    return sum(1 for n in notes if n.state == Notification.State.PENDING)
 
 
 def _skipped(note: NoteRow) -> NoteRow:

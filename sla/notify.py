@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from slack_sdk.webhook import WebhookClient
 
+from sla import notice_words
 from sla.models import Notification
 
 SLACK_TIMEOUT = 10  # seconds, per request
@@ -56,7 +57,10 @@ def idempotency_key(notification: Notification) -> str:
         str(part)
         for part in (
             notification.pk,
-            notification.event_id,
+            # a card notice (no timer event): its card event, marked as such
+            notification.event_id
+            if notification.event_id is not None
+            else f"card:{notification.card_event_id}",
             notification.channel,
             notification.recipient_key,
             notification.created_at.isoformat(),
@@ -72,7 +76,21 @@ def message_id(notification: Notification) -> str:
     return f"<{idempotency_key(notification)}@{host}>"
 
 
+def _card_context(notification: Notification) -> dict:
+    said = notice_words.words(notification)
+    task = said.task
+    return {
+        "notification": notification,
+        "notice": said,
+        "task": task,
+        "url": f"{settings.SITE_URL}{task.get_absolute_url()}",
+        "owner": (task.owner.get_full_name() or task.owner.get_username()) if task.owner else "",
+    }
+
+
 def _context(notification: Notification) -> dict:
+    if notification.card_event_id is not None:
+        return _card_context(notification)
     event = notification.event
     timer = event.timer
     task = timer.task
@@ -99,6 +117,8 @@ def one_line(text: str) -> str:
 
 
 def subject(notification: Notification) -> str:
+    if notification.card_event_id is not None:
+        return one_line(f"[Turnaround] {notice_words.words(notification).headline}")
     event = notification.event
     task = event.timer.task
     what = {"warning": "At risk", "breach": "SLA breached", "escalation": "Escalation"}
@@ -153,8 +173,10 @@ def slack_link(url: str, label: str) -> str:
 def slack_text(notification: Notification) -> str:
     # Every piece of user text goes through slack_escape; only our own link is mrkdwn.
     context = _context(notification)
-    owner = slack_escape(context["owner"] or "unassigned")
     link = slack_link(context["url"], f"Open card #{context['task'].pk}")
+    if "notice" in context:  # a card notice: what happened, and the card
+        return f"{slack_escape(one_line(context['notice'].headline))}\n{link}"
+    owner = slack_escape(context["owner"] or "unassigned")
     return (
         f"{slack_escape(subject(notification))}\n"
         f"Owner: {owner} · due {context['due']:%a %d %b %H:%M %Z}\n"

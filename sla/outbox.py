@@ -33,6 +33,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from sla import notice_words
 from sla.models import Channel, DeliveryHold, Notification
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,16 @@ def claim_due(
         ).update(next_attempt_at=lease_until)
         if not claimed:
             return []
-    return list(
+    rows = list(
         Notification.objects.filter(pk__in=ids, next_attempt_at=lease_until).select_related(
-            "event__timer__task__owner", "event__timer__task__blocking_reason", "recipient"
+            "event__timer__task__owner",
+            "event__timer__task__blocking_reason",
+            "recipient",
+            *notice_words.RELATED,  # card notices (sla.card_notices)
         )
     )
+    notice_words.attach(rows)  # their words for the whole batch: two queries, not two each
+    return rows
 
 
 def mark_sent(*, ids: Iterable[int], at: datetime | None = None) -> int:

@@ -243,7 +243,10 @@ def _scan_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_fast_scan_sql(), {**sql_params(), "now": now, "batch": batch_size})
-            claimed, recorded, pending = cursor.fetchone()
+            claimed, recorded, pending, breaches, cards = cursor.fetchone()
+        # Watchers and observers of the breached cards: one shared function for both paths.
+        breached = list(zip(breaches or [], cards or [], strict=True))
+        pending += escalation.notify_breach_watchers(breached, now)
         if pending:
             escalation.enqueue_delivery()
     return claimed, recorded

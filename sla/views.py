@@ -6,20 +6,24 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from sla import outbox
+from sla import notice_words, outbox
 from sla.models import Channel, Notification
 
 INBOX_SIZE = 50
 
 
-def _inbox(user):
-    return (
+def _inbox(user) -> list[Notification]:
+    """The user's latest in-app notifications: timer thresholds and card notices (their
+    words read for all of them at once: a fixed number of queries)."""
+    notes = list(
         Notification.objects.filter(
             recipient=user, channel=Channel.IN_APP, state=Notification.State.SENT
         )
-        .select_related("event__timer__task")
+        .select_related("event__timer__task", *notice_words.RELATED)
         .order_by("-created_at", "-pk")[:INBOX_SIZE]
     )
+    notice_words.attach(notes)
+    return notes
 
 
 @require_GET

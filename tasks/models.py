@@ -269,6 +269,14 @@ class Task(models.Model):
                 condition=_open_cards & Q(owner__isnull=False, next_step="", dispatch_flag=""),
             ),
             models.Index(fields=["status", "created_at"], name="task_status_created"),
+            # The approvals queue and the nav's count: cards on approval by approver
+            # (tasks.boards.approvals); the approver's FK index holds every card she ever
+            # approved and would read them all.
+            models.Index(
+                fields=["approver", "id"],
+                name="task_approval_queue",
+                condition=Q(status=Status.ON_APPROVAL),
+            ),
             models.Index(fields=["request_type", "priority"], name="task_type_priority"),
         ]
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from tasks import card_csv, search_views, views
-from tasks.boards import at_risk, dispatch, home, my_work
+from tasks.boards import approvals, at_risk, dispatch, home, my_work
 
 urlpatterns = [
     path("", home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("my-work/", my_work.my_work, name="my_work"),
     path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
     path("search/", search_views.search_cards, name="search"),
+    path("approvals/", approvals.approvals, name="approvals"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/export.csv", card_csv.card_list_csv, name="task_list_csv"),
     path("cards/new/", views.task_create, name="task_create"),

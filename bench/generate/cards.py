@@ -16,11 +16,14 @@ deadline, and timers past due are breached.
 Refuses a database whose name does not contain "bench" (`--reset` TRUNCATEs the cards).
 
 Spread (seeded, reproducible): 88 % done, 4 % cancelled, 8 % open (15 % of them new, 20 %
-assigned, 37.5 % in progress, 17.5 % waiting with a blocking reason, 10 % on approval);
+assigned, 45 % in progress, 17.5 % waiting with a blocking reason, 2.5 % on approval);
 priorities 5/20/60/15 % critical, high, normal, low; 5 teams, 10 request types, 500 clients,
 10 performers per team. Closed cards come first in id order, spread over three years; the open
 ones follow, young enough that about a fifth of the open timers are breached and a fifth at
-risk.
+risk. A card on approval waits for the decision of its team's approver (`bench-approver-<team>`,
+manager role; the team manager is bench-manager) on step 1 of 1 (round 1), asked about
+halfway through its life so far, with a running time-to-decision timer (8 h target on the
+24/7 calendar, breached when older): the approvals queue's data (`/approvals/`).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ TARGETS = (
     (Priority.LOW, timedelta(hours=8), timedelta(hours=72)),
 )
 WARN_PCT = 75
+APPROVAL_TARGET = timedelta(hours=8)  # time to decision, every priority
 CHUNK = 100_000
 OPEN_SHARE = 0.08
 
@@ -140,11 +144,12 @@ def _reference_rows() -> dict:
 
     manager = person("bench-manager", "manager", "Mia", "Bench")
     dispatcher = person("bench-dispatcher", "dispatcher", "Dario", "Bench")
-    teams, performers = [], []
+    teams, performers, approvers = [], [], []
     for t, name in enumerate(TEAMS):
         team, _ = Team.objects.get_or_create(name=name, defaults={"manager": manager})
         teams.append(team)
         team.members.add(dispatcher)
+        approvers.append(person(f"bench-approver-{t}", "manager", f"Appr {t}", "Bench").pk)
         for n in range(PERFORMERS_PER_TEAM):
             user = person(f"bench-performer-{t}-{n}", "performer", f"Perf {t}-{n}", "Bench")
             team.members.add(user)
@@ -187,16 +192,23 @@ def _reference_rows() -> dict:
             defaults={
                 "response_target": response,
                 "resolution_target": resolution,
+                "approval_target": APPROVAL_TARGET,
                 "warn_pct": WARN_PCT,
             },
         )
-        for kind, target in ((TimerKind.RESPONSE, response), (TimerKind.RESOLUTION, resolution)):
+        kinds = (
+            (TimerKind.RESPONSE, response),
+            (TimerKind.RESOLUTION, resolution),
+            (TimerKind.APPROVAL, APPROVAL_TARGET),
+        )
+        for kind, target in kinds:
             offsets.append(
                 (priority, kind, clocks.linear(work, target, target_row.warn_after(target)))
             )
     return {
         "teams": [t.pk for t in teams],
         "performers": performers,
+        "approvers": approvers,
         "request_types": request_types,
         "clients": clients,
         "reasons": reasons,
@@ -222,8 +234,8 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
             CASE WHEN g <= %(closed)s THEN
                    CASE WHEN r_status < 0.88 / 0.92 THEN 'done' ELSE 'cancelled' END
                  WHEN r_status < 0.15 THEN 'new' WHEN r_status < 0.35 THEN 'assigned'
-                 WHEN r_status < 0.725 THEN 'in_progress'
-                 WHEN r_status < 0.9 THEN 'waiting' ELSE 'on_approval' END AS status,
+                 WHEN r_status < 0.8 THEN 'in_progress'
+                 WHEN r_status < 0.975 THEN 'waiting' ELSE 'on_approval' END AS status,
             CASE WHEN r_pri < 0.05 THEN 'critical' WHEN r_pri < 0.25 THEN 'high'
                  WHEN r_pri < 0.85 THEN 'normal' ELSE 'low' END AS priority
           FROM raw
@@ -241,7 +253,7 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
           title, description, priority, status, next_step, next_step_due, source_url,
           created_at, first_response_at, resolved_at, updated_at, dispatch_flag, version,
           approver_id, blocking_reason_id, owner_id, related_object_id, request_type_id,
-          team_id)
+          team_id, approval_step, approval_round)
         SELECT
           'Bench card ' || g || ' for client ' || (g %% {len(refs["clients"])}), '',
           priority, status,
@@ -260,7 +272,9 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
                     AND created + make_interval(secs => response_s) < %(now)s
                     AND r_next < 0.5
                THEN 'Not taken into work in time' ELSE '' END,
-          1, NULL,
+          1,
+          CASE WHEN status = 'on_approval'
+               THEN (%(approvers)s::int[])[1 + g %% {len(refs["teams"])}] END,
           CASE WHEN status = 'waiting'
                THEN (%(reasons)s::bigint[])[1 + g %% {len(refs["reasons"])}] END,
           CASE WHEN status = 'new' AND r_owner < 0.7 THEN NULL
@@ -268,7 +282,9 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
                     * {PERFORMERS_PER_TEAM} + (g / 7) %% {PERFORMERS_PER_TEAM}] END,
           (%(clients)s::bigint[])[1 + g %% {len(refs["clients"])}],
           (%(types)s::bigint[])[1 + g %% {len(refs["request_types"])}],
-          (%(teams)s::bigint[])[1 + g %% {len(refs["teams"])}]
+          (%(teams)s::bigint[])[1 + g %% {len(refs["teams"])}],
+          CASE WHEN status = 'on_approval' THEN 1 ELSE 0 END,
+          CASE WHEN status = 'on_approval' THEN 1 ELSE 0 END
         FROM timed ORDER BY g
         RETURNING id
         """,
@@ -279,6 +295,7 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
             "now": now,
             "reasons": refs["reasons"],
             "performers": refs["performers"],
+            "approvers": refs["approvers"],
             "clients": refs["clients"],
             "types": refs["request_types"],
             "teams": refs["teams"],
@@ -305,7 +322,11 @@ def _insert_timers(cursor, first_id: int, last_id: int, now, refs) -> None:
     cursor.execute(
         f"""
         WITH base AS (
-          SELECT c.id AS task_id, c.status, c.created_at AS started, k.kind,
+          SELECT c.id AS task_id, c.status, k.kind,
+            -- a decision is asked halfway through the card's life so far
+            CASE WHEN k.kind = 'approval'
+                 THEN c.created_at + (%(now)s::timestamptz - c.created_at) / 2
+                 ELSE c.created_at END AS started,
             o.target_s, o.warn_after_s, o.due_s, o.warn_s, o.axis_shift,
             CASE
               WHEN k.kind = 'response' AND c.status = 'cancelled'
@@ -315,11 +336,12 @@ def _insert_timers(cursor, first_id: int, last_id: int, now, refs) -> None:
             END AS stopped,
             (k.kind = 'resolution' AND c.status = 'waiting') AS paused
           FROM tasks_task c
-          CROSS JOIN (VALUES ('response'), ('resolution')) AS k(kind)
+          CROSS JOIN (VALUES ('response'), ('resolution'), ('approval')) AS k(kind)
           JOIN (VALUES {offsets})
             AS o(priority, kind, target_s, warn_after_s, due_s, warn_s, axis_shift)
             ON o.priority = c.priority AND o.kind = k.kind
           WHERE c.id BETWEEN %(first)s AND %(last)s
+            AND (k.kind <> 'approval' OR c.status = 'on_approval')
         ), deadlines AS (
           SELECT b.*,
             b.started + make_interval(secs => b.due_s) AS due,

@@ -137,9 +137,10 @@ class NotificationAdmin(SaneDatesMixin, ReadOnlyMixin, admin.ModelAdmin):
         "next_attempt_at",
         "sent_at",
         "event",
+        "card_event",  # a card notice (sla.card_notices) instead of a timer's event
     ]
     list_filter = ["state", "channel"]
-    list_select_related = ["recipient", "event__timer"]
+    list_select_related = ["recipient", "event__timer", "card_event"]
     search_fields = ["address", "recipient__username", "last_error"]
     date_hierarchy = "created_at"
     actions = ["resend_failed"]

@@ -34,6 +34,11 @@
 -- | slack            | once per rule, to its webhook, else the card team's: pending now, |
 -- |                  | key SLACK_KEY + url; none: failed, NO_SLACK_WEBHOOK, key          |
 -- |                  | SLACK_RULE_KEY + rule id                                          |
+-- | watchers         | a breach (not observe) also tells the card's watchers who chose   |
+-- |                  | breaches and its observers without a watch row who may still see |
+-- |                  | the card (active users): in-app sent, email pending (none without |
+-- |                  | an address); key USER_KEY + user id; written by one shared        |
+-- |                  | function after the batch's statement (`notify_breach_watchers`)   |
 -- | outbox           | one notification per (event, channel, key), the first one kept;   |
 -- |                  | delivery enqueued in the same transaction if any is pending       |
 
@@ -156,4 +161,10 @@ WITH claimed AS (
 )
 SELECT (SELECT count(*) FROM timers),
        (SELECT count(*) FROM events),
-       (SELECT count(*) FROM notes WHERE state = %(pending)s)
+       (SELECT count(*) FROM notes WHERE state = %(pending)s),
+       -- the batch's breaches and their cards, which tell watchers too
+       -- (sla.escalation.notify_breach_watchers); the timer table, not the CTE (see targets)
+       (SELECT array_agg(e.id ORDER BY e.id) FROM events e
+        WHERE e.kind = %(breach)s AND NOT e.observe),
+       (SELECT array_agg(t.task_id ORDER BY e.id) FROM events e JOIN {timer} t ON t.id = e.timer_id
+        WHERE e.kind = %(breach)s AND NOT e.observe)
