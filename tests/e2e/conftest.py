@@ -65,6 +65,7 @@ def sla_config(transactional_db):
             priority=priority,
             response_target=timedelta(hours=1),
             resolution_target=timedelta(hours=8),
+            approval_target=timedelta(hours=4),
         )
     BlockingReasonFactory(name="Waiting for customer", pauses_sla=True)
     return policy

@@ -41,7 +41,24 @@ def test_send_reject_resend_approve(
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(page.get_by_role("button", name="Done", exact=True)).to_have_count(0)
 
-    # The manager, in a browser of her own.
+    # The time to decision runs on the card (4 h target in sla_config).
+    expect(page.locator('#timers article[data-kind="approval"]')).to_contain_text(
+        "Time to decision"
+    )
+    # A forged decision or Done from the performer: refused, nothing changes.
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    for path, form in (("decide/", {"decision": "approve"}), ("status/", {"to": "done"})):
+        forged = page.request.post(
+            f"{url}{path}",
+            form={**form, "version": str(card.__class__.objects.get(pk=card.pk).version)},
+            headers={"X-CSRFToken": token, "Referer": url},
+        )
+        assert forged.status == 403, path
+    card.refresh_from_db()
+    assert card.status == Status.ON_APPROVAL
+
+    # The manager, in a browser of her own: the card waits in her Approvals queue and the
+    # bell says she was asked.
     context = browser.new_context()
     boss = context.new_page()
     boss.goto(f"{live_server.url}/login/")
@@ -49,7 +66,18 @@ def test_send_reject_resend_approve(
     boss.get_by_label("Password").fill("pw")
     boss.get_by_role("button", name="Log in").click()
     boss.wait_for_url(lambda u: "/login/" not in u)
-    boss.goto(url)
+    expect(boss.get_by_role("link", name="Approvals: 1 waiting")).to_be_visible()
+    expect(boss.get_by_role("link", name="Notifications: 1 unread")).to_be_visible()
+    boss.get_by_role("link", name="Approvals: 1 waiting").click()
+    row = boss.locator(f"#approval-{card.pk}")
+    expect(row).to_contain_text("Deal")
+    expect(row).to_contain_text("Paula Performer")
+    boss.goto(f"{live_server.url}/notifications/")
+    expect(boss.locator("#main")).to_contain_text(f"Decision needed: #{card.pk} Deal")
+    row_link = f"{live_server.url}/approvals/"
+    boss.goto(row_link)
+    boss.locator(f"#approval-{card.pk}").get_by_role("link").first.click()
+    boss.wait_for_url(url)
     expect(boss.locator("#moves button").first).to_have_text("Approve")
     boss.get_by_role("button", name="Reject").click()
     boss.get_by_label("Reason").fill("Discount above 20 % needs a second quote")
@@ -84,6 +112,18 @@ def test_send_reject_resend_approve(
         card.events.filter(kind__in=["approved", "rejected"]).values_list("kind", flat=True)
     )
     assert kinds == [TaskEvent.Kind.REJECTED, TaskEvent.Kind.APPROVED]
+
+    # The time to decision of both sendings, in the approver bottleneck report.
+    report = browser.new_context().new_page()
+    report.goto(f"{live_server.url}/login/")
+    report.get_by_label("Username").fill("maria")
+    report.get_by_label("Password").fill("pw")
+    report.get_by_role("button", name="Log in").click()
+    report.wait_for_url(lambda u: "/login/" not in u)
+    report.goto(f"{live_server.url}/reports/flow/")
+    decisions = report.locator("section", has_text="Time to decision, by approver").last
+    expect(decisions).to_contain_text("Maria Manager")
+    report.context.close()
 
     # Done, confirmed this time.
     page.get_by_role("button", name="Done", exact=True).click()
