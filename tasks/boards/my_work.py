@@ -47,6 +47,13 @@ def work_cards(cards, now: datetime):
     )
 
 
+def may_work_own_cards(user) -> bool:
+    """`tasks.permissions.can_work` for every card of My work at once: they are her own or
+    she performs them, so it holds unless she may not work cards at all (a role taken away):
+    then no quick action is offered, as each would answer "not allowed"."""
+    return user.is_superuser or user.has_perm("tasks.work_task")
+
+
 @require_GET
 def my_work(request: HttpRequest) -> HttpResponse:
     return _page(request)
@@ -69,6 +76,7 @@ def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
         "cards": cards,
         "reasons": BlockingReason.objects.filter(active=True),
         "without_next_step": [t for t in cards if not t.next_step],
+        "may_work": may_work_own_cards(user),
     }
     return render(request, "tasks/my_work.html", context, status=status)
 
@@ -106,6 +114,7 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "tasks": [work_cards(Task.objects.filter(pk=pk), timezone.now()).get()],
         "reasons": BlockingReason.objects.filter(active=True),
+        "may_work": True,  # `can_work` checked above
         "error": error,
     }
     return render(request, CARDS_PARTIAL, context, status=status, using="jinja2")
