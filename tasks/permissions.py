@@ -6,11 +6,11 @@ here add the per-card rule. Views, the API and admin actions all ask these funct
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Value
 
 from tasks.models import Task, Team
 
@@ -90,38 +90,52 @@ def can_assign(user: AbstractBaseUser, task: Task) -> bool:
 
 @dataclass(frozen=True)
 class TeamsOf:
-    """The teams a user is in: those she is a member of and those she manages (`teams_of`)."""
+    """The teams a user is in: those she is a member of and those she manages (`teams_of`),
+    and whether they are every team there is."""
 
     member_of: frozenset[int]
     manages: frozenset[int]
+    every_team: bool = False
 
     @property
     def all(self) -> frozenset[int]:
         return self.member_of | self.manages
 
 
+_MEMBER, _MANAGER, _TEAM_COUNT = 0, 1, 2
+
+
 def teams_of(user: AbstractBaseUser) -> TeamsOf:
-    """The teams `user` is a member or the manager of, in one query (the screens' "My teams"
-    and `assign_right`'s teams)."""
+    """The teams `user` is a member or the manager of, and whether they are all the teams, in
+    one query (the screens' "My teams" and `assign_right`'s teams)."""
     if user.is_anonymous:
         return TeamsOf(frozenset(), frozenset())
     member_of = (
         Team.members.through.objects.filter(user=user)
-        .annotate(manages=Value(False))
-        .values_list("team_id", "manages")
+        .annotate(row=Value(_MEMBER))
+        .values_list("team_id", "row")
         .order_by()
     )
     manages = (
         Team.objects.filter(manager=user)
-        .annotate(manages=Value(True))
-        .values_list("pk", "manages")
+        .annotate(row=Value(_MANAGER))
+        .values_list("pk", "row")
         .order_by()
     )
-    rows = list(member_of.union(manages, all=True))
-    return TeamsOf(
-        member_of=frozenset(team for team, managed in rows if not managed),
-        manages=frozenset(team for team, managed in rows if managed),
+    count = (
+        Team.objects.annotate(row=Value(_TEAM_COUNT))
+        .values("row")
+        .annotate(n=Count("pk"))
+        .values_list("n", "row")
+        .order_by()
     )
+    rows = list(member_of.union(manages, count, all=True))
+    teams = TeamsOf(
+        member_of=frozenset(team for team, row in rows if row == _MEMBER),
+        manages=frozenset(team for team, row in rows if row == _MANAGER),
+    )
+    how_many = next((n for n, row in rows if row == _TEAM_COUNT), 0)
+    return replace(teams, every_team=bool(teams.all) and len(teams.all) == how_many)
 
 
 def may_own_cards_of(user: AbstractBaseUser, team: Team | None) -> bool:

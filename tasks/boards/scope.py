@@ -34,7 +34,7 @@ class TeamScope:
     """The teams a board shows. `team_ids` None: every card the viewer may see."""
 
     choice: str  # MINE or ALL: what the page shows as chosen
-    team_ids: frozenset[int] | None
+    team_ids: frozenset[int] | None  # also None for "My teams" when they are every team
     can_switch: bool  # the viewer sees every card, so "All teams" is more than hers
     no_team: bool  # she is in no team: all teams shown
     not_understood: str  # a `teams` value that was ignored ("" when none)
@@ -77,4 +77,7 @@ def team_scope(request: HttpRequest) -> TeamScope:
         return TeamScope(ALL, None, can_switch, True, not_understood, teams)
     if not can_switch:  # what she may see is her teams and her own cards: all of it
         return TeamScope(MINE, None, False, False, not_understood, teams)
-    return TeamScope(MINE, teams.all, True, False, not_understood, teams)
+    # Her teams are every team (a manager of them all): "My teams" is every card, read as
+    # "All teams" is (the queue's whole-queue path, not every open card picked by team).
+    team_ids = None if teams.every_team else teams.all
+    return TeamScope(MINE, team_ids, True, False, not_understood, teams)

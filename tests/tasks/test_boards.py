@@ -622,6 +622,21 @@ def test_a_viewer_in_no_team_sees_all_teams_and_is_told_so(roles, request_type, 
     assert '<strong aria-current="true">All teams</strong>' in html
 
 
+def test_my_teams_when_they_are_every_team_is_the_whole_queue(
+    manager, request_type, warehouse_card, django_assert_max_num_queries
+):
+    Team.objects.get(name="Warehouse").members.add(manager)
+    client = client_for(manager)
+    html = client.get(reverse("at_risk")).content.decode()
+    assert '<strong aria-current="true">My teams</strong>' in html
+    assert "Your teams are all the teams: showing every card." in html
+    assert set(queue_titles_of(html)) == {"Elsewhere", "Teamless"}
+    # Served from the "All teams" entry of the cache: the same queue.
+    client.get(reverse("at_risk"), {"teams": "all"}, HTTP_HX_REQUEST="true")
+    with django_assert_max_num_queries(6):
+        client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
+
+
 def test_a_performer_sees_her_teams_and_her_own_cards_without_a_switch(
     performer, outsider, dispatcher, request_type, warehouse_card
 ):

@@ -85,7 +85,9 @@ def test_teams_of_reads_membership_and_management_in_one_query(grid, django_asse
     with django_assert_num_queries(1):
         teams = permissions.teams_of(users["manager_of_a"])
     assert (teams.member_of, teams.manages, teams.all) == ({b.pk}, {a.pk}, {a.pk, b.pk})
-    assert permissions.teams_of(users["observer"]).all == frozenset()
+    assert teams.every_team  # A and B are all the teams there are
+    assert not permissions.teams_of(users["dispatcher_of_a"]).every_team
+    assert permissions.teams_of(users["observer"]) == permissions.TeamsOf(frozenset(), frozenset())
     # Led teams: with tasks.assign_task, all of them; without, none.
     assert permissions.teams_led_by(users["manager_of_a"]) == {a.pk, b.pk}
     assert permissions.teams_led_by(users["team_manager_without_role"]) == frozenset()
