@@ -12,7 +12,8 @@
 - Any other value of `teams` is not understood: the default is shown and the page says so
   (never an error).
 
-Reading the viewer's teams is one query, none for "All teams".
+Reading the viewer's teams is one query, none for "All teams" and for those who do not see
+every card.
 """
 
 from __future__ import annotations
@@ -69,14 +70,13 @@ def team_scope(request: HttpRequest) -> TeamScope:
     asked = request.GET.get(PARAMETER, MINE)
     # Shown back (escaped) to say what was ignored: its first printable characters.
     not_understood = "" if asked in (MINE, ALL) else "".join(filter(str.isprintable, asked))[:50]
-    can_switch = sees_all(user)
-    if can_switch and asked == ALL:
-        return TeamScope(ALL, None, can_switch, False, not_understood, None)
+    if not sees_all(user):  # what she may see is her teams and her own cards: all of it
+        return TeamScope(MINE, None, False, False, not_understood, None)
+    if asked == ALL:
+        return TeamScope(ALL, None, True, False, not_understood, None)
     teams = teams_of(user)
     if not teams.all:
-        return TeamScope(ALL, None, can_switch, True, not_understood, teams)
-    if not can_switch:  # what she may see is her teams and her own cards: all of it
-        return TeamScope(MINE, None, False, False, not_understood, teams)
+        return TeamScope(ALL, None, True, True, not_understood, teams)
     # Her teams are every team (a manager of them all): "My teams" is every card, read as
     # "All teams" is (the queue's whole-queue path, not every open card picked by team).
     team_ids = None if teams.every_team else teams.all

@@ -618,7 +618,7 @@ def test_a_viewer_in_no_team_sees_all_teams_and_is_told_so(roles, request_type, 
     loner.groups.add(roles["dispatcher"])
     html = client_for(loner).get(reverse("dispatch")).content.decode()
     assert board_titles(html) == {"Elsewhere", "Teamless"}
-    assert "You are in no team, so cards of all teams you may see are shown." in html
+    assert "You are in no team, so cards of all teams are shown." in html
     assert '<strong aria-current="true">All teams</strong>' in html
 
 
