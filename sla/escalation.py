@@ -85,10 +85,9 @@ from sla.scan_rules import (
 )
 from tasks import actions
 from tasks.models import Priority, Task, Team, Watch
-from tasks.queries import SEE_ALL_GROUPS
+from tasks.queries import NOT_TAKEN_IN_TIME, SEE_ALL_GROUPS
 
 Trigger = EscalationRule.Trigger
-NOT_TAKEN_IN_TIME = "Not taken in time"
 
 _replaying = ContextVar("replaying_history", default=False)
 log = logging.getLogger(__name__)

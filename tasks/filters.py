@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import django_filters
@@ -310,6 +311,13 @@ class AtRiskFilter(django_filters.FilterSet):
     CARD_FILTERS = ("team", "owner", "request_type", "priority", "client", "status",
                     "blocking_reason")  # fmt: skip
 
+    def __init__(self, *args, teams: Collection[int] | None = None, **kwargs):
+        """`teams`: the queue's "My teams" (`tasks.boards.scope`): only the timers of cards
+        of these teams and of no team, picked as the card filters pick theirs. None: every
+        team."""
+        super().__init__(*args, **kwargs)
+        self.teams = teams
+
     @property
     def form(self):
         if not hasattr(self, "_form"):
@@ -319,8 +327,16 @@ class AtRiskFilter(django_filters.FilterSet):
         return self._form
 
     @property
+    def qs(self):
+        if not hasattr(self, "_qs") and not self.is_bound and self.teams is not None:
+            self._qs = self.filter_queryset(self.queryset.all())  # no filters, the teams only
+        return super().qs
+
+    @property
     def picks_cards(self) -> bool:
         """Whether card filters pick the cards whose timers are shown (`InArray`)."""
+        if self.teams is not None:
+            return True
         if not self.is_bound:
             return False
         self.is_valid()  # validated: cleaned_data holds the valid filters, errors aside
@@ -328,7 +344,9 @@ class AtRiskFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         cards = Task.objects.open()
-        for name, value in self.form.cleaned_data.items():
+        if self.teams is not None:
+            cards = cards.of_teams(self.teams)
+        for name, value in (self.form.cleaned_data if self.is_bound else {}).items():
             if name in self.CARD_FILTERS:
                 cards = self.filters[name].filter(cards, value)
             else:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tasks.actions import NEXT_STEP_MAX_LENGTH, NOTE_MAX_LENGTH, SOURCE_URL_MAX_LENGTH
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
-from tasks.permissions import people_who_may_work_cards
+from tasks.permissions import may_own_cards_of, people_who_may_work_cards
 from tasks.validators import (
     TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -29,6 +29,10 @@ from tasks.validators import (
 User = get_user_model()
 
 NOT_A_WORKER = "Choose someone who may work on cards (a performer, dispatcher or manager)."
+NOT_YOURS_TO_GIVE = (
+    "You may make only yourself the owner of a new card, or leave it to the dispatchers "
+    "(nobody); choosing another owner is for dispatchers and managers."
+)
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -120,12 +124,39 @@ class TaskCreateForm(forms.Form):
     )
     owner = UserChoiceField(queryset=workers(), required=False)
 
-    def __init__(self, *args, can_assign: bool, **kwargs) -> None:
+    def __init__(self, *args, can_assign: bool, creator=None, **kwargs) -> None:
+        """`can_assign`: the full owner and team fields (dispatchers, managers). Otherwise
+        `creator`, when she may work cards, may make herself the owner (the default) or leave
+        the card to the dispatchers; anyone else creates cards for dispatch only."""
         super().__init__(*args, **kwargs)
-        if not can_assign:
-            # Without the right to assign, a new card goes to the dispatch queue.
+        self.creator = None if can_assign else creator
+        if can_assign:
+            return
+        del self.fields["team"]  # the type's team: a performer does not route cards
+        if self.creator is None:
+            # Without the right to assign or to work cards, a new card goes to dispatch.
             del self.fields["owner"]
-            del self.fields["team"]
+            return
+        owner = self.fields["owner"]
+        owner.queryset = workers().filter(pk=self.creator.pk)
+        owner.empty_label = "nobody (to dispatch)"
+        owner.initial = self.creator.pk
+        owner.help_text = (
+            "You may own the cards of your teams; for another team's request, choose nobody."
+        )
+        owner.error_messages["invalid_choice"] = NOT_YOURS_TO_GIVE
+
+    def clean(self):
+        data = super().clean()
+        owner, request_type = data.get("owner"), data.get("request_type")
+        mine = self.creator is not None and owner is not None and request_type is not None
+        if mine and not may_own_cards_of(owner, request_type.default_team):
+            self.add_error(
+                "owner",
+                f"Cards of {request_type.default_team} are owned by its people: choose "
+                "nobody and the dispatchers will find the card an owner.",
+            )
+        return data
 
 
 class StatusForm(VersionedForm):

@@ -6,11 +6,13 @@ here add the per-card rule. Views, the API and admin actions all ask these funct
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Value
 
-from tasks.models import Status, Task
+from tasks.models import Status, Task, Team
 
 # The permission that makes someone a possible owner, performer or approver of a card.
 WORK_PERMISSION = ("tasks", "work_task")
@@ -126,9 +128,125 @@ def can_comment(user: AbstractBaseUser, task: Task) -> bool:
 
 def can_assign(user: AbstractBaseUser, task: Task) -> bool:
     """Change owner, performers, approver, priority and request type: dispatchers and
-    managers of the card's team."""
+    managers of the card's team. For many cards at once (a board's rows), `assign_right`:
+    the same rule, read once per page."""
     if user.is_superuser:
         return True
     if not user.has_perm("tasks.assign_task"):
         return False
     return _leads_team(user, task)
+
+
+@dataclass(frozen=True)
+class TeamsOf:
+    """The teams a user is in: those she is a member of and those she manages (`teams_of`),
+    and whether they are every team there is."""
+
+    member_of: frozenset[int]
+    manages: frozenset[int]
+    every_team: bool = False
+
+    @property
+    def all(self) -> frozenset[int]:
+        return self.member_of | self.manages
+
+
+_MEMBER, _MANAGER, _TEAM_COUNT = 0, 1, 2
+
+
+def teams_of(user: AbstractBaseUser) -> TeamsOf:
+    """The teams `user` is a member or the manager of, and whether they are all the teams, in
+    one query (the screens' "My teams" and `assign_right`'s teams)."""
+    if user.is_anonymous:
+        return TeamsOf(frozenset(), frozenset())
+    member_of = (
+        Team.members.through.objects.filter(user=user)
+        .annotate(row=Value(_MEMBER))
+        .values_list("team_id", "row")
+        .order_by()
+    )
+    manages = (
+        Team.objects.filter(manager=user)
+        .annotate(row=Value(_MANAGER))
+        .values_list("pk", "row")
+        .order_by()
+    )
+    count = (
+        Team.objects.annotate(row=Value(_TEAM_COUNT))
+        .values("row")
+        .annotate(n=Count("pk"))
+        .values_list("n", "row")
+        .order_by()
+    )
+    rows = list(member_of.union(manages, count, all=True))
+    teams = TeamsOf(
+        member_of=frozenset(team for team, row in rows if row == _MEMBER),
+        manages=frozenset(team for team, row in rows if row == _MANAGER),
+    )
+    how_many = next((n for n, row in rows if row == _TEAM_COUNT), 0)
+    return replace(teams, every_team=bool(teams.all) and len(teams.all) == how_many)
+
+
+def may_own_cards_of(user: AbstractBaseUser, team: Team | None) -> bool:
+    """Whether `user` may make herself the owner of a card of `team` when she creates it
+    without the right to assign (New card): a card of one of her teams (member or manager)
+    or of no team. Who may work cards at all is `may_work_cards`'s rule, asked apart."""
+    if user.is_superuser or team is None:
+        return True
+    return team.manager_id == user.pk or team.members.filter(pk=user.pk).exists()
+
+
+@dataclass(frozen=True)
+class AssignRight:
+    """`can_assign` for many cards at once, from what is read once per page (`assign_right`):
+    a board asks `allows(card)` of each row without a query per row. The same rule as `can_assign`
+    (tests hold the two equal over a grid of users and cards)."""
+
+    every_card: bool  # a superuser
+    teamless: bool  # cards without a team: every holder of tasks.assign_task
+    teams: frozenset[int]  # the teams she leads (`teams_led_by`)
+
+    def allows(self, task: Task) -> bool:
+        if self.every_card:
+            return True
+        if task.team_id is None:
+            return self.teamless
+        return task.team_id in self.teams
+
+    def cards(self) -> Q:
+        """The rule as a filter of cards (`assignable_cards`)."""
+        if self.every_card:
+            return Q()
+        rule = Q(team__in=sorted(self.teams))
+        if self.teamless:
+            rule |= Q(team__isnull=True)
+        return rule
+
+
+def teams_led_by(user: AbstractBaseUser, teams: TeamsOf | None = None) -> frozenset[int]:
+    """The teams whose cards `user` may assign (`_leads_team` for a holder of
+    tasks.assign_task): those she manages and those she is a member of. Without
+    tasks.assign_task, none. `teams`: `teams_of(user)` when already read."""
+    if not user.has_perm("tasks.assign_task"):
+        return frozenset()
+    return (teams or teams_of(user)).all
+
+
+def assign_right(user: AbstractBaseUser, teams: TeamsOf | None = None) -> AssignRight:
+    """Which cards `user` may assign (`can_assign`), set-based: superusers every card; holders
+    of tasks.assign_task the cards of the teams they lead and the cards without a team; anyone
+    else none. At most one query (`teams_of`), none when `teams` is given or the answer does
+    not depend on teams."""
+    if user.is_superuser:
+        return AssignRight(every_card=True, teamless=True, teams=frozenset())
+    if not user.has_perm("tasks.assign_task"):
+        return AssignRight(every_card=False, teamless=False, teams=frozenset())
+    return AssignRight(every_card=False, teamless=True, teams=teams_led_by(user, teams))
+
+
+def assignable_cards(user: AbstractBaseUser) -> QuerySet:
+    """The cards `user` may assign, as a queryset (`assign_right` as a filter)."""
+    right = assign_right(user)
+    if not (right.every_card or right.teamless or right.teams):
+        return Task.objects.none()
+    return Task.objects.filter(right.cards())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from tasks.auth_backend import role_names
-from tasks.states import CLOSED_STATUSES
+from tasks.states import CLOSED_STATUSES, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -17,6 +18,16 @@ if TYPE_CHECKING:
 # Groups whose members see every card: they triage, review or are kept informed across
 # teams (observers read only; see tasks.permissions).
 SEE_ALL_GROUPS = ("manager", "dispatcher", "observer")
+
+# The dispatch flag the scan writes when a card's response timer warns or breaches
+# (`sla.escalation.flag_not_taken`; a test holds the two texts equal). Every other flag puts
+# the card in front of the dispatchers for another reason: an escalation rule's "Escalated: …"
+# (`sla.escalation._run_action`), or anyone's `tasks.actions.flag_for_dispatch`.
+NOT_TAKEN_IN_TIME = "Not taken in time"
+# A card still not taken into work: nobody has started it. Taking it into work clears its
+# flag (`tasks.actions.change_status`), but a card moved on otherwise (waiting, on approval)
+# keeps a flag that no longer says what it said.
+NOT_TAKEN_STATUSES = (Status.NEW, Status.ASSIGNED)
 
 
 def sees_all(user: AbstractBaseUser) -> bool:
@@ -41,6 +52,27 @@ class TaskQuerySet(models.QuerySet):
         it clears the flag; a closed card is never flagged.
         """
         return self.open().filter(dispatch_flag="")
+
+    def not_taken_in_time(self) -> TaskQuerySet:
+        """Open cards the dispatch board lists as "Not taken into work in time": flagged by
+        the scan (NOT_TAKEN_IN_TIME) and still new or assigned. A card with that flag that
+        was moved on (waiting, on approval) is no longer "not taken", so not among them.
+
+        With `escalated_to_dispatch`, the one place that reads what a dispatch flag means:
+        by its text (the scan's own, or any other) and, for the scan's, the card's status.
+        Both are served by the partial index `task_flagged_open`."""
+        return self.open().filter(dispatch_flag=NOT_TAKEN_IN_TIME, status__in=NOT_TAKEN_STATUSES)
+
+    def escalated_to_dispatch(self) -> TaskQuerySet:
+        """Open cards sent to the dispatchers for another reason than the scan's "not taken
+        in time": an escalation rule's "Escalated: …" or anyone's `flag_for_dispatch`, in
+        whatever open status (see `not_taken_in_time`)."""
+        return self.open().exclude(dispatch_flag="").exclude(dispatch_flag=NOT_TAKEN_IN_TIME)
+
+    def of_teams(self, team_ids: Collection[int]) -> TaskQuerySet:
+        """Cards of these teams and cards of no team (which no team leads, so every team's
+        dispatchers and managers see them): the screens' "My teams"."""
+        return self.filter(Q(team__in=sorted(team_ids)) | Q(team__isnull=True))
 
     def visible_to(self, user: AbstractBaseUser) -> TaskQuerySet:
         """Cards a user may read: all for staff, managers, dispatchers and observers;

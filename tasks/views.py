@@ -63,8 +63,12 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create(request.user):
         return forbidden(request, "You may not create cards.")
-    can_assign = request.user.has_perm("tasks.assign_task")
-    form = TaskCreateForm(request.POST or None, can_assign=can_assign)
+    user = request.user
+    can_assign = user.has_perm("tasks.assign_task")
+    # A performer may make herself the owner (tasks.forms.TaskCreateForm); a forged owner is
+    # refused (400) and nothing is created.
+    creator = user if not can_assign and permissions.may_work_cards(user) else None
+    form = TaskCreateForm(request.POST or None, can_assign=can_assign, creator=creator)
     status = 200
     if request.method == "POST":
         if form.is_valid():

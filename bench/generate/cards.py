@@ -44,6 +44,7 @@ from sla.engine import EPOCH
 from sla.history import without_history
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, TimerKind
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Task, Team
+from tasks.queries import NOT_TAKEN_IN_TIME
 from tasks.roles import ensure_role_groups
 from tasks.search_vector import VECTOR_SQL
 
@@ -271,7 +272,7 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
           CASE WHEN status IN ('new', 'assigned')
                     AND created + make_interval(secs => response_s) < %(now)s
                     AND r_next < 0.5
-               THEN 'Not taken into work in time' ELSE '' END,
+               THEN %(not_taken)s ELSE '' END,
           1,
           CASE WHEN status = 'on_approval'
                THEN (%(approvers)s::int[])[1 + g %% {len(refs["teams"])}] END,
@@ -299,6 +300,7 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
             "clients": refs["clients"],
             "types": refs["request_types"],
             "teams": refs["teams"],
+            "not_taken": NOT_TAKEN_IN_TIME,
         },
     )
     ids = [row[0] for row in cursor.fetchall()]

@@ -7,9 +7,10 @@ One module per screen, and what they share:
 
 - `at_risk`: the queue, its filters and its page;
 - `cache`: the queue's short-lived HTML cache and the signals that invalidate it;
-- `dispatch`: the board's three lists and the assignment a row posts;
+- `dispatch`: the board's four lists and the assignment a row posts;
 - `load`: the people with their open and at-risk load (the board's owner choices, raw SQL);
 - `my_work`: a performer's cards and their quick actions;
+- `scope`: which teams' cards the board and the queue show ("My teams" / "All teams");
 - `jinja`: the Jinja2 environment of the rows and cards htmx swaps (templates/jinja2/).
 
 The cache's signal receivers are connected here, by importing `cache` with the package

@@ -1,5 +1,6 @@
 """The at-risk queue: open SLA timers ranked by how little of their target is left, with
-filters over their cards, 50 a page; its HTML cached for a few seconds (`cache`)."""
+filters over their cards, of the viewer's teams or all teams (`scope`), 50 a page; its HTML
+cached for a few seconds (`cache`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET
 from sla.models import SlaTimer
 from sla.queries import RANK_ALL_UP_TO, risk_counts, risk_page, with_band
 from tasks.boards.cache import QUEUE_CACHE_SECONDS, queue_cache_key
+from tasks.boards.scope import team_scope
 from tasks.filters import AtRiskFilter
 from tasks.models import Task
 from tasks.queries import sees_all
@@ -37,11 +39,13 @@ def at_risk(request: HttpRequest) -> HttpResponse:
         return forbidden(request, "You may not see SLA timers.")
     now = timezone.now()
     everything = sees_all(request.user)
+    scope = team_scope(request)
     filterset = AtRiskFilter(
         request.GET or None,
         queryset=with_band(_visible_timers(request.user, everything=everything), now),
+        teams=scope.team_ids,
     )
-    key = queue_cache_key(request, everything=everything)
+    key = queue_cache_key(request, everything=everything, scope=scope)
     queue = cache.get(key)
     if queue is None:
         queue = render_to_string(
@@ -50,7 +54,13 @@ def at_risk(request: HttpRequest) -> HttpResponse:
         cache.set(key, queue, QUEUE_CACHE_SECONDS)
     if request.htmx:
         return HttpResponse(queue)
-    return render(request, "tasks/at_risk.html", {"filter": filterset, "queue": queue})
+    context = {
+        "filter": filterset,
+        "queue": queue,
+        "scope": scope,
+        "scope_links": scope.links(request) if scope.can_switch else [],
+    }
+    return render(request, "tasks/at_risk.html", context)
 
 
 def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:

@@ -1,9 +1,12 @@
-"""The dispatch board: cards without an owner, not taken in time, or without a next step
-(at most BOARD_LIMIT each), and the assignment each row posts."""
+"""The dispatch board: cards without an owner, not taken into work in time, escalated to
+dispatch, or without a next step (the first BOARD_LIMIT of each, with each list's true
+count), of the viewer's teams or all teams (`scope`), and the assignment each row posts
+where the viewer may assign (`tasks.permissions.assign_right`)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
@@ -12,30 +15,47 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tasks import actions, permissions
 from tasks.boards.load import people_with_load
+from tasks.boards.scope import TeamScope, team_scope
 from tasks.forms import DispatchAssignForm, form_errors
 from tasks.models import Task
+from tasks.queries import TaskQuerySet
 from tasks.views import forbidden
 
 BOARD_LIMIT = 50
-BOARD_LISTS = ("unowned", "not_taken", "no_next_step")
+BOARD_LISTS = ("unowned", "not_taken", "escalated", "no_next_step")
+# Each list's heading and what it says when empty (templates/tasks/dispatch.html).
+LIST_TEXTS = {
+    "unowned": ("New, without owner", "Nothing waiting for an owner."),
+    "not_taken": ("Not taken into work in time", "Every card was taken in time."),
+    "escalated": ("Escalated to dispatch", "Nothing escalated to dispatch."),
+    "no_next_step": ("Without a next step", "Every owned card has a next step."),
+}
 ROW_PARTIAL = "tasks/_dispatch_rows.html"  # templates/jinja2/, as tasks/dispatch.html renders it
 
 
-def _board_cards(user):
-    return Task.objects.visible_to(user).open().for_list().order_by("created_at", "pk")
+def _board_cards(user, scope: TeamScope | None = None) -> TaskQuerySet:
+    cards = Task.objects.visible_to(user).open()
+    if scope is not None:
+        cards = scope.cards(cards)
+    return cards
 
 
-def board_lists(user) -> dict[str, list[Task]]:
-    """The board's three lists (at most BOARD_LIMIT cards each, oldest first) in one query:
-    the cards of any list, marked with the lists whose first BOARD_LIMIT they are among
-    (a card can be new, unowned and flagged as not taken in time)."""
-    cards = _board_cards(user)
-    firsts = {
+def _lists(cards: TaskQuerySet) -> dict[str, TaskQuerySet]:
+    """Each list's cards (a card can be in two: new, unowned and flagged)."""
+    return {
         "unowned": cards.filter(owner__isnull=True),
-        "not_taken": cards.exclude(dispatch_flag=""),
+        "not_taken": cards.not_taken_in_time(),
+        "escalated": cards.escalated_to_dispatch(),
         "no_next_step": cards.filter(owner__isnull=False, next_step="", dispatch_flag=""),
     }
-    firsts = {name: qs.values("pk")[:BOARD_LIMIT] for name, qs in firsts.items()}
+
+
+def board_lists(user, scope: TeamScope | None = None) -> dict[str, list[Task]]:
+    """The board's lists (at most BOARD_LIMIT cards each, oldest first) in one query:
+    the cards of any list, marked with the lists whose first BOARD_LIMIT they are among
+    (a card can be new, unowned and flagged as not taken in time)."""
+    cards = _board_cards(user, scope).for_list().order_by("created_at", "pk")
+    firsts = {name: qs.values("pk")[:BOARD_LIMIT] for name, qs in _lists(cards).items()}
     parts = [qs.query.sql_with_params() for qs in firsts.values()]
     any_list = RawSQL(
         " UNION ALL ".join(f"SELECT * FROM ({sql}) AS list{i}" for i, (sql, _) in enumerate(parts)),
@@ -53,6 +73,22 @@ def board_lists(user) -> dict[str, list[Task]]:
     return lists
 
 
+def board_counts(user, scope: TeamScope | None = None) -> dict[str, int]:
+    """How many cards each list holds in all (its heading's count; the board shows the
+    first BOARD_LIMIT), in one query: one count per list, each read from its list's partial
+    index."""
+    counts = [
+        qs.order_by().values("pk").query.sql_with_params()
+        for qs in _lists(_board_cards(user, scope)).values()
+    ]
+    sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM ({part}) AS list{i})"
+                                for i, (part, _) in enumerate(counts))  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, tuple(p for _, params in counts for p in params))
+        row = cursor.fetchone()
+    return dict(zip(BOARD_LISTS, row, strict=True))
+
+
 @require_GET
 def dispatch(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("tasks.assign_task"):
@@ -63,7 +99,26 @@ def dispatch(request: HttpRequest) -> HttpResponse:
 def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
     """The board; after a refused assignment without htmx, with its error (messages) and
     the assignment's status."""
-    context = {**board_lists(request.user), "people": people_with_load()}
+    user = request.user
+    scope = team_scope(request)
+    lists = board_lists(user, scope)
+    counts = board_counts(user, scope)
+    context = {
+        "lists": [
+            {
+                "name": name,
+                "heading": heading,
+                "empty": empty,
+                "cards": lists[name],
+                "count": counts[name],
+            }
+            for name, (heading, empty) in LIST_TEXTS.items()
+        ],
+        "people": people_with_load(),
+        "may_assign": permissions.assign_right(user, scope.teams),
+        "scope": scope,
+        "scope_links": scope.links(request) if scope.can_switch else [],
+    }
     return render(request, "tasks/dispatch.html", context, status=status)
 
 
@@ -99,5 +154,11 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Card #{task.pk}: {error}")
         return _board(request, status)
     # The board's own row partial, with this card only.
-    context = {"tasks": [task], "people": people_with_load(), "error": error, "done": not error}
+    context = {
+        "tasks": [task],
+        "people": people_with_load(),
+        "may_assign": permissions.assign_right(request.user),
+        "error": error,
+        "done": not error,
+    }
     return render(request, ROW_PARTIAL, context, status=status, using="jinja2")

@@ -9,20 +9,18 @@ from django.utils import timezone
 
 from sla.models import SlaTimer
 from tasks.models import Task
+from tasks.permissions import people_who_may_work_cards
 
 User = get_user_model()
 
 
 def people_with_load() -> list:
-    """Everyone who can own cards, with their open cards and how many of those are at risk
+    """Everyone who can own cards (`tasks.permissions.people_who_may_work_cards`, the rule
+    the assignment applies), with their open cards and how many of those are at risk
     (`open_load`, `at_risk_load`), in one query: the people LEFT JOIN one grouped count over
     open cards only (a per-person subquery read every card a person ever owned)."""
     now = timezone.now()
-    people = (
-        User.objects.filter(is_active=True, groups__name__in=["performer", "dispatcher"])
-        .values("pk")
-        .order_by()
-    )
+    people = people_who_may_work_cards().values("pk").order_by()
     owned = (
         Task.objects.open()
         .filter(owner__in=people)

@@ -58,6 +58,13 @@ def work_cards(cards, now: datetime):
     )
 
 
+def may_work_own_cards(user) -> bool:
+    """`tasks.permissions.can_work` for every card of My work at once: they are her own or
+    she performs them, so it holds unless she may not work cards at all (a role taken away):
+    then no quick action is offered, as each would answer "not allowed"."""
+    return user.is_superuser or user.has_perm("tasks.work_task")
+
+
 def _card_pk(request: HttpRequest) -> int | None:
     value = request.GET.get("card", "")
     return int(value) if value.isdigit() and len(value) < 12 else None
@@ -79,6 +86,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
             "reasons": BlockingReason.objects.filter(active=True),
             "confirm": confirm,
             "work_url": reverse("my_work"),
+            "may_work": may_work_own_cards(request.user),
         }
         return render(request, CARDS_PARTIAL, context, using="jinja2")
     return _page(request, confirm=confirm)
@@ -105,6 +113,7 @@ def _page(request: HttpRequest, status: int = 200, confirm: int | None = None) -
         "without_next_step": [t for t in cards if not t.next_step],
         "confirm": confirm,
         "work_url": reverse("my_work"),
+        "may_work": may_work_own_cards(request.user),
     }
     return render(request, "tasks/my_work.html", context, status=status)
 
@@ -142,6 +151,7 @@ def my_work_status(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "tasks": [work_cards(Task.objects.filter(pk=pk), timezone.now()).get()],
         "reasons": BlockingReason.objects.filter(active=True),
+        "may_work": True,  # `can_work` checked above
         "error": error,
         "confirm": None,
         "work_url": reverse("my_work"),

@@ -70,6 +70,9 @@ QUEUE_QUERIES = [
     pytest.param({"timer": "zzz"}, "timer", id="timer-bogus"),
     pytest.param({"kind": "bogus"}, "kind", id="kind-bogus"),
     pytest.param({"sort": "bogus", "q": "x" * 5000}, None, id="unknown-params"),
+    pytest.param({"teams": "everyone"}, None, id="teams-unknown"),
+    pytest.param({"teams": ["all", "mine"]}, None, id="teams-twice"),
+    pytest.param({"teams": "\x00" * 3}, None, id="teams-nul"),
 ]  # fmt: skip
 
 
@@ -91,6 +94,9 @@ BOARD_QUERIES = [
     pytest.param({"page": "-1", "team": "abc"}, id="page-negative"),
     pytest.param({"priority": "bogus", "status": "bogus", "sort": "bogus"}, id="filters-bogus"),
     pytest.param({"due": "0001-01-01", "q": "\x00" * 3}, id="date-and-nul"),
+    pytest.param({"teams": "x" * 5000}, id="teams-long"),
+    pytest.param({"teams": ["mine", "all"]}, id="teams-twice"),
+    pytest.param({"teams": "\x00"}, id="teams-nul"),
 ]
 
 

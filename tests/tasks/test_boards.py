@@ -17,7 +17,7 @@ from sla.jobs import scan_due_timers
 from sla.models import BusinessCalendar, SlaTimer, WorkingInterval
 from sla.queries import BREACHED, band_counts, risk_counts, risk_page, with_band, with_risk
 from tasks import actions
-from tasks.boards.dispatch import BOARD_LIMIT, board_lists
+from tasks.boards.dispatch import BOARD_LIMIT, BOARD_LISTS, board_counts, board_lists
 from tasks.filters import AtRiskFilter, Select, SelectMultiple
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task, Team
 from tests.factories import (
@@ -344,7 +344,7 @@ def test_the_boards_lists_in_one_query_are_the_three_lists_each_read_alone(
     dispatcher, performer, request_type, default_policy
 ):
     """A card can be in two lists (new, unowned and flagged as not taken in time); each list
-    keeps its own first BOARD_LIMIT cards, oldest first."""
+    keeps its own first BOARD_LIMIT cards, oldest first, and counts all of its cards."""
     now = timezone.now()
     flag = "Not taken in time"
     for n in range(BOARD_LIMIT + 5):  # unowned, oldest first: U50-U54 past the first 50
@@ -359,17 +359,22 @@ def test_the_boards_lists_in_one_query_are_the_three_lists_each_read_alone(
             actions.set_next_step(task=card, text="Call back", due=None, actor=dispatcher)
         elif n % 4 in (1, 2):
             actions.flag_for_dispatch(task=card, reason=flag)
+        elif n % 8 == 3:
+            actions.flag_for_dispatch(task=card, reason="Escalated: resolution breached")
     cards = Task.objects.open().order_by("created_at", "pk")
     expected = {
         "unowned": cards.filter(owner__isnull=True),
-        "not_taken": cards.exclude(dispatch_flag=""),
+        "not_taken": cards.not_taken_in_time(),
+        "escalated": cards.escalated_to_dispatch(),
         "no_next_step": cards.filter(owner__isnull=False, next_step="", dispatch_flag=""),
     }
-    lists = board_lists(dispatcher)
+    lists, counts = board_lists(dispatcher), board_counts(dispatcher)
+    assert list(lists) == list(counts) == list(expected) == list(BOARD_LISTS)
     for name, queryset in expected.items():
         wanted = list(queryset.values_list("pk", flat=True)[:BOARD_LIMIT])
         assert [task.pk for task in lists[name]] == wanted, name
         assert 0 < len(wanted) <= BOARD_LIMIT
+        assert counts[name] == queryset.count() >= len(wanted), name
     assert len(lists["unowned"]) == len(lists["not_taken"]) == BOARD_LIMIT
     titles = {name: [t.title for t in tasks] for name, tasks in lists.items()}
     assert {"U0", "U4", "U52", "U53"} <= set(titles["not_taken"])
@@ -546,3 +551,247 @@ def test_card_filters_pick_cards_and_rank_their_timers_exactly(mixed_queue, perf
             assert list(page.values_list("pk", flat=True)) == reference[start:stop], data
     assert not AtRiskFilter({"timer": "breached"}).picks_cards
     assert not AtRiskFilter().picks_cards
+
+
+# Screens show actionable work first: the viewer's teams by default, "All teams" on request.
+
+
+@pytest.fixture
+def warehouse_card(outsider, dispatcher, default_policy):
+    """A card of another team (Warehouse), unowned, and one card of no team."""
+    kind = RequestTypeFactory(name="Pick list", default_team=Team.objects.get(name="Warehouse"))
+    card = make_task(actor=dispatcher, request_type=kind, title="Elsewhere",
+                     at=timezone.now() - 9 * H)  # fmt: skip
+    make_task(actor=dispatcher, request_type=RequestTypeFactory(name="Loose"), title="Teamless",
+              at=timezone.now() - 9 * H)  # fmt: skip
+    return card
+
+
+def board_titles(html: str) -> set[str]:
+    return set(
+        re.findall(r'<tr id="dispatch-row-\d+">\s*<td><a href="[^"]+">#\d+ ([^<]+)</a>', html)
+    )
+
+
+def test_the_boards_show_my_teams_by_default_and_all_teams_on_request(
+    dispatcher, manager, request_type, warehouse_card
+):
+    make_task(actor=dispatcher, request_type=request_type, title="Ours", at=timezone.now() - 9 * H)
+    for user, url, titles in (
+        (dispatcher, reverse("dispatch"), board_titles),
+        (manager, reverse("at_risk"), lambda html: set(queue_titles_of(html))),
+    ):
+        client = client_for(user)
+        mine = client.get(url).content.decode()
+        assert titles(mine) == {"Ours", "Teamless"}
+        assert '<strong aria-current="true">My teams</strong>' in mine
+        assert f'<a href="{url}?teams=all">All teams</a>' in mine
+        assert "Showing cards of your teams and cards without a team." in mine
+        every = client.get(url, {"teams": "all"}).content.decode()
+        assert titles(every) == {"Ours", "Teamless", "Elsewhere"}
+        assert '<strong aria-current="true">All teams</strong>' in every
+        assert f'<a href="{url}?teams=mine">My teams</a>' in every
+        assert titles(client.get(url, {"teams": "mine"}).content.decode()) == titles(mine)
+
+
+def queue_titles_of(html: str) -> list[str]:
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr ")[1:]
+    return [re.sub(r"^#\d+ ", "", row.split("</a>", 1)[0].split('">', 2)[-1]) for row in rows]
+
+
+@pytest.mark.parametrize("value", ["", "ALL", "everything", "mine'--", "x" * 300])
+def test_a_teams_value_not_understood_shows_my_teams_and_says_so(
+    dispatcher, manager, request_type, warehouse_card, value
+):
+    for user, name in ((dispatcher, "dispatch"), (manager, "at_risk")):
+        response = client_for(user).get(reverse(name), {"teams": value})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert '<strong aria-current="true">My teams</strong>' in html
+        assert "Elsewhere" not in html
+        if value:
+            assert "is not a choice of teams and was ignored" in html
+
+
+def test_a_viewer_in_no_team_sees_all_teams_and_is_told_so(roles, request_type, warehouse_card):
+    loner = UserFactory(username="lone", first_name="Lone", last_name="Dispatcher")
+    loner.groups.add(roles["dispatcher"])
+    html = client_for(loner).get(reverse("dispatch")).content.decode()
+    assert board_titles(html) == {"Elsewhere", "Teamless"}
+    assert "You are in no team, so cards of all teams are shown." in html
+    assert '<strong aria-current="true">All teams</strong>' in html
+
+
+def test_my_teams_when_they_are_every_team_is_the_whole_queue(
+    manager, request_type, warehouse_card, django_assert_max_num_queries
+):
+    Team.objects.get(name="Warehouse").members.add(manager)
+    client = client_for(manager)
+    html = client.get(reverse("at_risk")).content.decode()
+    assert '<strong aria-current="true">My teams</strong>' in html
+    assert "Your teams are all the teams: showing every card." in html
+    assert set(queue_titles_of(html)) == {"Elsewhere", "Teamless"}
+    # Served from the "All teams" entry of the cache: the same queue.
+    client.get(reverse("at_risk"), {"teams": "all"}, HTTP_HX_REQUEST="true")
+    with django_assert_max_num_queries(6):
+        client.get(reverse("at_risk"), HTTP_HX_REQUEST="true")
+
+
+def test_a_performer_sees_her_teams_and_her_own_cards_without_a_switch(
+    performer, outsider, dispatcher, request_type, warehouse_card
+):
+    theirs = warehouse_card
+    actions.assign_owner(task=theirs, owner=performer, actor=dispatcher)  # another team's card
+    html = client_for(performer).get(reverse("at_risk"), {"teams": "all"}).content.decode()
+    assert "All teams</a>" not in html and "aria-current" not in html
+    assert "Showing your teams' cards and the cards you work on." in html
+    assert "Elsewhere" in queue_titles_of(html)
+
+
+def test_the_queue_cache_keeps_each_team_scope_apart(
+    manager, performer, request_type, warehouse_card, django_assert_max_num_queries
+):
+    client = client_for(manager)
+    mine = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true").content.decode()
+    every = client.get(reverse("at_risk"), {"teams": "all"}, HTTP_HX_REQUEST="true")
+    assert "Elsewhere" not in queue_titles_of(mine)
+    assert "Elsewhere" in queue_titles_of(every.content.decode())
+    with django_assert_max_num_queries(6):  # session, user, permissions, scope, teams
+        again = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true").content.decode()
+    assert again == mine
+    with django_assert_max_num_queries(5):  # "All teams": no teams read
+        client.get(reverse("at_risk"), {"teams": "all"}, HTTP_HX_REQUEST="true")
+    # Joining a team changes "My teams" at once: the key holds the teams, not the viewer.
+    Team.objects.get(name="Warehouse").members.add(manager)
+    mine = client.get(reverse("at_risk"), HTTP_HX_REQUEST="true").content.decode()
+    assert "Elsewhere" in queue_titles_of(mine)
+
+
+@pytest.mark.parametrize("teams", ["mine", "all"])
+def test_the_boards_query_counts_do_not_grow_with_rows_in_either_scope(
+    dispatcher, manager, performer, request_type, default_policy, warehouse_card, teams,
+    django_assert_max_num_queries,
+):  # fmt: skip
+    for n in range(60):
+        make_task(actor=dispatcher, request_type=request_type, title=f"U{n}")
+        card_created(n * H / 8, actor=manager, owner=performer, request_type=request_type,
+                     title=f"O{n}")  # fmt: skip
+    for user, name, budget in ((dispatcher, "dispatch", 8), (manager, "at_risk", 8)):
+        client = client_for(user)
+        client.get(reverse(name), {"teams": teams})
+        cache.clear()
+        with django_assert_max_num_queries(budget):
+            response = client.get(reverse(name), {"teams": teams})
+        assert response.status_code == 200
+
+
+def test_the_assign_control_shows_only_where_the_viewer_may_assign(
+    dispatcher, request_type, warehouse_card
+):
+    make_task(actor=dispatcher, request_type=request_type, title="Ours")
+    html = client_for(dispatcher).get(reverse("dispatch"), {"teams": "all"}).content.decode()
+    rows = {title: _row_of(html, title) for title in ("Ours", "Teamless", "Elsewhere")}
+    assert '<button type="submit">Assign</button>' in rows["Ours"]
+    assert '<button type="submit">Assign</button>' in rows["Teamless"]
+    assert "Assign</button>" not in rows["Elsewhere"] and "<select" not in rows["Elsewhere"]
+    assert "Assigned by the dispatchers and managers of Warehouse." in rows["Elsewhere"]
+    # And what is not offered is refused if posted anyway.
+    url = reverse("dispatch_assign", args=[warehouse_card.pk])
+    refused = client_for(dispatcher).post(url, {"owner": dispatcher.pk, "version": 1})
+    assert refused.status_code == 403
+
+
+def test_a_superuser_may_assign_every_row(warehouse_card, request_type):
+    root = UserFactory(username="root", is_superuser=True)
+    html = client_for(root).get(reverse("dispatch"), {"teams": "all"}).content.decode()
+    assert html.count("Assign</button>") == len(board_titles(html)) == 2
+
+
+def _row_of(html: str, title: str) -> str:
+    start = html.index(f" {title}</a>")
+    return html[html.rindex("<tr ", 0, start) : html.index("</tr>", start)]
+
+
+def test_the_owner_choices_are_the_people_who_may_work_cards(
+    dispatcher, manager, performer, observer, request_type, default_policy
+):
+    make_task(actor=dispatcher, request_type=request_type, title="Ours")
+    html = client_for(dispatcher).get(reverse("dispatch")).content.decode()
+    row = _row_of(html, "Ours")
+    for person in (dispatcher, manager, performer):
+        assert f'<option value="{person.pk}">{person.get_full_name()} — ' in row
+    assert f'<option value="{observer.pk}"' not in row
+
+
+# Dispatch signals mean what they say.
+
+
+def test_not_taken_in_time_lists_only_cards_still_not_taken_and_escalations_list_apart(
+    dispatcher, performer, request_type, default_policy
+):
+    from tasks.queries import NOT_TAKEN_IN_TIME  # the scan writes this flag (sla.escalation)
+
+    def card(title, *, owner=None, status=None, flag=NOT_TAKEN_IN_TIME):
+        task = make_task(actor=dispatcher, owner=owner, request_type=request_type, title=title)
+        if status == Status.WAITING:
+            reason = BlockingReasonFactory(name="Customer")
+            actions.change_status(task=task, to=status, actor=performer, blocking_reason=reason)
+        elif status:
+            actions.change_status(task=task, to=status, actor=performer)
+        actions.flag_for_dispatch(task=task, reason=flag)
+        return task
+
+    card("New late")
+    card("Assigned late", owner=performer)
+    card("Waiting, flagged before", owner=performer, status=Status.WAITING)
+    card("Escalated new", flag="Escalated: first response breached")
+    card("Escalated in progress", owner=performer, status=Status.IN_PROGRESS,
+         flag="Escalated: resolution breached")  # fmt: skip
+    lists = board_lists(dispatcher)
+    titles = {name: {t.title for t in tasks} for name, tasks in lists.items()}
+    assert titles["not_taken"] == {"New late", "Assigned late"}
+    assert titles["escalated"] == {"Escalated new", "Escalated in progress"}
+    assert "Waiting, flagged before" not in set().union(*titles.values())
+    html = client_for(dispatcher).get(reverse("dispatch")).content.decode()
+    assert re.search(r'Not taken into work in time <small class="muted" data-count="2">\(2\)', html)
+    assert re.search(r'Escalated to dispatch <small class="muted" data-count="2">\(2\)', html)
+
+
+def test_an_escalation_rule_sends_its_card_to_the_escalated_list(
+    dispatcher, performer, request_type, default_policy
+):
+    """The flag the escalation rule writes (sla.escalation._run_action) reads as escalated."""
+    from sla.escalation import Fired, _run_action
+    from sla.models import EscalationRule
+
+    task = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Rule")
+    actions.change_status(task=task, to=Status.IN_PROGRESS, actor=performer)
+    timer = SlaTimer.objects.filter(task=task, kind="resolution").get()
+    rule = EscalationRule(pk=1, action=EscalationRule.Action.TO_DISPATCH)
+    _run_action(rule, timer, Fired("breach", "breach", timezone.now(), None), timezone.now())
+    task.refresh_from_db()
+    assert task.dispatch_flag.startswith("Escalated")
+    assert [t.title for t in board_lists(dispatcher)["escalated"]] == ["Rule"]
+    assert board_lists(dispatcher)["not_taken"] == []
+
+
+def test_each_heading_counts_its_whole_list_and_says_when_it_shows_fewer(
+    dispatcher, request_type, default_policy
+):
+    for n in range(BOARD_LIMIT + 5):
+        make_task(actor=dispatcher, request_type=request_type, title=f"U{n}")
+    html = client_for(dispatcher).get(reverse("dispatch")).content.decode()
+    assert (f'New, without owner <small class="muted" data-count="{BOARD_LIMIT + 5}">'
+            f"(showing {BOARD_LIMIT} of {BOARD_LIMIT + 5})</small>") in html  # fmt: skip
+    assert 'Without a next step <small class="muted" data-count="0">(0)</small>' in html
+
+
+def test_my_work_offers_no_quick_action_to_someone_who_may_no_longer_work_cards(
+    performer, dispatcher, request_type, default_policy
+):
+    make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Left over")
+    performer.groups.clear()  # the role taken away; the card still hers
+    html = client_for(performer).get(reverse("my_work")).content.decode()
+    assert "Left over" in html
+    assert "Take into work" not in html and "<form" not in html.split("<main", 1)[-1]
+    assert "You may no longer work cards: ask a manager." in html

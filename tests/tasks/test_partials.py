@@ -392,7 +392,12 @@ def _work_task(status: Status, **fields) -> Task:
 def _work_cards(tasks: list[Task], reasons: list[BlockingReason], **context) -> str:
     """The partial of My work's cards, as the page and a quick action render it."""
     request = RequestFactory().get("/")
-    context = {"tasks": tasks, "reasons": reasons, "work_url": reverse("my_work")} | context
+    context = {
+        "tasks": tasks,
+        "reasons": reasons,
+        "work_url": reverse("my_work"),
+        "may_work": True,
+    } | context
     return render_to_string("tasks/_work_cards.html", context, request, using="jinja2")
 
 

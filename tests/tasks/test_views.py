@@ -1,5 +1,7 @@
 """Card pages: login, permissions, bad input, escaping, HTMX partials and query budgets."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -166,23 +168,86 @@ def test_the_csrf_token_rides_on_body_for_htmx(performer, card):
     assert b'hx-headers=\'{"x-csrftoken": "' in response.content
 
 
-def test_hidden_fields_cannot_set_owner_status_or_team_on_create(performer, request_type, team):
+def test_hidden_fields_cannot_set_status_or_team_on_create(performer, request_type, team):
     response = client_for(performer).post(
         reverse("task_create"),
         {
             "title": "Smuggler",
             "request_type": request_type.pk,
             "priority": "normal",
-            "owner": performer.pk,
+            "owner": "",  # nobody: to dispatch
             "status": "done",
             "team": "",
         },
     )
     assert response.status_code == 302
     task = Task.objects.get(title="Smuggler")
-    assert task.owner is None  # performers may not assign: the card goes to dispatch
+    assert task.owner is None  # she chose nobody: the card goes to dispatch
     assert task.status == Status.NEW
     assert task.team == team  # the type's default, not the smuggled value
+
+
+def test_a_performer_creates_a_card_she_owns_by_default_and_works_it(performer, request_type):
+    client = client_for(performer)
+    form = client.get(reverse("task_create")).content.decode()
+    owner = form.split('name="owner"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r"<option[^>]*>[^<]*</option>", owner) == [
+        '<option value="">nobody (to dispatch)</option>',
+        f'<option value="{performer.pk}" selected>Paula Performer</option>',
+    ]
+    assert 'name="team"' not in form
+    response = client.post(
+        reverse("task_create"),
+        {"title": "My own", "request_type": request_type.pk, "priority": "normal",
+         "owner": performer.pk},
+    )  # fmt: skip
+    task = Task.objects.get(title="My own")
+    assert response["Location"] == task.get_absolute_url()
+    assert (task.owner, task.status) == (performer, Status.ASSIGNED)
+    # Hers to take into work and comment on.
+    taken = client.post(reverse("task_status", args=[task.pk]),
+                        {"to": "in_progress", "version": task.version})  # fmt: skip
+    assert taken.status_code == 302
+    said = client.post(reverse("task_comment", args=[task.pk]), {"text": "On it"})
+    assert said.status_code == 302
+    task.refresh_from_db()
+    assert task.status == Status.IN_PROGRESS
+    assert task.comments.get().text == "On it"
+
+
+def test_a_performer_may_not_give_a_new_card_to_someone_else(
+    performer, other_performer, request_type
+):
+    response = client_for(performer).post(
+        reverse("task_create"),
+        {"title": "Forged", "request_type": request_type.pk, "priority": "normal",
+         "owner": other_performer.pk},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "You may make only yourself the owner of a new card" in response.content.decode()
+    assert not Task.objects.exists()
+
+
+def test_a_performer_owns_only_cards_of_her_teams(outsider, request_type):
+    """Otto works in the Warehouse; a Sales lead he creates goes to Sales' dispatchers."""
+    client = client_for(outsider)
+    data = {"title": "For Sales", "request_type": request_type.pk, "priority": "normal"}
+    refused = client.post(reverse("task_create"), {**data, "owner": outsider.pk})
+    assert refused.status_code == 400
+    assert "Cards of Sales are owned by its people: choose nobody" in refused.content.decode()
+    assert not Task.objects.exists()
+    assert client.post(reverse("task_create"), {**data, "owner": ""}).status_code == 302
+    assert Task.objects.get().owner is None
+
+
+def test_dispatchers_keep_the_whole_owner_field_and_the_team(
+    dispatcher, performer, other_performer, request_type
+):
+    form = client_for(dispatcher).get(reverse("task_create")).content.decode()
+    owner = form.split('name="owner"', 1)[1].split("</select>", 1)[0]
+    assert f'value="{performer.pk}"' in owner and f'value="{other_performer.pk}"' in owner
+    assert '<option value="" selected>---------</option>' in owner  # nobody chosen for them
+    assert 'name="team"' in form
 
 
 def test_create_with_bad_input_is_a_400_and_writes_nothing(dispatcher):
