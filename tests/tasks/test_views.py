@@ -338,3 +338,16 @@ def test_card_page_query_count_does_not_grow_with_history(
     assert response.status_code == 200
     assert card.events.filter(kind=TaskEvent.Kind.COMMENTED).count() == 40
     assert response.content.count(b"Comment 3") >= 1
+
+
+def test_a_finished_timer_says_what_was_to_spare_not_what_is_left(
+    default_policy, performer, dispatcher, request_type
+):
+    card = make_task(actor=dispatcher, owner=performer, request_type=request_type)
+    actions.change_status(task=card, to=Status.IN_PROGRESS, actor=performer)
+    page = client_for(performer).get(reverse("task_detail", args=[card.pk])).content.decode()
+    response = page[page.index('data-kind="response"') :]
+    response = response[: response.index("</article>")]
+    assert "to spare" in response and " left" not in response
+    resolution = page[page.index('data-kind="resolution"') :]
+    assert " left" in resolution[: resolution.index("</article>")]  # still running
