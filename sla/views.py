@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from sla import notice_words, outbox
@@ -49,6 +50,10 @@ def mark_read(request: HttpRequest) -> HttpResponse:
     else:
         outbox.mark_all_read(user=request.user)
     if request.htmx:
+        # The inbox, and the nav's bell with it (out of band): its count changed too.
         context = {"notifications": _inbox(request.user)}
-        return render(request, "sla/notifications.html#inbox", context)
+        inbox = render(request, "sla/notifications.html#inbox", context)
+        bell = render_to_string("sla/_bell.html", {"oob": True}, request)
+        inbox.content += bell.encode()
+        return inbox
     return redirect("notifications")
