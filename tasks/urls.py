@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import card_csv, search_views, views
+from tasks import bulk_views, card_csv, search_views, views
 from tasks.boards import approvals, at_risk, dispatch, home, my_work
 
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("search/", search_views.search_cards, name="search"),
     path("approvals/", approvals.approvals, name="approvals"),
     path("cards/", views.task_list, name="task_list"),
+    path("cards/bulk/", bulk_views.bulk_cards, name="task_bulk"),
     path("cards/export.csv", card_csv.card_list_csv, name="task_list_csv"),
     path("cards/new/", views.task_create, name="task_create"),
     path("cards/<int:pk>/", views.task_detail, name="task_detail"),
