@@ -32,3 +32,12 @@ document.addEventListener("htmx:responseError", function (event) {
   box.textContent = "The server could not complete that (error " + xhr.status + "). " +
     "Reload the page to see what was saved, then try again.";
 });
+
+// Bulk bar: "select all on this page" ticks the rows' checkboxes of the same form.
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-bulk-all]");
+  if (!all) return;
+  document
+    .querySelectorAll(`input[name="card"][form="${all.getAttribute("form")}"]`)
+    .forEach((box) => { box.checked = all.checked; });
+});

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sla.explain import explain_timers
-from tasks import actions, moves, permissions
+from tasks import actions, bulk, moves, permissions
 from tasks.filters import TaskFilter, sort_headers
 from tasks.forms import (
     AssignForm,
@@ -22,7 +22,7 @@ from tasks.forms import (
     NextStepForm,
     TaskCreateForm,
 )
-from tasks.models import Status, Task, TaskEvent
+from tasks.models import Priority, Status, Task, TaskEvent
 from tasks.move_forms import DecideForm, MoveForm, WatchForm
 from tasks.timeline import timeline
 
@@ -54,6 +54,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "sort": sort_headers(request.GET, sort),
+        # The bulk bar's owners (one query, read when the bar is rendered).
+        "bulk_owners": permissions.people_who_may_work_cards(),
+        "bulk_moves": bulk.MOVES,
+        "priorities": Priority.choices,
     }
     template = "tasks/task_list.html#rows" if request.htmx else "tasks/task_list.html"
     return render(request, template, context)

@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks import actions, permissions
+from tasks import actions, bulk, permissions
 from tasks.boards.load import people_with_load
 from tasks.boards.scope import TeamScope, team_scope
 from tasks.forms import DispatchAssignForm, form_errors
-from tasks.models import Task
+from tasks.models import Priority, Task
 from tasks.queries import TaskQuerySet
 from tasks.views import forbidden
 
@@ -116,6 +116,8 @@ def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
         ],
         "people": people_with_load(),
         "may_assign": permissions.assign_right(user, scope.teams),
+        "bulk_moves": bulk.MOVES,
+        "priorities": Priority.choices,
         "scope": scope,
         "scope_links": scope.links(request) if scope.can_switch else [],
     }
