@@ -154,3 +154,14 @@ def test_dispatch_board_offers_the_bulk_bar(client, world, cards):
     text = client.get(reverse("dispatch")).content.decode()
     assert f'aria-label="Select #{cards[0].pk}"' in text
     assert "Select all on this page" in text and 'action="/cards/bulk/"' in text
+
+
+def test_the_card_list_offers_no_bulk_bar_to_whoever_may_not_assign(observer, performer):
+    from django.test import Client
+    from django.urls import reverse
+
+    for user in (observer, performer):
+        client = Client()
+        client.force_login(user)
+        html = client.get(reverse("task_list")).content.decode()
+        assert 'id="bulk"' not in html and "Select all on this page" not in html
