@@ -126,3 +126,11 @@ def test_list_query_count_is_constant(client, performer, team, django_assert_max
         _save(client, performer, name=f"v{n}")
     with django_assert_max_num_queries(first):
         client.get(reverse("saved_views"))
+
+
+@pytest.mark.parametrize(("url", "page"), [("task_list", "cards"), ("at_risk", "queue")])
+def test_pages_offer_save_this_view(client, manager, team, url, page):
+    client.force_login(manager)
+    body = client.get(reverse(url) + "?priority=high").content.decode()
+    assert 'name="page" value="' + page + '"' in body
+    assert 'name="query" value="priority=high"' in body
