@@ -375,3 +375,33 @@ class Watch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} watches #{self.task_id}"
+
+
+class SavedView(models.Model):
+    """A named filter set of the at-risk queue or the card list: personal, or shared read-only
+    with one team. The query is stored normalized (see `tasks.saved_views.normalize_query`)."""
+
+    class Page(models.TextChoices):
+        QUEUE = "queue", "At-risk queue"
+        CARDS = "cards", "Card list"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    page = models.CharField(max_length=5, choices=Page.choices)
+    query = models.CharField(max_length=1000, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["page", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "page", "name"], name="saved_view_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import bulk_views, card_csv, search_views, views
+from tasks import bulk_views, card_csv, saved_views, search_views, views
 from tasks.boards import approvals, at_risk, dispatch, home, my_work
 
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("my-work/", my_work.my_work, name="my_work"),
     path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
     path("search/", search_views.search_cards, name="search"),
+    path("views/", saved_views.saved_view_list, name="saved_views"),
+    path("views/new/", saved_views.saved_view_create, name="saved_view_create"),
+    path("views/<int:pk>/rename/", saved_views.saved_view_rename, name="saved_view_rename"),
+    path("views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("approvals/", approvals.approvals, name="approvals"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/bulk/", bulk_views.bulk_cards, name="task_bulk"),
