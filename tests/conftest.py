@@ -104,6 +104,12 @@ def observer(roles):
 
 
 @pytest.fixture
+def lena(roles):
+    """A second manager (Legal, of no team here): a card's other possible approver."""
+    return _persona(roles, "lena", "manager", first_name="Lena", last_name="Legal")
+
+
+@pytest.fixture
 def outsider(roles):
     """A performer of another team."""
     user = _persona(roles, "otto", "performer", first_name="Otto", last_name="Outsider")

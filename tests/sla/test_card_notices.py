@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 
 from sla import card_notices, jobs, notify
@@ -20,24 +19,12 @@ from tasks import actions
 from tasks.models import ApprovalStep, Status, TaskEvent
 from tests.factories import BlockingReasonFactory, UserFactory, make_task
 from tests.sla.conftest import scan
+from tests.tasks.bad_input import client_for
 
 pytestmark = pytest.mark.django_db
 Trigger = EscalationRule.Trigger
 State = Notification.State
 H = timedelta(hours=1)
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def lena(roles):
-    user = UserFactory(username="lena", first_name="Lena", last_name="Legal")
-    user.groups.add(roles["manager"])
-    return user
 
 
 @pytest.fixture

@@ -7,17 +7,10 @@ import pytest
 
 from tasks import actions, permissions
 from tasks.models import ApprovalStep, Status, TaskEvent
-from tests.factories import UserFactory, make_task
+from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db
 Kind = TaskEvent.Kind
-
-
-@pytest.fixture
-def legal(roles):
-    user = UserFactory(username="lena", first_name="Lena", last_name="Legal")
-    user.groups.add(roles["manager"])
-    return user
 
 
 @pytest.fixture
@@ -55,12 +48,12 @@ def test_sending_needs_an_approver_who_may_approve(card, performer, other_perfor
 
 
 def test_the_first_steps_default_approver_is_asked_when_none_is_named(
-    card, performer, request_type, legal
+    card, performer, request_type, lena
 ):
-    ApprovalStep.objects.create(request_type=request_type, position=1, name="Legal", approver=legal)
+    ApprovalStep.objects.create(request_type=request_type, position=1, name="Legal", approver=lena)
     send(card, performer)
     card.refresh_from_db()
-    assert card.approver == legal
+    assert card.approver == lena
 
 
 def test_a_card_on_approval_moves_on_only_by_a_decision(card, performer, manager):
@@ -106,27 +99,27 @@ def test_approve_moves_to_the_request_types_next_status(card, performer, manager
     assert card.approval_round == 2
 
 
-def test_the_team_manager_may_decide_and_is_recorded_as_such(card, performer, manager, legal):
-    send(card, performer, approver=legal)
+def test_the_team_manager_may_decide_and_is_recorded_as_such(card, performer, manager, lena):
+    send(card, performer, approver=lena)
     assert permissions.decider_role(manager, card) == "team_manager"
     actions.decide(task=card, decision=actions.APPROVE, actor=manager)
     event = card.events.get(kind=Kind.APPROVED)
     assert event.new_value["as"] == "team_manager" and event.actor == manager
 
 
-def test_a_chain_of_steps_is_data(card, performer, request_type, manager, legal):
+def test_a_chain_of_steps_is_data(card, performer, request_type, manager, lena):
     ApprovalStep.objects.create(request_type=request_type, position=1, name="Budget")
-    ApprovalStep.objects.create(request_type=request_type, position=2, name="Legal", approver=legal)
+    ApprovalStep.objects.create(request_type=request_type, position=2, name="Legal", approver=lena)
     send(card, performer, approver=manager)
     actions.decide(task=card, decision=actions.APPROVE, actor=manager)
     card.refresh_from_db()
     assert (card.status, card.approval_step, card.approver, card.approval_round) == (
         Status.ON_APPROVAL,
         2,
-        legal,
+        lena,
         2,
     )
-    actions.decide(task=card, decision=actions.APPROVE, actor=legal)
+    actions.decide(task=card, decision=actions.APPROVE, actor=lena)
     card.refresh_from_db()
     assert card.status == Status.IN_PROGRESS
     steps = [e.new_value["step"] for e in card.events.filter(kind=Kind.APPROVED).order_by("pk")]
@@ -134,16 +127,16 @@ def test_a_chain_of_steps_is_data(card, performer, request_type, manager, legal)
 
 
 def test_a_next_step_without_default_approver_must_be_named(
-    card, performer, request_type, manager, legal
+    card, performer, request_type, manager, lena
 ):
     ApprovalStep.objects.create(request_type=request_type, position=1, name="Budget")
     ApprovalStep.objects.create(request_type=request_type, position=2, name="Legal")
     send(card, performer, approver=manager)
     with pytest.raises(actions.WorkflowError, match=r"next step \(Legal\)"):
         actions.decide(task=card, decision=actions.APPROVE, actor=manager)
-    actions.decide(task=card, decision=actions.APPROVE, actor=manager, next_approver=legal)
+    actions.decide(task=card, decision=actions.APPROVE, actor=manager, next_approver=lena)
     card.refresh_from_db()
-    assert card.approver == legal and card.approval_step == 2
+    assert card.approver == lena and card.approval_step == 2
 
 
 def test_a_leader_may_still_cancel_a_card_on_approval(card, performer, manager, dispatcher):

@@ -16,24 +16,12 @@ from sla import engine
 from sla.models import BusinessCalendar, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tasks import actions
 from tasks.models import ApprovalStep, Status
-from tests.factories import TeamFactory, UserFactory, make_task
+from tests.factories import TeamFactory, make_task
+from tests.tasks.bad_input import client_for
 
 pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def lena(roles):
-    user = UserFactory(username="lena", first_name="Lena", last_name="Legal")
-    user.groups.add(roles["manager"])
-    return user
 
 
 def on_approval(title, *, performer, approver, request_type, at, dispatcher):
