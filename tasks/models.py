@@ -134,6 +134,14 @@ class RelatedObject(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["kind", "name"])]
+        constraints = [
+            # A CRM that retries finds its client again instead of creating a second one.
+            models.UniqueConstraint(
+                fields=["kind", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="one_related_object_per_ref",
+            )
+        ]
 
     def __str__(self) -> str:
         # As get_kind_display(), which rebuilds the choices on every call: the queue's client
@@ -209,6 +217,11 @@ class Task(models.Model):
     next_step = models.CharField(max_length=300, blank=True)
     next_step_due = models.DateTimeField(null=True, blank=True)
     source_url = models.URLField("source link", blank=True, max_length=500)
+    # Where the card came from and its id there (a CRM, a chat, a mail, a script): a client
+    # that sends the same pair again gets this card back instead of a second one (upsert by
+    # reference, tasks.api). Empty for cards made on the pages.
+    source = models.CharField(max_length=50, blank=True)
+    external_ref = models.CharField("external reference", max_length=200, blank=True)
     created_at = models.DateTimeField()
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -278,6 +291,13 @@ class Task(models.Model):
                 condition=Q(status=Status.ON_APPROVAL),
             ),
             models.Index(fields=["request_type", "priority"], name="task_type_priority"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="one_card_per_source_ref",
+            )
         ]
 
     def __str__(self) -> str:
@@ -405,3 +425,65 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiToken(models.Model):
+    """A personal token of the JSON API (Authorization: Bearer …) or of the calendar feed:
+    it acts as its user with her permissions, within its scope. Only a hash is stored; the
+    secret is shown once, when made (tasks.api.tokens)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+        CALENDAR = "calendar", "Calendar feed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=80)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    # sha256 hex of the secret; the first characters are kept to tell tokens apart.
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`: the same key and body get it
+    again instead of a second write; the same key with another body is refused. Kept for a
+    day (tasks.api)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    # The method and path the key was first used on, and a sha256 of the body.
+    request_path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_age")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user})"

@@ -20,6 +20,7 @@ from sla.models.events import (
     Notification,
     NotificationQuerySet,
     SlaEvent,
+    WebhookEndpoint,
 )
 from sla.models.policy import (
     CARD_TIMER_KINDS,
@@ -66,6 +67,7 @@ __all__ = [
     "SlaTimerQuerySet",
     "TimerKind",
     "TimerState",
+    "WebhookEndpoint",
     "Weekday",
     "WorkingInterval",
     "band_expression",

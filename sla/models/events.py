@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from sla.models.policy import EscalationRule
 from sla.models.timer import SlaTimer
@@ -67,6 +68,10 @@ class Channel(models.TextChoices):
     IN_APP = "in_app", "In-app"
     EMAIL = "email", "Email"
     SLACK = "slack", "Slack"
+    # Slack app (bot token): direct messages to a person and replies in a card's thread.
+    SLACK_APP = "slack_app", "Slack app"
+    # Outgoing webhooks to an admin-managed endpoint (WebhookEndpoint), signed.
+    WEBHOOK = "webhook", "Webhook"
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -192,3 +197,38 @@ class DeliveryHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.destination} held until {self.until:%H:%M:%S}"
+
+
+class WebhookEndpoint(models.Model):
+    """An admin-managed receiver of outgoing webhooks: each event of a kind it subscribes to
+    is an outbox row (channel `webhook`, recipient_key `webhook:<id>`), signed per the
+    Standard Webhooks spec with its secret, or shaped for a Microsoft Teams Workflows URL."""
+
+    class Preset(models.TextChoices):
+        STANDARD = "standard", "Standard Webhooks (JSON, signed)"
+        TEAMS = "teams", "Microsoft Teams (Workflows URL, Adaptive Card)"
+
+    class EventKind(models.TextChoices):
+        CARD_CREATED = "card.created", "Card created"
+        CARD_UPDATED = "card.updated", "Card updated"
+        CARD_STATUS_CHANGED = "card.status_changed", "Card status changed"
+        APPROVAL_REQUESTED = "approval.requested", "Approval requested"
+        APPROVAL_DECIDED = "approval.decided", "Approval decided"
+        TIMER_WARNING = "timer.warning", "Timer warning"
+        TIMER_BREACHED = "timer.breached", "Timer breached"
+        TIMER_MET = "timer.met", "Timer met"
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    # "whsec_" + base64 of the key, as the standardwebhooks package takes it.
+    secret = models.CharField(max_length=100, blank=True)
+    preset = models.CharField(max_length=10, choices=Preset.choices, default=Preset.STANDARD)
+    event_kinds = models.JSONField(default=list, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
