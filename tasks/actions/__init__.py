@@ -40,6 +40,7 @@ from tasks.actions.classification import (
     reclassify,
 )
 from tasks.actions.core import (
+    AlreadyTracked,
     CardListener,
     NotAllowed,
     PastCard,
@@ -79,6 +80,7 @@ __all__ = [
     "REJECT",
     "SOURCE_URL_MAX_LENGTH",
     "TRANSITIONS",
+    "AlreadyTracked",
     "CardListener",
     "Move",
     "NotAllowed",

@@ -94,6 +94,16 @@ class NotAllowed(WorkflowError):
     workflow: only the approver or the team's manager decides an approval."""
 
 
+class AlreadyTracked(WorkflowError):
+    """A card with this source and external reference exists: it is `task` (a client that
+    retries, or a mail or a Slack message delivered twice, gets it back instead of a second
+    card)."""
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(f"Already tracked as #{task.pk}.")
+        self.task = task
+
+
 def lock_task(task: Task, *, expected_version: int | None = None) -> None:
     """Lock the card's row for this transaction and reload it, so concurrent changes queue.
 

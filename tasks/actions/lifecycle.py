@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tasks.actions.core import (
+    AlreadyTracked,
     Kind,
     WorkflowError,
     _active_user,
@@ -44,12 +45,30 @@ from tasks.search_vector import refresh as refresh_search_vectors
 NOTE_MAX_LENGTH = 500  # the note of a status change
 NEXT_STEP_MAX_LENGTH = Task._meta.get_field("next_step").max_length or 300
 SOURCE_URL_MAX_LENGTH = Task._meta.get_field("source_url").max_length or 500
+SOURCE_MAX_LENGTH = Task._meta.get_field("source").max_length or 50
+EXTERNAL_REF_MAX_LENGTH = Task._meta.get_field("external_ref").max_length or 200
 
 
 def clean_description(text: str) -> str:
     """The rule for a card's description (creating a card, editing its details, the admin's
     form): `clean_text`."""
     return clean_text(text, what="Description")
+
+
+def clean_reference(source: str, external_ref: str) -> tuple[str, str]:
+    """The rule for where a card came from: one line each; a reference needs its source."""
+    source = clean_line(source, what="Source", max_length=SOURCE_MAX_LENGTH)
+    ref = clean_line(external_ref, what="External reference", max_length=EXTERNAL_REF_MAX_LENGTH)
+    if ref and not source:
+        raise WorkflowError("An external reference needs its source (e.g. crm, slack, email).")
+    return source, ref
+
+
+def find_tracked(*, source: str, external_ref: str) -> Task | None:
+    """The card already made from this source and reference, if any."""
+    if not external_ref:
+        return None
+    return Task.objects.filter(source=source, external_ref=external_ref).first()
 
 
 def clean_source_url(url: str) -> str:
@@ -100,11 +119,20 @@ def create_task(
     team: Team | None = None,
     description: str = "",
     source_url: str = "",
+    source: str = "",
+    external_ref: str = "",
     at: datetime | None = None,
 ) -> Task:
     """Open a new card. With an owner it starts `assigned`, otherwise `new` (for dispatch).
-    The team defaults to the request type's default team."""
+    The team defaults to the request type's default team.
+
+    With `source` + `external_ref` (a CRM's id, a Slack message, a mail's Message-ID) the card
+    is made once: if one exists — made before, or by a concurrent request — `AlreadyTracked`
+    carries it and nothing is written."""
     at = at or timezone.now()
+    source, external_ref = clean_reference(source, external_ref)
+    if existing := find_tracked(source=source, external_ref=external_ref):
+        raise AlreadyTracked(existing)
     task, created = new_card(
         title=title,
         request_type=request_type,
@@ -117,7 +145,17 @@ def create_task(
         source_url=source_url,
         at=at,
     )
-    task.save()
+    task.source, task.external_ref = source, external_ref
+    if external_ref:
+        try:
+            with transaction.atomic():  # a savepoint: the race's loser finds the winner's card
+                task.save()
+        except IntegrityError:
+            raise AlreadyTracked(
+                Task.objects.get(source=source, external_ref=external_ref)
+            ) from None
+    else:
+        task.save()
     _save(task, [created], at=at)
     refresh_search_vectors(task_ids=[task.pk])
     return task
