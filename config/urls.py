@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include(accounts.urlpatterns)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("tasks.api.urls")),
     path("", include("sla.urls")),
     path("reports/", include("reports.urls")),
     path("", include("tasks.urls")),
