@@ -23,6 +23,10 @@ Who hears what:
   watch row — in-app and email. A move to waiting is told through its `blocking_reason_set`
   event (so the words can name what the card waits for).
 
+Outgoing webhooks: the change's rows for the active endpoints subscribed to its kinds
+(`sla.webhooks.card_change_rows`: card created, updated, status changed, approval requested
+or decided, timers met) are written with these notices, in the same statement.
+
 Never to the person who made the change; only to active users who may still see the card
 (`sla.escalation.may_see_card`); an email only to someone with an address; one notice per
 person and change (a decision asked, then a decision, then a status change: the first that
@@ -38,7 +42,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 
-from sla import escalation
+from sla import escalation, webhooks
 from sla.actions import match_policy
 from sla.models import Channel, Notification, TimerKind
 from sla.notice_words import DECIDE_KEY
@@ -60,9 +64,10 @@ def notify_card_change(*, task: Task, at: datetime, events: Sequence[TaskEvent] 
         by_kind.setdefault(event.kind, event)
     actor_id = events[0].actor_id
     told: set[int] = set() if actor_id is None else {actor_id}
-    notes: list[Notification] = []
-
     asking = _asking_event(task, by_kind)
+    # Outgoing webhooks of the change (every kind an endpoint subscribes to, sla.webhooks).
+    notes = webhooks.card_change_rows(task=task, at=at, events=events, asking=asking)
+
     if asking is not None and task.approver_id and task.approver_id not in told:
         approver = User.objects.get(pk=task.approver_id)
         if approver.is_active:
@@ -191,14 +196,7 @@ def _write(notes: list[Notification]) -> None:
     if not notes:
         return
     if escalation.general_path_only():  # a demo's history being seeded: nothing goes out
-        notes = [_quiet(n) for n in notes]
+        notes = [escalation.quiet(n) for n in notes]
     Notification.objects.bulk_create(notes, ignore_conflicts=True)
     if any(n.state == Notification.State.PENDING for n in notes):
         escalation.enqueue_delivery()
-
-
-def _quiet(note: Notification) -> Notification:
-    if note.state == Notification.State.PENDING:
-        note.state, note.next_attempt_at = Notification.State.SKIPPED, None
-        note.last_error = escalation.SEEDED_HISTORY
-    return note

@@ -4,6 +4,7 @@ on one channel never holds up another (`sla.jobs.send_pending_notifications` run
     main thread (all database work)        lane threads (network only)
     claim a batch of emails ─────────────▶ email thread: one SMTP session, sends in order
     claim a batch of Slack rows ─────────▶ SLACK_WORKERS threads: kept-alive posts
+    claim a batch of webhook rows ───────▶ WEBHOOK_WORKERS threads: signed, kept-alive posts
     record each batch as it finishes ◀──── outcomes (sent, failed, held, late)
 
 Each lane claims its own channel's rows (`outbox.claim_due(channel=…)`), keeps up to
@@ -30,12 +31,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sla import notify, outbox
+from sla import notify, outbox, webhook_messages
 from sla.models import Channel, Notification
 
 DELIVERY_BATCH = 200
 # Threads posting to Slack webhooks in a run (the database stays on the main thread).
 SLACK_WORKERS = 8
+# Threads posting to webhook endpoints in a run.
+WEBHOOK_WORKERS = 8
 # Batches a lane keeps queued on its threads: one sending, one ready.
 IN_FLIGHT = 2
 # A run stops claiming and sending after this (see LEASE: a run ends well inside it, and
@@ -258,6 +261,57 @@ class SlackLane(Lane):
         self.session.close()
 
 
+class WebhookLane(Lane):
+    """Outgoing webhooks (sla.webhooks) on WEBHOOK_WORKERS threads over kept-alive
+    connections: bodies built on the main thread, signed and posted on the lane's threads.
+
+    Per-destination isolation: an endpoint that is down (refused, 5xx) is held until the
+    failed row's retry, one that does not answer for UNRESPONSIVE_HOLD, one that answers 429
+    until its Retry-After; its other rows are postponed without an attempt, and the other
+    endpoints' rows go on."""
+
+    channel = Channel.WEBHOOK
+
+    def __init__(self, clock: Clock, batch: int, holds: Holds) -> None:
+        super().__init__(clock, batch, holds)
+        self.pool = ThreadPoolExecutor(WEBHOOK_WORKERS, thread_name_prefix="webhook")
+        self.session = notify.HttpSession(timeout=webhook_messages.WEBHOOK_TIMEOUT)
+
+    def submit(self, rows: list[Notification]) -> Batch:
+        batch = Batch()
+        for note, message in webhook_messages.prepare(rows):
+            if isinstance(message, notify.DeliveryError):
+                batch.ready.append((note, message))
+            else:
+                batch.futures.append(self.pool.submit(self._post, note, message))
+        return batch
+
+    def _post(self, note: Notification, message: webhook_messages.Message):
+        if self.clock.out_of_time():
+            return [(note, LATE)]
+        until = self.holds.until(note.address, self.clock())
+        if until is not None:
+            return [(note, Held(until))]
+        try:
+            webhook_messages.post(self.session, message, self.clock())
+        except notify.DeliveryError as error:
+            if error.retry_after is not None:
+                wait_for = timedelta(seconds=error.retry_after)
+            elif error.unresponsive:
+                wait_for = UNRESPONSIVE_HOLD
+            elif error.down:
+                wait_for = outbox.backoff(note.attempts + 1)
+            else:
+                return [(note, error)]
+            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
+            return [(note, error)]
+        return [(note, SENT)]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.session.close()
+
+
 def record(outcomes: list[tuple[Notification, Outcome]], clock: Clock) -> int:
     """Write a finished batch's outcomes (main thread): the sent rows in one UPDATE, the
     late ones handed back, the held ones postponed to their hold's end, each failure its
@@ -276,6 +330,7 @@ def record(outcomes: list[tuple[Notification, Outcome]], clock: Clock) -> int:
                 now=clock.now,
                 retry_after=outcome.retry_after,
                 not_before=outcome.hold_until,
+                for_good=outcome.final,
             )
     for until, ids in held.items():
         outbox.postpone(ids=ids, until=until)
@@ -288,12 +343,14 @@ def record_holds(holds: Holds, channel: str) -> None:
 
 
 def run(now: datetime, *, batch: int = DELIVERY_BATCH, budget: timedelta = DELIVERY_BUDGET) -> int:
-    """Deliver due email and Slack notifications, each channel on its lane; returns how
-    many were sent."""
+    """Deliver due email, Slack and webhook notifications, each channel on its lane;
+    returns how many were sent."""
     clock = Clock(now, budget)
     outbox.release_expired(now=now)
     slack_holds = Holds()
+    webhook_holds = Holds()
     lanes: list[Lane] = [EmailLane(clock, batch, Holds()), SlackLane(clock, batch, slack_holds)]
+    lanes.append(WebhookLane(clock, batch, webhook_holds))
     sent = 0
     try:
         while True:
@@ -310,6 +367,7 @@ def run(now: datetime, *, batch: int = DELIVERY_BATCH, budget: timedelta = DELIV
             # After the batches: every hold a recorded failure points to is written (a post
             # may finish meanwhile; its hold is then written now or on the next turn).
             record_holds(slack_holds, Channel.SLACK)
+            record_holds(webhook_holds, Channel.WEBHOOK)
             if not any(lane.batches or lane.wants_more() for lane in lanes):
                 return sent
     finally:

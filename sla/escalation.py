@@ -45,6 +45,10 @@ table together; CAPITALS are constants of sla/scan_rules.py, passed to the SQL a
 |                  | function after the batch's statement (`notify_breach_watchers`)   |
 | outbox           | one notification per (event, channel, key), the first one kept;   |
 |                  | delivery enqueued in the same transaction if any is pending       |
+| webhooks         | a warning or breach (not observe) is one webhook row per active   |
+|                  | endpoint whose event_kinds hold its kind (timer.warning, timer.   |
+|                  | breached): pending now, to its URL; key WEBHOOK_KEY + endpoint id |
+|                  | + ":" + kind (sla.webhooks)                                       |
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 
-from sla import bulk, rules
+from sla import bulk, rules, webhooks
 from sla.models import (
     Channel,
     EscalationRule,
@@ -328,13 +332,24 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
     if _seeding.get():
         notes = {key: _skipped(note) for key, note in notes.items()}
     bulk.insert_rows(Notification, NoteRow._fields, list(notes.values()))
+    hooks = webhooks.timer_event_rows(
+        [(event_ids[(timer.pk, f.key)], f.kind) for timer, f in rows if not timer.observe], now
+    )
+    if hooks:
+        if _seeding.get():
+            hooks = [quiet(hook) for hook in hooks]
+        Notification.objects.bulk_create(hooks, ignore_conflicts=True)
     breaches = [
         (event_ids[(timer.pk, f.key)], timer.task_id)
         for timer, f in rows
         if f.kind == SlaEvent.Kind.BREACH and not timer.observe
     ]
     watched = notify_breach_watchers(breaches, now)
-    if watched or any(n.state == Notification.State.PENDING for n in notes.values()):
+    if (
+        watched
+        or any(n.state == Notification.State.PENDING for n in notes.values())
+        or any(h.state == Notification.State.PENDING for h in hooks)
+    ):
         enqueue_delivery()
     return len(inserted)
 
@@ -435,6 +450,14 @@ def notify_breach_watchers(breaches: Sequence[tuple[int, int]], now: datetime) -
                 )  # fmt: skip
     Notification.objects.bulk_create(notes, ignore_conflicts=True)
     return sum(1 for n in notes if n.state == Notification.State.PENDING)
+
+
+def quiet(note: Notification) -> Notification:
+    """A pending email, Slack or webhook row of seeded history: written skipped instead."""
+    if note.state == Notification.State.PENDING:
+        note.state, note.next_attempt_at = Notification.State.SKIPPED, None
+        note.last_error = SEEDED_HISTORY
+    return note
 
 
 def _skipped(note: NoteRow) -> NoteRow:

@@ -92,10 +92,12 @@ def send_pending_notifications(
     batch: int = delivery.DELIVERY_BATCH,
     budget: timedelta = delivery.DELIVERY_BUDGET,
 ) -> int:
-    """Deliver due email and Slack notifications; returns how many were sent (sla.delivery).
+    """Deliver due email, Slack and webhook notifications; returns how many were sent
+    (sla.delivery).
 
     Each channel is delivered on its own lane (emails over one SMTP session on a thread of
-    their own, Slack posts on SLACK_WORKERS threads), claiming its own rows with a
+    their own, Slack posts on SLACK_WORKERS threads, signed webhooks on WEBHOOK_WORKERS
+    threads), claiming its own rows with a
     compare-and-set lease, so a hung webhook never holds up email and the reverse; no lock
     is held while talking to the network and the database is written from this thread only.
     A failure is retried with exponential backoff up to MAX_ATTEMPTS, then the row is left

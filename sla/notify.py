@@ -19,7 +19,9 @@ import re
 import socket
 import ssl
 import threading
+import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -38,13 +40,24 @@ SLACK_TIMEOUT = 10  # seconds, per request
 
 class DeliveryError(Exception):
     def __init__(
-        self, message: str, retry_after: float | None = None, *, unresponsive: bool = False
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        unresponsive: bool = False,
+        down: bool = False,
+        final: bool = False,
     ) -> None:
         super().__init__(message)
         # Seconds the receiver asked us to wait (HTTP 429 Retry-After), if it said.
         self.retry_after = retry_after
         # The receiver did not answer in time: other messages to it would wait as long.
         self.unresponsive = unresponsive
+        # The receiver is down (refused, 5xx): other messages to it wait for this one's retry
+        # (webhook endpoints: sla.delivery.WebhookLane).
+        self.down = down
+        # No retry can succeed (a deleted webhook endpoint): failed at once.
+        self.final = final
         # Set by a delivery run that put the destination on hold: not retried before then.
         self.hold_until: datetime | None = None
 
@@ -204,19 +217,29 @@ def send_slack(notification: Notification, session: SlackSession | None = None) 
         session.post(notification.address, payload, key=key)
 
 
-class SlackSession:
-    """Posts to incoming webhooks over kept-alive HTTP connections, one per thread and host
-    (a TLS handshake per message would cost more than the message). Thread-safe: each thread
-    uses its own connections; `close()` closes them all. With a proxy configured for the
-    host (environment), it posts through slack_sdk's urllib client instead, as before."""
+@dataclass(frozen=True)
+class Answer:
+    """What an HTTP receiver answered: status, headers (lower-case names), body."""
 
-    def __init__(self) -> None:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class HttpSession:
+    """Posts to HTTP receivers (Slack webhooks, outgoing webhooks) over kept-alive
+    connections, one per thread and host (a TLS handshake per message would cost more than
+    the message). Thread-safe: each thread uses its own connections; `close()` closes them
+    all. With a proxy configured for the host (environment), it posts through urllib."""
+
+    def __init__(self, timeout: float | None = None) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[http.client.HTTPConnection] = []
         self._ssl = ssl.create_default_context()
+        self.timeout = timeout
 
-    def __enter__(self) -> SlackSession:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -228,15 +251,20 @@ class SlackSession:
         for conn in connections:
             conn.close()
 
+    def _timeout(self) -> float:
+        return self.timeout if self.timeout is not None else SLACK_TIMEOUT
+
     def _connection(self, scheme: str, host: str, port: int | None):
         pool = self._local.__dict__.setdefault("connections", {})
         key = (scheme, host, port)
         if key in pool:
             return pool[key], True
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=SLACK_TIMEOUT, context=self._ssl)
+            conn = http.client.HTTPSConnection(
+                host, port, timeout=self._timeout(), context=self._ssl
+            )
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=SLACK_TIMEOUT)
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout())
         pool[key] = conn
         with self._lock:
             self._all.append(conn)
@@ -247,22 +275,31 @@ class SlackSession:
         if conn is not None:
             conn.close()
 
-    def post(self, url: str, payload: dict, *, key: str = "") -> None:
-        """POST `payload` (JSON) to the webhook, with `key` as its Idempotency-Key header."""
+    @staticmethod
+    def parse(url: str):
+        """The URL's parts, or DeliveryError for anything but an http(s) URL with a host."""
         try:
             parts = urlsplit(url)
-            host, port = parts.hostname, parts.port
+            host = parts.hostname
+            parts.port  # noqa: B018 (raises ValueError for a bad port)
         except ValueError as error:
             raise DeliveryError(f"{type(error).__name__}: {error}") from error
         if parts.scheme not in ("http", "https") or not host:
             raise DeliveryError(f"ValueError: not an http(s) webhook URL: {url}")
-        if urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
-            return _post_through_sdk(url, payload, key)
+        return parts
+
+    @staticmethod
+    def proxied(host: str) -> bool:
+        return bool(urllib.request.getproxies()) and not urllib.request.proxy_bypass(host)
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """POST `body` with `headers`; the answer, whatever its status. DeliveryError when
+        nothing came back (refused, DNS, timeout, TLS; `unresponsive` for a timeout)."""
+        parts = self.parse(url)
+        host, port = parts.hostname or "", parts.port
+        if self.proxied(host):
+            return _send_through_urllib(url, body, headers, self._timeout())
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        body = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json;charset=utf-8"}
-        if key:
-            headers["Idempotency-Key"] = key
         for attempt in (1, 2):
             conn, reused = self._connection(parts.scheme, host, port)
             try:
@@ -280,17 +317,51 @@ class SlackSession:
                     f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
                 ) from error
             break
+        answer_headers = {name.lower(): value for name, value in response.getheaders()}
+        return Answer(response.status, answer_headers, payload)
+
+
+def _send_through_urllib(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Answer(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+    except Exception as error:  # refused connection, DNS, timeout, TLS, proxy
+        raise DeliveryError(
+            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+        ) from error
+
+
+class SlackSession(HttpSession):
+    """Posts to Slack incoming webhooks (HttpSession); with a proxy configured for the host,
+    through slack_sdk's urllib client instead, as before."""
+
+    def post(self, url: str, payload: dict, *, key: str = "") -> None:
+        """POST `payload` (JSON) to the webhook, with `key` as its Idempotency-Key header."""
+        host = self.parse(url).hostname or ""
+        if self.proxied(host):
+            return _post_through_sdk(url, payload, key)
+        headers = {"Content-Type": "application/json;charset=utf-8"}
+        if key:
+            headers["Idempotency-Key"] = key
+        response = self.send(url, json.dumps(payload).encode(), headers)
         if response.status == 429:
-            wait = _retry_after(response.getheader("Retry-After"))
+            wait = retry_after_seconds(response.headers.get("retry-after"))
             raise DeliveryError(
                 f"Slack answered 429: rate limited, retry after {wait:g} s", retry_after=wait
             )
         if response.status != 200:
-            text = payload[:200].decode("utf-8", errors="replace")
+            text = response.body[:200].decode("utf-8", errors="replace")
             raise DeliveryError(f"Slack answered {response.status}: {text}")
 
 
-def _retry_after(value: str | None, default: float = 30.0) -> float:
+def retry_after_seconds(value: str | None, default: float = 30.0) -> float:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
         return default
@@ -321,7 +392,7 @@ def _post_through_sdk(url: str, payload: dict, key: str) -> None:
         ) from error
     if response.status_code == 429:
         header = {k.lower(): v for k, v in (response.headers or {}).items()}.get("retry-after")
-        wait = _retry_after(header[0] if isinstance(header, list) else header)
+        wait = retry_after_seconds(header[0] if isinstance(header, list) else header)
         raise DeliveryError(
             f"Slack answered 429: rate limited, retry after {wait:g} s", retry_after=wait
         )

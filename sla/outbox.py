@@ -125,6 +125,12 @@ def postpone(*, ids: Iterable[int], until: datetime) -> int:
     )
 
 
+def backoff(attempts: int) -> timedelta:
+    """How long a row waits after its `attempts`-th failed attempt: doubling from
+    FIRST_BACKOFF (30 s, 1 min, 2 min, 4 min)."""
+    return FIRST_BACKOFF * 2 ** (max(attempts, 1) - 1)
+
+
 def mark_failed(
     *,
     notification: Notification,
@@ -132,31 +138,44 @@ def mark_failed(
     now: datetime,
     retry_after: float | None = None,
     not_before: datetime | None = None,
+    for_good: bool = False,
 ) -> None:
     """Record a failed attempt: tried again after a backoff doubling from FIRST_BACKOFF (at
     least `retry_after` seconds, as the receiver asked, and not before `not_before`, its
-    destination's hold), or failed for good after MAX_ATTEMPTS (re-sendable with
-    `resend`)."""
+    destination's hold), or failed for good after MAX_ATTEMPTS or when no retry can succeed
+    (`for_good`; both re-sendable with `resend`)."""
     attempts = notification.attempts + 1
     changes: dict[str, object]
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= MAX_ATTEMPTS or for_good:
         changes = {"state": State.FAILED, "next_attempt_at": None}
         log.warning("notification %s failed for good: %s", notification.pk, error)
     else:
-        backoff = FIRST_BACKOFF * 2 ** (attempts - 1)
+        backoff_for = backoff(attempts)
         if retry_after is not None:
-            backoff = max(backoff, timedelta(seconds=retry_after))
-        changes = {"next_attempt_at": max(now + backoff, not_before or now)}
+            backoff_for = max(backoff_for, timedelta(seconds=retry_after))
+        changes = {"next_attempt_at": max(now + backoff_for, not_before or now)}
     Notification.objects.filter(pk=notification.pk).update(
         attempts=attempts, last_error=error[:2000], **changes
     )
 
 
 def resend(notifications: QuerySet[Notification], *, at: datetime | None = None) -> int:
-    """Put failed email and Slack notifications back in the queue, attempts reset (the admin
-    action). In-app rows never fail. Returns how many."""
+    """Put failed email, Slack and webhook notifications back in the queue, attempts reset
+    (the admin action). In-app rows never fail. Returns how many."""
     failed = notifications.filter(~Q(channel=Channel.IN_APP), state=State.FAILED)
     return failed.update(state=State.PENDING, attempts=0, next_attempt_at=at or timezone.now())
+
+
+def readdress(*, channel: str, recipient_prefix: str, address: str) -> int:
+    """Point the rows not yet sent to a destination whose address changed (a webhook
+    endpoint's new URL) at its new address: pending and failed rows whose recipient_key
+    starts with `recipient_prefix`. Returns how many."""
+    rows = Notification.objects.filter(
+        channel=channel,
+        recipient_key__startswith=recipient_prefix,
+        state__in=[State.PENDING, State.FAILED],
+    ).exclude(address=address)
+    return rows.update(address=address)
 
 
 # ----------------------------------------------------------------------------- holds

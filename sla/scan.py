@@ -36,6 +36,7 @@ from sla.models import (
     SlaTimer,
     TimerKind,
     TimerState,
+    WebhookEndpoint,
 )
 from tasks.models import Task, Team
 
@@ -179,6 +180,11 @@ def sql_params() -> dict[str, str]:
         "slack_rule_key": scan_rules.SLACK_RULE_KEY,
         "no_email": scan_rules.NO_EMAIL,
         "no_slack_webhook": scan_rules.NO_SLACK_WEBHOOK,
+        # outgoing webhooks (the `hooks` block)
+        "webhook": Channel.WEBHOOK,
+        "webhook_key": scan_rules.WEBHOOK_KEY,
+        "timer_warning": WebhookEndpoint.EventKind.TIMER_WARNING,
+        "timer_breached": WebhookEndpoint.EventKind.TIMER_BREACHED,
     }
     return {name: str(value) for name, value in values.items()}
 
@@ -198,6 +204,7 @@ def _fast_scan_sql() -> str:
         user=table(User._meta.db_table),
         group=table(Group._meta.db_table),
         user_groups=table(User.groups.through._meta.db_table),
+        endpoint=table(WebhookEndpoint._meta.db_table),
     )
 
 

@@ -41,6 +41,10 @@
 -- |                  | function after the batch's statement (`notify_breach_watchers`)   |
 -- | outbox           | one notification per (event, channel, key), the first one kept;   |
 -- |                  | delivery enqueued in the same transaction if any is pending       |
+-- | webhooks         | a warning or breach (not observe) is one webhook row per active   |
+-- |                  | endpoint whose event_kinds hold its kind (timer.warning, timer.   |
+-- |                  | breached): pending now, to its URL; key WEBHOOK_KEY + endpoint id |
+-- |                  | + ":" + kind (sla.webhooks)                                       |
 
 WITH claimed AS (
     SELECT t.id, t.task_id, t.kind, t.observe, t.policy_id, t.running_since, t.warn_at,
@@ -158,10 +162,27 @@ WITH claimed AS (
     FROM slack
     ON CONFLICT (event_id, channel, recipient_key) DO NOTHING
     RETURNING state
+-- Outgoing webhooks (sla.webhooks.timer_event_rows in the Python path): one row per
+-- (event, active endpoint subscribed to its kind). Kept apart from the other channels.
+), hooks AS (
+    INSERT INTO {note} (event_id, recipient_id, channel, recipient_key, address, state,
+                        attempts, last_error, next_attempt_at, created_at, sent_at)
+    SELECT e.id, NULL, %(webhook)s, %(webhook_key)s || h.id || ':' || w.kind, h.url,
+           %(pending)s, 0, '', %(now)s, %(now)s, NULL
+    FROM events e
+    CROSS JOIN LATERAL (
+        SELECT CASE e.kind WHEN %(breach)s THEN %(timer_breached)s::text
+                           ELSE %(timer_warning)s::text END
+    ) AS w(kind)
+    JOIN {endpoint} h ON h.active AND h.event_kinds @> jsonb_build_array(w.kind)
+    WHERE NOT e.observe
+    ON CONFLICT (event_id, channel, recipient_key) DO NOTHING
+    RETURNING state
 )
 SELECT (SELECT count(*) FROM timers),
        (SELECT count(*) FROM events),
-       (SELECT count(*) FROM notes WHERE state = %(pending)s),
+       (SELECT count(*) FROM notes WHERE state = %(pending)s)
+       + (SELECT count(*) FROM hooks),
        -- the batch's breaches and their cards, which tell watchers too
        -- (sla.escalation.notify_breach_watchers); the timer table, not the CTE (see targets)
        (SELECT array_agg(e.id ORDER BY e.id) FROM events e
