@@ -48,7 +48,7 @@ table together; CAPITALS are constants of sla/scan_rules.py, passed to the SQL a
 | webhooks         | a warning or breach (not observe) is one webhook row per active   |
 |                  | endpoint whose event_kinds hold its kind (timer.warning, timer.   |
 |                  | breached): pending now, to its URL; key WEBHOOK_KEY + endpoint id |
-|                  | + ":" + kind (sla.webhooks)                                       |
+|                  | + WEBHOOK_KIND_SEP + kind (sla.webhooks)                          |
 """
 
 from __future__ import annotations

@@ -183,6 +183,7 @@ def sql_params() -> dict[str, str]:
         # outgoing webhooks (the `hooks` block)
         "webhook": Channel.WEBHOOK,
         "webhook_key": scan_rules.WEBHOOK_KEY,
+        "webhook_kind_sep": scan_rules.WEBHOOK_KIND_SEP,
         "timer_warning": WebhookEndpoint.EventKind.TIMER_WARNING,
         "timer_breached": WebhookEndpoint.EventKind.TIMER_BREACHED,
     }

@@ -29,8 +29,10 @@ DISPATCHER_ROLE = "dispatcher"
 USER_KEY = "user:"
 SLACK_KEY = "slack:"
 SLACK_RULE_KEY = "slack:rule"
-# An outgoing webhook: WEBHOOK_KEY + "<endpoint id>:<kind>" (sla.webhooks.recipient_key).
+# An outgoing webhook: WEBHOOK_KEY + endpoint id + WEBHOOK_KIND_SEP + its event kind
+# (sla.webhooks.recipient_key).
 WEBHOOK_KEY = "webhook:"
+WEBHOOK_KIND_SEP = ":"
 
 # Notification.last_error of a notification that failed as it was written.
 NO_EMAIL = " has no email address."  # after the recipient's username

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sla.models import Channel, Notification, SlaEvent, SlaTimer, TimerState, WebhookEndpoint
-from sla.scan_rules import WEBHOOK_KEY
+from sla.scan_rules import WEBHOOK_KEY, WEBHOOK_KIND_SEP
 from tasks.models import Task, TaskEvent
 
 Kind = TaskEvent.Kind
@@ -74,15 +74,15 @@ class Address:
 
 
 def recipient_key(endpoint_id: int, kind: str, timer_id: int | None = None) -> str:
-    key = f"{WEBHOOK_KEY}{endpoint_id}:{kind}"
-    return key if timer_id is None else f"{key}:{timer_id}"
+    key = f"{WEBHOOK_KEY}{endpoint_id}{WEBHOOK_KIND_SEP}{kind}"
+    return key if timer_id is None else f"{key}{WEBHOOK_KIND_SEP}{timer_id}"
 
 
 def address_of(note: Notification) -> Address:
     """The endpoint, kind and met timer of a webhook row (ValueError: not one)."""
     if not note.recipient_key.startswith(WEBHOOK_KEY):
         raise ValueError(f"not a webhook row: {note.recipient_key}")
-    endpoint, kind, *timer = note.recipient_key[len(WEBHOOK_KEY) :].split(":")
+    endpoint, kind, *timer = note.recipient_key[len(WEBHOOK_KEY) :].split(WEBHOOK_KIND_SEP)
     return Address(int(endpoint), kind, int(timer[0]) if timer else None)
 
 

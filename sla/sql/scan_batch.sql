@@ -44,7 +44,7 @@
 -- | webhooks         | a warning or breach (not observe) is one webhook row per active   |
 -- |                  | endpoint whose event_kinds hold its kind (timer.warning, timer.   |
 -- |                  | breached): pending now, to its URL; key WEBHOOK_KEY + endpoint id |
--- |                  | + ":" + kind (sla.webhooks)                                       |
+-- |                  | + WEBHOOK_KIND_SEP + kind (sla.webhooks)                          |
 
 WITH claimed AS (
     SELECT t.id, t.task_id, t.kind, t.observe, t.policy_id, t.running_since, t.warn_at,
@@ -167,7 +167,7 @@ WITH claimed AS (
 ), hooks AS (
     INSERT INTO {note} (event_id, recipient_id, channel, recipient_key, address, state,
                         attempts, last_error, next_attempt_at, created_at, sent_at)
-    SELECT e.id, NULL, %(webhook)s, %(webhook_key)s || h.id || ':' || w.kind, h.url,
+    SELECT e.id, NULL, %(webhook)s, %(webhook_key)s || h.id || %(webhook_kind_sep)s || w.kind, h.url,
            %(pending)s, 0, '', %(now)s, %(now)s, NULL
     FROM events e
     CROSS JOIN LATERAL (

@@ -24,7 +24,7 @@ from sla import delivery, jobs
 from sla.models import Channel, DeliveryHold, Notification, WebhookEndpoint
 from tasks import actions
 from tasks.models import Status
-from tests.sla.conftest import MON, M, berlin, free_port, scan
+from tests.sla.conftest import MON, M, berlin, free_port, scan, set_based_scan
 
 pytestmark = pytest.mark.django_db
 
@@ -323,6 +323,32 @@ def test_a_breach_is_recorded_for_an_endpoint_once_however_often_the_scan_runs(
     # A breach per timer (response and resolution; their warnings stamped silently, as for
     # everyone), once.
     assert len(hooks()) == 2
+
+
+@set_based_scan
+def test_both_scan_paths_write_the_same_webhook_rows(policy, new_card, receiver, quietly):
+    endpoint(receiver.url("/a"), kinds=[Kind.TIMER_WARNING])
+    endpoint(receiver.url("/b"), kinds=[Kind.TIMER_BREACHED, Kind.TIMER_WARNING])
+    endpoint(receiver.url("/off"), active=False)
+    written = {}
+    for set_based in (False, True):
+        card = quietly(lambda: new_card(T0))
+        quietly(lambda set_based=set_based: scan(T0 + 50 * M, set_based=set_based))  # warned
+        quietly(lambda set_based=set_based: scan(BREACHED, set_based=set_based))  # breached
+        written[set_based] = sorted(
+            (n.event.timer.kind, n.event.kind, n.recipient_key, n.address, n.state)
+            for n in hooks(event__timer__task=card)
+        )
+        card.delete()
+    assert written[True] == written[False]
+    # The response timer (15 min) is breached by the first scan (its warning stamped
+    # silently): to /b; the resolution timer warns (to /a and /b), then breaches (to /b).
+    assert [(timer, kind, key.split(":", 2)[2]) for timer, kind, key, *_ in written[True]] == [
+        ("resolution", "breach", "timer.breached"),
+        ("resolution", "warning", "timer.warning"),
+        ("resolution", "warning", "timer.warning"),
+        ("response", "breach", "timer.breached"),
+    ]
 
 
 def test_a_deleted_endpoint_fails_its_rows_for_good_and_they_can_be_resent(
