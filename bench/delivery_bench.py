@@ -1,4 +1,5 @@
-"""Benchmark sla.jobs.send_pending_notifications: Slack and email delivery rate on loopback.
+"""Benchmark sla.jobs.send_pending_notifications: Slack, email and webhook delivery rate on
+loopback.
 
 How to run (same dedicated database as bench/scan_bench.py; it is reset):
 
@@ -10,12 +11,15 @@ What it does, all on 127.0.0.1 and bounded by --count:
   1. starts a Slack stand-in (ThreadingHTTPServer answering every POST with 200 "ok", in a
      process of its own) and an SMTP receiver (aiosmtpd, accepts and drops every message),
      and points EMAIL_URL at it;
-  2. `bench/generate_timers.py --reset --open N --due N --slack-webhook http://127.0.0.1:…/`
-     and one `scan_due_timers` run: N breaches, each with a pending email to the card's owner
-     and a pending Slack message (plus an in-app row, sent at once, not delivered);
-  3. times `send_pending_notifications` twice: first the Slack rows alone (the email rows are
-     parked a day ahead), then the email rows; prints notifications/s per channel, SQL queries,
-     and what the receivers got (HTTP requests, SMTP sessions and messages).
+  2. `bench/generate_timers.py --reset --open N --due N --slack-webhook http://127.0.0.1:…/`,
+     one outgoing webhook endpoint (Standard Webhooks, signed) subscribed to timer.breached on
+     the same stand-in, and one `scan_due_timers` run: N breaches, each with a pending email to
+     the card's owner, a pending Slack message and a pending webhook (plus an in-app row, sent
+     at once, not delivered);
+  3. times `send_pending_notifications` three times: the Slack rows alone (the email and
+     webhook rows are parked ahead), then the email rows, then the webhooks (bodies built,
+     signed, posted); prints notifications/s per channel, SQL queries, and what the receivers
+     got (HTTP requests, SMTP sessions and messages).
 
     --profile FILE          cProfile both delivery runs (top functions by cumulative and own time)
     --slack-latency-ms MS   the stand-in answers after MS (Slack is ~100 ms away, not 0)
@@ -188,25 +192,35 @@ def main() -> None:
 
     from bench.generate import timers
     from sla import delivery
+    from sla.admin.webhooks import new_secret
     from sla.jobs import scan_due_timers, send_pending_notifications
-    from sla.models import Channel, Notification
+    from sla.models import Channel, Notification, WebhookEndpoint
 
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. …/turnaround_bench).")
     n = args.count
     timers.generate(open_timers=n, due=n, reset=True, slack_webhook=webhook)
+    WebhookEndpoint.objects.all().delete()
+    WebhookEndpoint.objects.create(
+        name="bench", url=f"http://127.0.0.1:{slack_port}/webhooks/bench", secret=new_secret(),
+        event_kinds=[WebhookEndpoint.EventKind.TIMER_BREACHED],
+    )  # fmt: skip
     fired = scan_due_timers(now=timezone.now())
     pending = Notification.objects.filter(state=Notification.State.PENDING)
     print(
         f"scan fired {fired:,} breaches; pending: "
         f"{pending.filter(channel=Channel.SLACK).count():,} Slack, "
-        f"{pending.filter(channel=Channel.EMAIL).count():,} email"
+        f"{pending.filter(channel=Channel.EMAIL).count():,} email, "
+        f"{pending.filter(channel=Channel.WEBHOOK).count():,} webhook"
     )
     if args.slack_hangs:
         hung_slack(n, sink, pending, send_pending_notifications, slack, smtp)
         return
-    # Park the email rows so the first run delivers Slack alone.
+    # Park the email and webhook rows so the first run delivers Slack alone, the second email.
     pending.filter(channel=Channel.EMAIL).update(next_attempt_at=timezone.now() + timedelta(days=1))
+    pending.filter(channel=Channel.WEBHOOK).update(
+        next_attempt_at=timezone.now() + timedelta(days=3)
+    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sla_notification")
 
@@ -223,6 +237,7 @@ def main() -> None:
     for channel, now in (
         (Channel.SLACK, timezone.now()),
         (Channel.EMAIL, timezone.now() + timedelta(days=2)),
+        (Channel.WEBHOOK, timezone.now() + timedelta(days=4)),
     ):
         received_before = (HTTP_REQUESTS.value, sink.sessions, sink.messages)
         connection.queries_log.clear()  # the log keeps 9,000 queries; count from empty
@@ -238,10 +253,10 @@ def main() -> None:
         errors = list(failed.values_list("last_error", flat=True)[:3])
         received = (
             HTTP_REQUESTS.value - received_before[0]
-            if channel == Channel.SLACK
+            if channel != Channel.EMAIL
             else sink.messages - received_before[2]
         )
-        sessions = "-" if channel == Channel.SLACK else f"{sink.sessions - received_before[1]:,}"
+        sessions = "-" if channel != Channel.EMAIL else f"{sink.sessions - received_before[1]:,}"
         rows.append(
             f"| {channel.label} | {sent:,} | {received:,} | {sessions} | {wall:,.2f} "
             f"| {sent / wall:,.0f} | {len(ctx.captured_queries):,} | {failed.count():,} |"
