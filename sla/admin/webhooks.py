@@ -53,6 +53,12 @@ def check_secret(value: str) -> str:
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where events are POSTed (http or https). For Microsoft Teams: the URL of "
+        'a Workflows flow "When a Teams webhook request is received".',
+    )
     event_kinds = forms.MultipleChoiceField(
         choices=WebhookEndpoint.EventKind.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -71,10 +77,6 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["name", "url", "preset", "secret", "event_kinds", "active"]
-        help_texts = {
-            "url": "Where events are POSTed (http or https). For Microsoft Teams: the URL of "
-            'a Workflows flow "When a Teams webhook request is received".',
-        }
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].strip()

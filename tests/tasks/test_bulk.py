@@ -118,7 +118,8 @@ def test_login_required_and_get_refused(client, world):
 
 def test_queries_grow_linearly(client, world, default_policy):
     """Per card: permission, row lock, save, events and the SLA listener: a fixed number of
-    queries per card (19 for a priority change, measured), plus a fixed overhead of 4 (session,
+    queries per card (20 for a priority change, measured: one of them reads the active
+    outgoing webhook endpoints, sla.webhooks), plus a fixed overhead of 4 (session,
     user, owner check, the visible cards in one query)."""
     client.force_login(world["dispatcher"])
 
@@ -136,7 +137,7 @@ def test_queries_grow_linearly(client, world, default_policy):
     one, three, five = count(1), count(3), count(5)
     per_card = (five - three) // 2
     assert five - three == three - one  # linear
-    assert per_card <= 19, per_card  # measured: 1 card 23, 3 cards 61, 5 cards 99
+    assert per_card <= 20, per_card  # measured: 1 card 24, 3 cards 64, 5 cards 104
     assert one - per_card <= 4  # fixed: session, user, owner check, the visible cards
 
 
