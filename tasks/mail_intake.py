@@ -139,13 +139,15 @@ def _known(types: Sequence[RequestType]) -> str:
     return ", ".join(sorted(t.mail_alias or slugify(t.name) for t in types)) or "none yet"
 
 
-def check_recipient(address: str) -> Answer | None:
+def check_recipient(address: str, *, mail_from: str = "") -> Answer | None:
     """At RCPT time: None if `address` is an intake address, else the refusal (logged)."""
     types = list(RequestType.objects.filter(active=True))
     ours, _ = request_type_for(address, types)
     if ours:
         return None
-    _record(recipient=address, outcome=Outcome.REFUSED, reason=Reason.UNKNOWN_MAILBOX)
+    _record(
+        recipient=address, sender=mail_from, outcome=Outcome.REFUSED, reason=Reason.UNKNOWN_MAILBOX
+    )
     return Answer(
         550,
         f"5.1.1 <{address}>: no such Turnaround intake address"

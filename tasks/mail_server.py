@@ -14,6 +14,7 @@ logs it.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -25,9 +26,16 @@ from django.db import close_old_connections, connections
 
 from tasks import mail_intake
 
+log = logging.getLogger("turnaround.mail_intake")
+
 # aiosmtpd's own refusals of a message above data_size_limit (at MAIL FROM, after DATA).
 _TOO_BIG_AT_MAIL = "552 Error: message size exceeds fixed maximum message size"
 _TOO_BIG_AFTER_DATA = "552 Error: Too much mail data"
+
+
+# Said when deciding failed (the database is down, a bug): a 4xx keeps the mail in the
+# relaying server's queue, to be tried again, where aiosmtpd's own "500" would bounce it.
+TRY_LATER = mail_intake.Answer(451, "4.3.0 Turnaround cannot take mail just now; try again later")
 
 
 def _in_worker(function):
@@ -52,7 +60,13 @@ class IntakeHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
-        refusal = await _in_worker(mail_intake.check_recipient)(address)
+        try:
+            refusal = await _in_worker(mail_intake.check_recipient)(
+                address, mail_from=envelope.mail_from or ""
+            )
+        except Exception:
+            log.exception("mail intake: checking the recipient %s failed", address)
+            return TRY_LATER.line()
         if refusal is not None:
             return refusal.line()
         envelope.rcpt_tos.append(address)
@@ -61,9 +75,14 @@ class IntakeHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        answers = await _in_worker(mail_intake.receive)(
-            raw, mail_from=envelope.mail_from or "", recipients=list(envelope.rcpt_tos)
-        )
+        recipients = list(envelope.rcpt_tos)
+        try:
+            answers = await _in_worker(mail_intake.receive)(
+                raw, mail_from=envelope.mail_from or "", recipients=recipients
+            )
+        except Exception:
+            log.exception("mail intake: deciding on a message from %s failed", envelope.mail_from)
+            answers = [TRY_LATER] * len(recipients)
         if self.lmtp:
             return "\r\n".join(answer.line() for answer in answers)
         return mail_intake.smtp_answer(answers).line()
@@ -81,24 +100,21 @@ class _ClearRefusals:
     async def push(self, status: Any) -> None:
         if isinstance(status, str) and status in (_TOO_BIG_AT_MAIL, _TOO_BIG_AFTER_DATA):
             envelope = getattr(self, "envelope", None)
-            recipients = list(envelope.rcpt_tos) if envelope is not None else []
-            if status == _TOO_BIG_AT_MAIL:
-                sender = re.search(r"<([^>]*)>", self._mail_from_arg)
-                announced = re.search(r"SIZE=(\d+)", self._mail_from_arg, re.IGNORECASE)
-                answer = await _in_worker(mail_intake.refuse_too_big)(
+            at_mail = status == _TOO_BIG_AT_MAIL
+            # At MAIL FROM the envelope is not filled in yet: read the command's argument.
+            sender = re.search(r"<([^>]*)>", self._mail_from_arg)
+            announced = re.search(r"SIZE=(\d+)", self._mail_from_arg, re.IGNORECASE)
+            recipients = [] if at_mail or envelope is None else list(envelope.rcpt_tos)
+            try:
+                await _in_worker(mail_intake.refuse_too_big)(
                     sender=sender.group(1) if sender else "",
-                    recipients=[],
-                    size=int(announced.group(1)) if announced else None,
-                )
-                status = answer.line()
-            else:
-                answer = await _in_worker(mail_intake.refuse_too_big)(
-                    sender=envelope.mail_from or "" if envelope is not None else "",
                     recipients=recipients,
-                    size=None,
+                    size=int(announced.group(1)) if at_mail and announced else None,
                 )
-                count = len(recipients) if self.lmtp and recipients else 1
-                status = "\r\n".join([answer.line()] * count)
+            except Exception:  # the refusal stands even if it cannot be logged to the database
+                log.exception("mail intake: logging a too big message failed")
+            count = len(recipients) if self.lmtp and recipients else 1
+            status = "\r\n".join([mail_intake.too_big_answer().line()] * count)
         await super().push(status)  # type: ignore[misc]
 
     @property

@@ -5,14 +5,21 @@ sent by the notification delivery job into Django's mail outbox."""
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from sla import jobs
@@ -20,6 +27,8 @@ from tasks import actions, mail_intake
 from tasks.mail_server import IntakeController
 from tasks.models import Comment, InboundMail, Status, Task, TaskEvent
 from tests.factories import RequestTypeFactory, UserFactory, make_task
+from tests.sla.conftest import shares_the_database
+from tests.sla.test_cluster import _database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Outcome = InboundMail.Outcome
@@ -513,3 +522,46 @@ def test_the_log_of_received_mail_is_a_read_only_admin_list(
     assert len(response.context["cl"].result_list) == 31
     assert page.count("Discarded (automatic mail)") >= 30 and "Card created" in page
     assert admin_client.get(reverse("admin:tasks_inboundmail_add")).status_code == 403
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_command_refuses_a_bad_listen_address():
+    with pytest.raises(CommandError, match="--listen wants HOST:PORT"):
+        call_command("mail_intake", "--listen", "localhost")
+
+
+@shares_the_database
+def test_the_command_serves_lmtp_until_sigterm(performer, request_type, tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "MAIL_INTAKE_DEFAULT_TYPE": request_type.name,
+    }
+    log = tmp_path / "mail_intake.log"
+    with log.open("w") as out:
+        intake = subprocess.Popen(
+            [sys.executable, "manage.py", "mail_intake", "--listen", f"127.0.0.1:{port}", "--lmtp"],
+            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert intake.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        [(code, _)] = deliver(("127.0.0.1", port), email(sender="paula@example.com"), lmtp=True)
+    finally:
+        intake.send_signal(signal.SIGTERM)
+        returncode = intake.wait(timeout=20)
+    assert code == 250 and Task.objects.get().request_type == request_type
+    assert returncode == 0, log.read_text()
+    assert f"Mail intake (LMTP) on 127.0.0.1:{port}" in log.read_text()

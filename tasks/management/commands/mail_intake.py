@@ -34,7 +34,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot listen on {host}:{port}: {error}") from error
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # started in the background
+                signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(
             f"Mail intake ({'LMTP' if lmtp else 'SMTP'}) on {host}:{port}, "
             f"at most {mail_intake.max_bytes()} bytes a message. Ctrl-C stops it."
