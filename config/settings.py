@@ -226,6 +226,16 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Turnaround <turnaround@l
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Cards by email (docs/mail.md): `manage.py mail_intake --listen HOST:PORT [--lmtp]` behind
+# the company's mail server. MAILBOX+TYPE@ (or TYPE@) names a request type by its mail alias
+# or slugged name; the bare MAILBOX@ makes cards of MAIL_INTAKE_DEFAULT_TYPE. Card emails
+# carry Reply-To: MAIL_INTAKE_ADDRESS (when set), so replies come back as comments.
+MAIL_INTAKE_MAILBOX = env("MAIL_INTAKE_MAILBOX", default="cards")
+MAIL_INTAKE_DOMAINS = env.list("MAIL_INTAKE_DOMAINS", default=[])  # empty: any domain
+MAIL_INTAKE_DEFAULT_TYPE = env("MAIL_INTAKE_DEFAULT_TYPE", default="")
+MAIL_INTAKE_ADDRESS = env("MAIL_INTAKE_ADDRESS", default="")
+MAIL_INTAKE_MAX_BYTES = env.int("MAIL_INTAKE_MAX_BYTES", default=10 * 1024 * 1024)
+
 # Production-safe defaults when DEBUG is off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

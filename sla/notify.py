@@ -34,6 +34,7 @@ from slack_sdk.webhook import WebhookClient
 
 from sla import notice_words
 from sla.models import Notification
+from tasks.mail_parse import card_thread_id
 
 SLACK_TIMEOUT = 10  # seconds, per request
 
@@ -83,10 +84,23 @@ def idempotency_key(notification: Notification) -> str:
     return f"turnaround-{notification.pk}-{digest}"
 
 
+def _host() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
+
+
 def message_id(notification: Notification) -> str:
     """The email's Message-ID: the idempotency key at the site's host name."""
-    host = urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
-    return f"<{idempotency_key(notification)}@{host}>"
+    return f"<{idempotency_key(notification)}@{_host()}>"
+
+
+def thread_headers(task_pk: int) -> dict[str, str]:
+    """Headers that tie an email to its card: `References` names the card's thread (mail
+    clients group the card's emails, and a reply carries the id back to the mail intake,
+    `tasks.mail_intake`), and replies go to the intake address when there is one."""
+    headers = {"References": card_thread_id(task_pk, _host()), "X-Turnaround-Card": str(task_pk)}
+    if settings.MAIL_INTAKE_ADDRESS:
+        headers["Reply-To"] = settings.MAIL_INTAKE_ADDRESS
+    return headers
 
 
 def _card_context(notification: Notification) -> dict:
@@ -149,7 +163,11 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
         subject=subject(notification),
         body=render_to_string("sla/email/notification.txt", context),
         to=[notification.address],
-        headers={"Message-ID": message_id(notification), "X-Turnaround-Notification": key},
+        headers={
+            "Message-ID": message_id(notification),
+            "X-Turnaround-Notification": key,
+            **thread_headers(context["task"].pk),
+        },
     )
     html = render_to_string("sla/email/notification.html", context)
     message.attach_alternative(html, "text/html")

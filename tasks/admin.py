@@ -20,6 +20,7 @@ from tasks.models import (
     ApprovalStep,
     BlockingReason,
     Comment,
+    InboundMail,
     Priority,
     RelatedObject,
     RequestType,
@@ -90,12 +91,12 @@ class ApprovalStepInline(admin.TabularInline):
 
 @admin.register(RequestType)
 class RequestTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "default_team", "approved_status", "active"]
+    list_display = ["name", "default_team", "approved_status", "mail_alias", "active"]
     list_filter = ["active", "default_team"]
     list_select_related = ["default_team"]
-    search_fields = ["name", "description"]
+    search_fields = ["name", "description", "mail_alias"]
     autocomplete_fields = ["default_team"]
-    fields = ["name", "description", "default_team", "active", "approved_status"]
+    fields = ["name", "description", "default_team", "active", "approved_status", "mail_alias"]
     inlines = [ApprovalStepInline]
 
 
@@ -310,3 +311,14 @@ class TaskEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["task", "actor"]
     search_fields = ["=task__id", "task__title", "note"]
     date_hierarchy = "at"
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What the mail intake did with each email (tasks.mail_intake): read-only."""
+
+    list_display = ["received_at", "sender", "recipient", "subject", "outcome", "reason", "task"]
+    list_filter = ["outcome", "reason"]
+    list_select_related = ["task"]
+    search_fields = ["sender", "recipient", "subject", "=message_id", "=task__id"]
+    date_hierarchy = "received_at"

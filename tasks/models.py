@@ -64,9 +64,21 @@ class RequestType(models.Model):
         default=Status.IN_PROGRESS,
         help_text="Where a card goes once its last approval step approves it.",
     )
+    mail_alias = models.SlugField(
+        "mail alias",
+        max_length=40,
+        blank=True,
+        help_text="Mail to cards+ALIAS@… (or ALIAS@…) at the intake address makes a card of "
+        "this type, e.g. hiring. Blank: the name, lower-cased with dashes, still works.",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mail_alias"], condition=~Q(mail_alias=""), name="one_type_per_mail_alias"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -487,3 +499,63 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user})"
+
+
+class InboundMail(models.Model):
+    """One decision of the mail intake (`tasks.mail_intake`) about one recipient of one
+    incoming email: the card it made, the comment it added, or why it refused. Written only
+    by `tasks.mail_intake`; shown read-only in admin. A reply becomes a comment once: the
+    constraint refuses a second `comment` row for the same Message-ID."""
+
+    class Outcome(models.TextChoices):
+        CARD = "card", "Card created"
+        COMMENT = "comment", "Comment added"
+        DUPLICATE = "duplicate", "Already received"
+        DISCARDED = "discarded", "Discarded (automatic mail)"
+        REFUSED = "refused", "Refused"
+
+    class Reason(models.TextChoices):
+        NONE = "", "—"
+        UNKNOWN_SENDER = "unknown_sender", "Unknown sender"
+        NOT_ALLOWED = "not_allowed", "Sender may not do this"
+        AUTOMATIC = "automatic", "Auto-reply or bulk mail"
+        LOOP = "loop", "One of our own emails"
+        TOO_BIG = "too_big", "Too big"
+        UNKNOWN_MAILBOX = "unknown_mailbox", "Unknown address"
+        UNKNOWN_CARD = "unknown_card", "Reply to an unknown card"
+        INVALID = "invalid", "Unusable content"
+
+    received_at = models.DateTimeField(default=timezone.now)
+    message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    sender = models.CharField(max_length=254, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    size = models.PositiveIntegerField(default=0, help_text="Bytes received.")
+    attachments = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mails"
+    )
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = "inbound mail"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id"],
+                condition=Q(outcome="comment"),
+                name="one_comment_per_mail",
+            )
+        ]
+        indexes = [models.Index(fields=["message_id"], name="inbound_mail_message_id")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id or '(no id)'} from {self.sender or '?'}: {self.outcome}"

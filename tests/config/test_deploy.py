@@ -42,12 +42,13 @@ def test_the_gunicorn_config_loads():
 
 
 def test_the_units_run_the_app_from_the_env_file():
-    for unit in ("turnaround-web.service", "turnaround-cluster.service"):
+    for unit in ("turnaround-web.service", "turnaround-cluster.service", "turnaround-mail.service"):
         text = (BASE / "deploy" / unit).read_text()
         assert "EnvironmentFile=/etc/turnaround/turnaround.env" in text
         assert "User=turnaround" in text
     assert "qcluster" in (BASE / "deploy/turnaround-cluster.service").read_text()
     assert "gunicorn.conf.py" in (BASE / "deploy/turnaround-web.service").read_text()
+    assert "mail_intake --listen" in (BASE / "deploy/turnaround-mail.service").read_text()
 
 
 def test_the_readme_documents_every_variable_the_settings_read():
