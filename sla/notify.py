@@ -20,9 +20,10 @@ import socket
 import ssl
 import threading
 import urllib.request
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -32,6 +33,7 @@ from slack_sdk.webhook import WebhookClient
 
 from sla import notice_words
 from sla.models import Notification
+from tasks import profiles
 
 SLACK_TIMEOUT = 10  # seconds, per request
 
@@ -76,6 +78,29 @@ def message_id(notification: Notification) -> str:
     return f"<{idempotency_key(notification)}@{host}>"
 
 
+def recipient_zone(user) -> ZoneInfo:
+    """The zone times are written in for a message to `user`: the one she chose on
+    /profile/, else the server's TIME_ZONE. Reads her profile unless it came with her
+    (`select_related("…__profile")`, as `outbox.claim_due` does)."""
+    return profiles.zone_of(user)
+
+
+def _addressee(notification: Notification):
+    """The one person the message addresses (sla.preferences.addressee_id), or None."""
+    if notification.recipient_id is not None:
+        return notification.recipient
+    if notification.card_event_id is not None and notice_words.asks(notification):
+        return notification.card_event.task.approver
+    return None
+
+
+def _zone(notification: Notification) -> tzinfo:
+    """Her zone for a message addressed to one person; the current zone (the server's in a
+    delivery job) for a post to a team's channel."""
+    person = _addressee(notification)
+    return recipient_zone(person) if person is not None else timezone.get_current_timezone()
+
+
 def _card_context(notification: Notification) -> dict:
     said = notice_words.words(notification)
     task = said.task
@@ -85,6 +110,7 @@ def _card_context(notification: Notification) -> dict:
         "task": task,
         "url": f"{settings.SITE_URL}{task.get_absolute_url()}",
         "owner": (task.owner.get_full_name() or task.owner.get_username()) if task.owner else "",
+        "when": timezone.localtime(said.event.at, _zone(notification)),
     }
 
 
@@ -101,7 +127,7 @@ def _context(notification: Notification) -> dict:
         "task": task,
         "url": f"{settings.SITE_URL}{task.get_absolute_url()}",
         "owner": (task.owner.get_full_name() or task.owner.get_username()) if task.owner else "",
-        "due": timezone.localtime(timer.due_at or event.at),
+        "due": timezone.localtime(timer.due_at or event.at, _zone(notification)),
     }
 
 
@@ -143,6 +169,32 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
     return message
 
 
+def plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def digest_message(notifications: list[Notification]) -> EmailMultiAlternatives:
+    """One email gathering a person's held-back notices (sla.preferences: her daily digest),
+    oldest first, times in her zone; its Message-ID names the notifications it carries."""
+    notes = sorted(notifications, key=lambda n: (n.created_at, n.pk))
+    first = notes[0]
+    if not first.address:
+        raise DeliveryError("No email address.")
+    items = [{"subject": subject(n).removeprefix("[Turnaround] "), **_context(n)} for n in notes]
+    ids = ",".join(str(n.pk) for n in notes)
+    key = f"turnaround-digest-{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
+    host = urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
+    context = {"items": items, "zone": recipient_zone(first.recipient)}
+    message = EmailMultiAlternatives(
+        subject=f"[Turnaround] Your daily digest: {len(notes)} {plural(len(notes), 'notice')}",
+        body=render_to_string("sla/email/digest.txt", context),
+        to=[first.address],
+        headers={"Message-ID": f"<{key}@{host}>", "X-Turnaround-Notification": key},
+    )
+    message.attach_alternative(render_to_string("sla/email/digest.html", context), "text/html")
+    return message
+
+
 def send_message(message: EmailMultiAlternatives, connection=None) -> None:
     """Send a rendered email (no database access: safe on a delivery thread)."""
     message.connection = connection
@@ -174,8 +226,11 @@ def slack_text(notification: Notification) -> str:
     # Every piece of user text goes through slack_escape; only our own link is mrkdwn.
     context = _context(notification)
     link = slack_link(context["url"], f"Open card #{context['task'].pk}")
-    if "notice" in context:  # a card notice: what happened, and the card
-        return f"{slack_escape(one_line(context['notice'].headline))}\n{link}"
+    if "notice" in context:  # a card notice: what happened, when, and the card
+        return (
+            f"{slack_escape(one_line(context['notice'].headline))}\n"
+            f"{context['when']:%a %d %b %H:%M %Z}\n{link}"
+        )
     owner = slack_escape(context["owner"] or "unassigned")
     return (
         f"{slack_escape(subject(notification))}\n"
