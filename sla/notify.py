@@ -158,13 +158,16 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
         raise DeliveryError("No email address.")
     context = _context(notification)
     key = idempotency_key(notification)
+    # Templates show aware times in the current zone: hers while rendering her email.
+    with timezone.override(_zone(notification)):
+        body = render_to_string("sla/email/notification.txt", context)
+        html = render_to_string("sla/email/notification.html", context)
     message = EmailMultiAlternatives(
         subject=subject(notification),
-        body=render_to_string("sla/email/notification.txt", context),
+        body=body,
         to=[notification.address],
         headers={"Message-ID": message_id(notification), "X-Turnaround-Notification": key},
     )
-    html = render_to_string("sla/email/notification.html", context)
     message.attach_alternative(html, "text/html")
     return message
 
@@ -184,14 +187,18 @@ def digest_message(notifications: list[Notification]) -> EmailMultiAlternatives:
     ids = ",".join(str(n.pk) for n in notes)
     key = f"turnaround-digest-{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
     host = urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
-    context = {"items": items, "zone": recipient_zone(first.recipient)}
+    zone = recipient_zone(first.recipient)
+    context = {"items": items, "zone": zone}
+    with timezone.override(zone):
+        body = render_to_string("sla/email/digest.txt", context)
+        html = render_to_string("sla/email/digest.html", context)
     message = EmailMultiAlternatives(
         subject=f"[Turnaround] Your daily digest: {len(notes)} {plural(len(notes), 'notice')}",
-        body=render_to_string("sla/email/digest.txt", context),
+        body=body,
         to=[first.address],
         headers={"Message-ID": f"<{key}@{host}>", "X-Turnaround-Notification": key},
     )
-    message.attach_alternative(render_to_string("sla/email/digest.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     return message
 
 
