@@ -37,10 +37,14 @@ class ProfileForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "zones", "autocomplete": "off"}),
     )
     quiet_start = forms.TimeField(
-        required=False, label="Quiet hours from", widget=forms.TimeInput(attrs={"type": "time"})
+        required=False,
+        label="Quiet hours from",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     quiet_end = forms.TimeField(
-        required=False, label="Quiet hours until", widget=forms.TimeInput(attrs={"type": "time"})
+        required=False,
+        label="Quiet hours until",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     digest_hour = forms.TypedChoiceField(
         required=False,
