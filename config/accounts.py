@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
+from config.profile_forms import CHANNEL_LABELS, ProfileForm, zone_names
+from sla.notice_rules import CHOOSABLE
+from sla.preferences import preferences_of
 from tasks.auth_backend import role_names
+from tasks.profiles import SESSION_KEY, remember_in_session, stored_zone_name
 
 
 class RefusedIs400:
@@ -48,15 +53,33 @@ class NonStaffPasswordResetForm(PasswordResetForm):
         return (u for u in super().get_users(email) if not (u.is_staff or u.is_superuser))
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
+    """Who she is, and her settings: timezone and notification preferences. A refused form
+    is a 400 showing what she typed, with the errors; nothing is saved."""
     user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            form.save(user)
+            remember_in_session(request.session, form.cleaned_data["timezone"])
+            messages.success(request, "Your settings are saved.")
+            return redirect("profile")
+    else:
+        zone = stored_zone_name(user)
+        if request.session.get(SESSION_KEY) != zone:  # changed in another session
+            remember_in_session(request.session, zone)
+        form = ProfileForm.for_user(user, preferences_of(user), zone)
     context = {
         "roles": sorted(role_names(user)),
         "teams": list(user.teams.order_by("name")),
         "managed": list(user.managed_teams.order_by("name")),
+        "form": form,
+        "channels": [CHANNEL_LABELS[c] for c in CHOOSABLE],
+        "zones": zone_names(),
     }
-    return render(request, "registration/profile.html", context)
+    status = 400 if form.is_bound else 200
+    return render(request, "registration/profile.html", context, status=status)
 
 
 urlpatterns = [

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from config import accounts
+from config import accounts, help_page
 from config.login import LoginView
 from sla.health import health
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include(accounts.urlpatterns)),
+    path("", include(help_page.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tasks.api.urls")),
     path("", include("sla.urls")),

@@ -27,11 +27,15 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from sla import notify, outbox, webhook_messages
+from django.core.mail import EmailMultiAlternatives
+
+from sla import notify, outbox, preferences, webhook_messages
 from sla.models import Channel, Notification
 
 DELIVERY_BATCH = 200
@@ -139,12 +143,15 @@ class Lane(ABC):
         rows = outbox.claim_due(now=self.clock.now, batch=self.batch, channel=self.channel)
         if len(rows) < self.batch:
             self.exhausted = True
-        if rows:
-            self.batches.append(self.submit(rows))
+        # The people's preferences: rows turned off are skipped, rows held back postponed.
+        send, digests = preferences.sort_out(rows, now=self.clock.now)
+        if send or digests:
+            self.batches.append(self.submit(send, digests))
 
     @abstractmethod
-    def submit(self, rows: list[Notification]) -> Batch:
-        """Start sending these claimed rows on the lane's threads."""
+    def submit(self, rows: list[Notification], digests: dict[int, list[Notification]]) -> Batch:
+        """Start sending these claimed rows on the lane's threads (and, for email, each
+        person's digest: her rows in one message)."""
 
     def futures(self) -> list[Future]:
         """The futures of its batches that are still running."""
@@ -176,37 +183,42 @@ class EmailLane(Lane):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="email")
         self.connection = None  # used and replaced on the email thread only
 
-    def submit(self, rows: list[Notification]) -> Batch:
+    def submit(self, rows: list[Notification], digests: dict[int, list[Notification]]) -> Batch:
         batch = Batch()
         messages = []
-        for note in rows:
+        work: list[tuple[list[Notification], Callable[[], EmailMultiAlternatives]]] = [
+            ([note], partial(notify.email_message, note)) for note in rows
+        ]
+        work += [(notes, partial(notify.digest_message, notes)) for notes in digests.values()]
+        for notes, render in work:
             try:
-                messages.append((note, notify.email_message(note)))
+                messages.append((notes, render()))
             except Exception as error:  # no address, or it cannot be rendered: an attempt
                 failure = error if isinstance(error, notify.DeliveryError) else None
-                batch.ready.append(
-                    (note, failure or notify.DeliveryError(f"{type(error).__name__}: {error}"))
-                )
+                failure = failure or notify.DeliveryError(f"{type(error).__name__}: {error}")
+                batch.ready.extend((note, failure) for note in notes)
         if messages:
             batch.futures.append(self.pool.submit(self._send_all, messages))
         return batch
 
     def _send_all(self, messages) -> list[tuple[Notification, Outcome]]:
+        """Send each message (one notification's, or a digest of several) in order; its
+        outcome is each of its notifications' outcome."""
         outcomes: list[tuple[Notification, Outcome]] = []
-        for note, message in messages:
+        for notes, message in messages:
             if self.clock.out_of_time():
-                outcomes.append((note, LATE))
+                outcomes.extend((note, LATE) for note in notes)
                 continue
             try:
                 self.connection = self.connection or notify.open_mail_connection()
                 notify.send_message(message, self.connection)
             except notify.DeliveryError as error:
-                outcomes.append((note, error))
+                outcomes.extend((note, error) for note in notes)
                 if self.connection is not None:
                     self.connection.close()  # a broken session is not reused: reopen
                     self.connection = None
                 continue
-            outcomes.append((note, SENT))
+            outcomes.extend((note, SENT) for note in notes)
         return outcomes
 
     def close(self) -> None:
@@ -226,8 +238,8 @@ class SlackLane(Lane):
         self.pool = ThreadPoolExecutor(SLACK_WORKERS, thread_name_prefix="slack")
         self.session = notify.SlackSession()
 
-    def submit(self, rows: list[Notification]) -> Batch:
-        batch = Batch()
+    def submit(self, rows: list[Notification], digests: dict[int, list[Notification]]) -> Batch:
+        batch = Batch()  # no digest on Slack (sla.notice_rules: the digest is an email)
         for note in rows:
             try:  # payloads read the card through the ORM: built here, on the main thread
                 payload, key = notify.slack_payload(note), notify.idempotency_key(note)
@@ -277,8 +289,8 @@ class WebhookLane(Lane):
         self.pool = ThreadPoolExecutor(WEBHOOK_WORKERS, thread_name_prefix="webhook")
         self.session = notify.HttpSession(timeout=webhook_messages.WEBHOOK_TIMEOUT)
 
-    def submit(self, rows: list[Notification]) -> Batch:
-        batch = Batch()
+    def submit(self, rows: list[Notification], digests: dict[int, list[Notification]]) -> Batch:
+        batch = Batch()  # no digest for machines: webhook rows address no person
         for note, message in webhook_messages.prepare(rows):
             if isinstance(message, notify.DeliveryError):
                 batch.ready.append((note, message))

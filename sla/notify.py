@@ -22,9 +22,10 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -34,6 +35,7 @@ from slack_sdk.webhook import WebhookClient
 
 from sla import notice_words
 from sla.models import Notification
+from tasks import profiles
 from tasks.mail_parse import card_thread_id
 
 SLACK_TIMEOUT = 10  # seconds, per request
@@ -103,6 +105,29 @@ def thread_headers(task_pk: int) -> dict[str, str]:
     return headers
 
 
+def recipient_zone(user) -> ZoneInfo:
+    """The zone times are written in for a message to `user`: the one she chose on
+    /profile/, else the server's TIME_ZONE. Reads her profile unless it came with her
+    (`select_related("…__profile")`, as `outbox.claim_due` does)."""
+    return profiles.zone_of(user)
+
+
+def _addressee(notification: Notification):
+    """The one person the message addresses (sla.preferences.addressee_id), or None."""
+    if notification.recipient_id is not None:
+        return notification.recipient
+    if notification.card_event_id is not None and notice_words.asks(notification):
+        return notification.card_event.task.approver
+    return None
+
+
+def _zone(notification: Notification) -> tzinfo:
+    """Her zone for a message addressed to one person; the current zone (the server's in a
+    delivery job) for a post to a team's channel."""
+    person = _addressee(notification)
+    return recipient_zone(person) if person is not None else timezone.get_current_timezone()
+
+
 def _card_context(notification: Notification) -> dict:
     said = notice_words.words(notification)
     task = said.task
@@ -112,6 +137,7 @@ def _card_context(notification: Notification) -> dict:
         "task": task,
         "url": f"{settings.SITE_URL}{task.get_absolute_url()}",
         "owner": (task.owner.get_full_name() or task.owner.get_username()) if task.owner else "",
+        "when": timezone.localtime(said.event.at, _zone(notification)),
     }
 
 
@@ -128,7 +154,7 @@ def _context(notification: Notification) -> dict:
         "task": task,
         "url": f"{settings.SITE_URL}{task.get_absolute_url()}",
         "owner": (task.owner.get_full_name() or task.owner.get_username()) if task.owner else "",
-        "due": timezone.localtime(timer.due_at or event.at),
+        "due": timezone.localtime(timer.due_at or event.at, _zone(notification)),
     }
 
 
@@ -159,9 +185,13 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
         raise DeliveryError("No email address.")
     context = _context(notification)
     key = idempotency_key(notification)
+    # Templates show aware times in the current zone: hers while rendering her email.
+    with timezone.override(_zone(notification)):
+        body = render_to_string("sla/email/notification.txt", context)
+        html = render_to_string("sla/email/notification.html", context)
     message = EmailMultiAlternatives(
         subject=subject(notification),
-        body=render_to_string("sla/email/notification.txt", context),
+        body=body,
         to=[notification.address],
         headers={
             "Message-ID": message_id(notification),
@@ -169,7 +199,36 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
             **thread_headers(context["task"].pk),
         },
     )
-    html = render_to_string("sla/email/notification.html", context)
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def digest_message(notifications: list[Notification]) -> EmailMultiAlternatives:
+    """One email gathering a person's held-back notices (sla.preferences: her daily digest),
+    oldest first, times in her zone; its Message-ID names the notifications it carries."""
+    notes = sorted(notifications, key=lambda n: (n.created_at, n.pk))
+    first = notes[0]
+    if not first.address:
+        raise DeliveryError("No email address.")
+    items = [{"subject": subject(n).removeprefix("[Turnaround] "), **_context(n)} for n in notes]
+    ids = ",".join(str(n.pk) for n in notes)
+    key = f"turnaround-digest-{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
+    host = urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
+    zone = recipient_zone(first.recipient)
+    context = {"items": items, "zone": zone}
+    with timezone.override(zone):
+        body = render_to_string("sla/email/digest.txt", context)
+        html = render_to_string("sla/email/digest.html", context)
+    message = EmailMultiAlternatives(
+        subject=f"[Turnaround] Your daily digest: {len(notes)} {plural(len(notes), 'notice')}",
+        body=body,
+        to=[first.address],
+        headers={"Message-ID": f"<{key}@{host}>", "X-Turnaround-Notification": key},
+    )
     message.attach_alternative(html, "text/html")
     return message
 
@@ -205,8 +264,11 @@ def slack_text(notification: Notification) -> str:
     # Every piece of user text goes through slack_escape; only our own link is mrkdwn.
     context = _context(notification)
     link = slack_link(context["url"], f"Open card #{context['task'].pk}")
-    if "notice" in context:  # a card notice: what happened, and the card
-        return f"{slack_escape(one_line(context['notice'].headline))}\n{link}"
+    if "notice" in context:  # a card notice: what happened, when, and the card
+        return (
+            f"{slack_escape(one_line(context['notice'].headline))}\n"
+            f"{context['when']:%a %d %b %H:%M %Z}\n{link}"
+        )
     owner = slack_escape(context["owner"] or "unassigned")
     return (
         f"{slack_escape(subject(notification))}\n"

@@ -10,7 +10,9 @@ functions move it:
     failed --resend--> pending
 
 A row is written `skipped` instead of pending while a seeded demo's history is brought up to
-now (sla.escalation.seeding_history): it is never sent and nothing here moves it.
+now (sla.escalation.seeding_history): it is never sent and nothing here moves it. A claimed
+row its person turned off in her preferences (sla.preferences) becomes `skipped` too
+(`drop_muted`); one her quiet hours or daily digest hold back is postponed.
 
 Each claim and each state change is a single UPDATE guarded by the state it expects, so two
 delivery workers never send or record the same row twice.
@@ -91,7 +93,8 @@ def claim_due(
         Notification.objects.filter(pk__in=ids, next_attempt_at=lease_until).select_related(
             "event__timer__task__owner",
             "event__timer__task__blocking_reason",
-            "recipient",
+            "recipient__profile",  # her timezone (sla.notify.recipient_zone)
+            "card_event__task__approver__profile",  # a decision asked on Slack addresses her
             *notice_words.RELATED,  # card notices (sla.card_notices)
         )
     )
@@ -129,6 +132,19 @@ def backoff(attempts: int) -> timedelta:
     """How long a row waits after its `attempts`-th failed attempt: doubling from
     FIRST_BACKOFF (30 s, 1 min, 2 min, 4 min)."""
     return FIRST_BACKOFF * 2 ** (max(attempts, 1) - 1)
+# Why a claimed row was not sent: its person turned it off (sla.preferences).
+MUTED = "Not sent: turned off in the recipient's notification preferences."
+
+
+def drop_muted(*, ids: Iterable[int]) -> int:
+    """Claimed rows their person turned off (that kind on that channel): skipped, never
+    sent, with the reason."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    return Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
+        state=State.SKIPPED, next_attempt_at=None, last_error=MUTED
+    )
 
 
 def mark_failed(

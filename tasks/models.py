@@ -20,6 +20,7 @@ from tasks.states import (  # noqa: F401 (re-exported: callers import the states
     Priority,
     Status,
 )
+from tasks.validators import validate_timezone_name
 
 _open_cards = ~Q(status__in=CLOSED_STATUSES)
 
@@ -559,3 +560,16 @@ class InboundMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id or '(no id)'} from {self.sender or '?'}: {self.outcome}"
+class Profile(models.Model):
+    """A person's own settings that the card domain needs: the timezone her pages, emails and
+    Slack messages show times in (empty: the browser's zone on pages, the server's in
+    messages). Written by `tasks.profiles.set_timezone`; notification preferences live in
+    sla (`sla.models.NotificationPreference`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone_name])
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.timezone or 'no timezone chosen'}"

@@ -9,6 +9,7 @@ so a comment cannot be a megabyte.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 
@@ -48,3 +49,18 @@ def validate_no_nul(value: str) -> None:
     """Refuse NUL, which PostgreSQL cannot store in text (multi-line text may hold the rest)."""
     if "\x00" in value:
         raise ValidationError("Text cannot contain NUL characters.", code="nul_character")
+
+
+_zones: set[str] = set()
+
+
+def validate_timezone_name(value: str) -> None:
+    """Refuse anything but an IANA zone name this machine knows (`Europe/Berlin`)."""
+    if not _zones:
+        _zones.update(available_timezones())
+    if value not in _zones:
+        raise ValidationError(
+            "%(value)s is not a known timezone (for example Europe/Berlin).",
+            code="unknown_timezone",
+            params={"value": repr(value[:60])},
+        )

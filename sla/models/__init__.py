@@ -4,6 +4,7 @@
 - policy: policies, their targets and escalation rules
 - timer: the timers on cards, their pauses and re-targets, and the queries over them
 - events: thresholds that fired and the outbox of notifications
+- preferences: which notices reach a person, on which channel and when
 """
 
 from sla.models.calendar import (
@@ -34,6 +35,7 @@ from sla.models.policy import (
     TimerKind,
     validate_target,
 )
+from sla.models.preferences import NoticeKind, NotificationPreference
 from sla.models.timer import (
     BAND_COLUMNS,
     SlaPause,
@@ -55,7 +57,9 @@ __all__ = [
     "DeliveryHold",
     "EscalationRule",
     "Holiday",
+    "NoticeKind",
     "Notification",
+    "NotificationPreference",
     "NotificationQuerySet",
     "PolicyMode",
     "SlaEvent",
