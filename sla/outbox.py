@@ -132,6 +132,8 @@ def backoff(attempts: int) -> timedelta:
     """How long a row waits after its `attempts`-th failed attempt: doubling from
     FIRST_BACKOFF (30 s, 1 min, 2 min, 4 min)."""
     return FIRST_BACKOFF * 2 ** (max(attempts, 1) - 1)
+
+
 # Why a claimed row was not sent: its person turned it off (sla.preferences).
 MUTED = "Not sent: turned off in the recipient's notification preferences."
 

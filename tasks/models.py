@@ -560,6 +560,8 @@ class InboundMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id or '(no id)'} from {self.sender or '?'}: {self.outcome}"
+
+
 class Profile(models.Model):
     """A person's own settings that the card domain needs: the timezone her pages, emails and
     Slack messages show times in (empty: the browser's zone on pages, the server's in
