@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reports.calibration import APPLY_REASON, apply_proposal
+from tests.reports.conftest import reviewed
 from sla.admin.history import ADMIN_REASON
 from sla.history import settings_change, without_history
 from sla.models import (
@@ -237,6 +238,9 @@ def test_calibration_apply_records_the_actor_and_the_reason(client, manager, pol
             "priority": Priority.NORMAL,
             "response_seconds": 3 * 3600,
             "resolution_seconds": 12 * 3600,
+            "response_cards": 25,
+            "resolution_cards": 25,
+            **reviewed(policy, Priority.NORMAL),
         },
     )
 
