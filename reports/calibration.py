@@ -22,7 +22,6 @@ from reports import metrics
 from reports.db import Percentile, grouped_with_names
 from reports.filters import Scope
 from reports.models import CalibrationApply, CardFacts
-from sla.durations import format_duration
 from sla.history import settings_change
 from sla.models import SlaPolicy, SlaTarget, SlaTimer, TimerKind, TimerState
 from sla.policies import delete_target, set_targets
@@ -238,7 +237,8 @@ def is_thin(cards: int | None) -> bool:
 
 
 def format_duration_or_none(value: timedelta | None) -> str:
-    return "none" if value is None else format_duration(value)
+    """As the calibration table shows it (business hours and minutes), "none" for no target."""
+    return "none" if value is None else metrics.format_duration(value)
 
 
 def _seen(target: SlaTarget | None) -> tuple[timedelta | None, timedelta | None]:
