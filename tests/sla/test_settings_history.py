@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reports.calibration import APPLY_REASON, apply_proposal
-from tests.reports.conftest import reviewed
 from sla.admin.history import ADMIN_REASON
 from sla.history import settings_change, without_history
 from sla.models import (
@@ -29,6 +28,7 @@ from sla.models import (
 from sla.policies import delete_target, set_targets
 from tasks.models import Priority
 from tests.factories import BlockingReasonFactory
+from tests.reports.conftest import reviewed
 from tests.sla.conftest import MON, berlin, scan
 from tests.sla.test_admin import _formset, calendar_data
 
