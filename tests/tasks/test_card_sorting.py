@@ -94,3 +94,37 @@ def test_sorting_costs_no_extra_query(manager, cards, django_assert_max_num_quer
     with django_assert_max_num_queries(13):  # as unsorted (tests/tasks/test_views.py)
         response = client.get(reverse("task_list"), {"sort": "-owner"})
     assert response.status_code == 200
+
+
+# --- the dispatch board: the same columns, each list sorted --------------------------------
+
+
+def board(client, **params) -> dict[str, list[str]]:
+    response = client.get(reverse("dispatch"), params)
+    assert response.status_code == 200
+    return {lst["name"]: [t.title for t in lst["cards"]] for lst in response.context["lists"]}
+
+
+def test_the_dispatch_board_sorts_each_list_by_a_column(
+    dispatcher, cards, django_assert_max_num_queries
+):
+    client = client_for(dispatcher)
+    # Owned cards without a next step: bravo (low), charlie (high), delta (normal).
+    assert board(client)["no_next_step"] == ["bravo", "charlie", "delta"]  # oldest first
+    with django_assert_max_num_queries(12):
+        by_priority = board(client, sort="priority")
+    assert by_priority["no_next_step"] == ["charlie", "delta", "bravo"]
+    assert board(client, sort="-priority")["no_next_step"] == ["bravo", "delta", "charlie"]
+    assert board(client, sort="-title")["no_next_step"] == ["delta", "charlie", "bravo"]
+    html = client.get(reverse("dispatch"), {"sort": "priority"}).content.decode()
+    assert '<th aria-sort="ascending"><a href="?sort=-priority">Priority' in html
+    assert '<th aria-sort="none"><a href="?sort=title">Card' in html
+    assert "oldest first again" in html
+
+
+def test_the_dispatch_board_ignores_a_bad_sort_with_a_message(dispatcher, cards):
+    client = client_for(dispatcher)
+    response = client.get(reverse("dispatch"), {"sort": "password"})
+    assert response.status_code == 200
+    assert "is not a column the board sorts by (ignored)" in response.content.decode()
+    assert board(client, sort="password")["no_next_step"] == ["bravo", "charlie", "delta"]
