@@ -66,9 +66,12 @@ def targets(policy) -> dict[str, tuple]:
     }
 
 
-def test_set_on_asks_first_showing_the_values_before_and_after(as_manager, leads):
+def test_set_on_asks_first_showing_the_values_before_and_after(
+    as_manager, leads, django_assert_max_num_queries
+):
     before = settings_rows()
-    response = as_manager.get(URL, proposal(leads))
+    with django_assert_max_num_queries(8):
+        response = as_manager.get(URL, proposal(leads))
     assert response.status_code == 200
     html = response.content.decode()
     assert "Set the proposal on Leads?" in html

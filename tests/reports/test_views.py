@@ -168,6 +168,13 @@ def test_calibration_shows_percentiles_and_a_rounded_proposal(as_manager, histor
     assert "<strong>3h</strong>" in html and "<strong>12h</strong>" in html
 
 
+def test_calibration_flags_a_proposal_from_fewer_than_20_cards_as_thin(as_manager, history):
+    html = as_manager.get("/reports/calibration/", {**WEEK, "source": "observe"}).content.decode()
+    # Sales lead / normal: two observe clocks of each kind.
+    assert html.count('<span class="badge warn" title="Read from only 2 card(s)">thin</span>') == 2
+    assert "fewer than 20 cards" in html
+
+
 def test_calibration_what_if_shows_the_share_within_a_candidate(as_manager, history):
     html = as_manager.get(
         "/reports/calibration/", {**WEEK, "source": "history", "response": "1h"}
