@@ -313,11 +313,13 @@ def apply_proposal(
     change = _change(
         target, policy, priority, response, resolution, response_cards, resolution_cards
     )
-    if seen is not _UNCHECKED and tuple(seen) != _seen(target):
+    if seen is not _UNCHECKED and _whole(tuple(seen)) != _whole(_seen(target)):
         raise StaleProposal(
             f"The target of {policy} for {change.priority_label.lower()} cards changed since "
             f"you looked: it is now {_pair(_seen(target))}. Review the proposal again."
         )
+    if not change.lines:
+        raise ValidationError("The target already has these values: there is nothing to apply.")
     if change.thin and not thin_confirmed:
         raise ThinProposal(
             f"This proposal comes from only {change.fewest_cards} card(s) (fewer than "
@@ -345,6 +347,11 @@ def apply_proposal(
         applied_by=actor,
         applied_at=at or timezone.now(),
     )
+
+
+def _whole(values: tuple) -> tuple:
+    """Targets to the whole second, as the confirm page carries them."""
+    return tuple(None if v is None else timedelta(seconds=int(v.total_seconds())) for v in values)
 
 
 def _pair(values: tuple[timedelta | None, timedelta | None]) -> str:

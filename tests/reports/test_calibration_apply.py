@@ -244,3 +244,13 @@ def test_undo_takes_only_post(as_manager, leads):
     as_manager.post(URL, {**proposal(leads), **reviewed(leads, Priority.NORMAL)})
     record = CalibrationApply.objects.get()
     assert as_manager.get(f"/reports/calibration/applied/{record.pk}/undo/").status_code == 405
+
+
+def test_a_proposal_equal_to_the_target_applies_nothing(as_manager, leads):
+    same = {**proposal(leads, resolution_seconds=16 * H), **reviewed(leads, Priority.NORMAL)}
+    assert "there is nothing to change" in as_manager.get(URL, same).content.decode()
+    before = settings_rows()
+    response = as_manager.post(URL, same)
+    assert response.status_code == 400
+    assert "The target already has these values" in response.content.decode()
+    assert settings_rows() == before and not CalibrationApply.objects.exists()
