@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -128,3 +129,45 @@ def test_the_dispatch_board_ignores_a_bad_sort_with_a_message(dispatcher, cards)
     assert response.status_code == 200
     assert "is not a column the board sorts by (ignored)" in response.content.decode()
     assert board(client, sort="password")["no_next_step"] == ["bravo", "charlie", "delta"]
+
+
+# --- the at-risk queue: ranked by risk, or sorted by a column of the card ------------------
+
+
+def queue(client, **params) -> list[str]:
+    response = client.get(reverse("at_risk"), params, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr ")[1:]
+    return [re.sub(r"^#\d+ ", "", row.split("</a>", 1)[0].split('">', 2)[-1]) for row in rows]
+
+
+def test_the_at_risk_queue_sorts_by_a_column_and_back_to_the_risk_ranking(
+    manager, default_policy, cards, django_assert_max_num_queries
+):
+    client = client_for(manager)
+    ranked = queue(client)
+    assert sorted(ranked) == sorted(
+        ["Alpha", "Alpha", "bravo", "bravo", "charlie", "charlie", "delta"]
+    )  # fmt: skip  (delta's response timer stopped)
+    with django_assert_max_num_queries(8):
+        by_priority = queue(client, sort="priority")
+    assert by_priority == ["Alpha", "Alpha", "charlie", "charlie", "delta", "bravo", "bravo"]
+    assert queue(client, sort="-title")[:2] == ["delta", "charlie"]
+    html = client.get(reverse("at_risk"), {"sort": "priority"}).content.decode()
+    assert '<th aria-sort="ascending"><a href="?sort=-priority">Priority' in html
+    # "Time left" leads back to the ranking; the filter form keeps the sort.
+    assert '<th class="time-left" aria-sort="none"><a href="?"' in html
+    assert '<input type="hidden" name="sort" value="priority">' in html
+    assert (
+        '<th class="time-left" aria-sort="ascending">'
+        in client.get(reverse("at_risk")).content.decode()
+    )
+
+
+def test_the_at_risk_queue_ignores_a_bad_sort_with_a_message(manager, default_policy, cards):
+    client = client_for(manager)
+    response = client.get(reverse("at_risk"), {"sort": "password"})
+    assert response.status_code == 200
+    assert "is not a column the queue sorts by (ignored)" in response.content.decode()
+    assert len(queue(client, sort="password")) == 7
