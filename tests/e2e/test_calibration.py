@@ -47,8 +47,7 @@ def test_the_calibration_table_fits_1366_px_and_set_on_asks_applies_and_undoes(
     expect(page.get_by_role("heading", name="Set the proposal on")).to_be_visible()
     expect(page.locator("table.calibration-change")).to_contain_text("After")
     thin = page.get_by_label("I know it comes from only")
-    if thin.count():
-        # Submitting without ticking it is stopped (required), then ticked.
+    if thin.count():  # the demo's proposals may be thin: then the extra tick is needed
         thin.check()
     page.get_by_role("button", name="Set ").click()
     expect(page.locator(".flash").first).to_contain_text("Applied")
