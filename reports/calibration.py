@@ -9,20 +9,22 @@ derived from its history (reports.rollup), including imported cards that never h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from reports import metrics
 from reports.db import Percentile, grouped_with_names
 from reports.filters import Scope
-from reports.models import CardFacts
+from reports.models import CalibrationApply, CardFacts
 from sla.history import settings_change
 from sla.models import SlaPolicy, SlaTarget, SlaTimer, TimerKind, TimerState
-from sla.policies import set_targets
+from sla.policies import delete_target, set_targets
 from tasks.models import Priority, RequestType
 
 SOURCES = {
@@ -33,6 +35,10 @@ PERCENTILES = {"50": 0.5, "80": 0.8, "90": 0.9}
 KINDS = (TimerKind.RESPONSE, TimerKind.RESOLUTION)
 # The reason the settings history gives for a target written by "apply".
 APPLY_REASON = "calibration apply"
+UNDO_REASON = "calibration undo"
+# Proposals read from fewer finished cards than this are flagged as thin: applying one takes
+# an extra, explicit confirmation.
+THIN_SAMPLE = 20
 
 
 @dataclass
@@ -44,6 +50,11 @@ class Measure:
     proposal: timedelta | None
     within: float | None = None  # share of past cards within the candidate target
     current: timedelta | None = None
+
+    @property
+    def thin(self) -> bool:
+        """The proposal is read from too few cards to trust (THIN_SAMPLE)."""
+        return self.proposal is not None and is_thin(self.count)
 
 
 @dataclass
@@ -166,6 +177,107 @@ def can_apply(user: AbstractBaseUser) -> bool:
     return user.has_perm("sla.change_slatarget") and user.has_perm("sla.add_slatarget")
 
 
+class StaleProposal(ValidationError):
+    """The target is no longer what the person saw when they decided (changed by someone
+    else meanwhile, or the apply was undone already): nothing is written."""
+
+
+class ThinProposal(ValidationError):
+    """A proposal read from fewer than THIN_SAMPLE cards, not confirmed as such."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What setting a proposal does to a policy's target for one priority."""
+
+    policy: SlaPolicy
+    priority: str
+    exists: bool  # the policy has a target for this priority now
+    response_before: timedelta | None
+    resolution_before: timedelta | None
+    response_after: timedelta | None
+    resolution_after: timedelta | None
+    response_cards: int | None = None
+    resolution_cards: int | None = None
+
+    @property
+    def priority_label(self) -> str:
+        return Priority(self.priority).label
+
+    @property
+    def lines(self) -> list[tuple[str, timedelta | None, timedelta | None, int | None]]:
+        """(label, before, after, cards) of each value that changes."""
+        rows = [
+            ("First response", self.response_before, self.response_after, self.response_cards),
+            ("Resolution", self.resolution_before, self.resolution_after, self.resolution_cards),
+        ]
+        return [row for row in rows if row[1] != row[2]]
+
+    @property
+    def fewest_cards(self) -> int | None:
+        """The smallest sample behind a value that changes (None: not known)."""
+        counts = [cards for _label, _before, _after, cards in self.lines if cards is not None]
+        return min(counts) if counts else None
+
+    @property
+    def thin(self) -> bool:
+        return is_thin(self.fewest_cards)
+
+    def summary(self) -> str:
+        changes = "; ".join(
+            f"{label.lower()} {format_duration_or_none(before)} → {format_duration_or_none(after)}"
+            for label, before, after, _cards in self.lines
+        )
+        return f"{self.policy} · {self.priority_label}: {changes or 'no change'}"
+
+
+def is_thin(cards: int | None) -> bool:
+    """A proposal read from fewer than THIN_SAMPLE finished cards says little."""
+    return cards is not None and cards < THIN_SAMPLE
+
+
+def format_duration_or_none(value: timedelta | None) -> str:
+    """As the calibration table shows it (business hours and minutes), "none" for no target."""
+    return "none" if value is None else metrics.format_duration(value)
+
+
+def _seen(target: SlaTarget | None) -> tuple[timedelta | None, timedelta | None]:
+    return (target.response_target, target.resolution_target) if target else (None, None)
+
+
+def preview_change(
+    *,
+    policy: SlaPolicy,
+    priority: str,
+    response: timedelta | None,
+    resolution: timedelta | None,
+    response_cards: int | None = None,
+    resolution_cards: int | None = None,
+) -> Change:
+    """What applying the proposal would change, read from the target as stored now (a value
+    left out keeps the current one). Writes nothing."""
+    target = SlaTarget.objects.filter(policy=policy, priority=priority).first()
+    return _change(target, policy, priority, response, resolution, response_cards, resolution_cards)
+
+
+def _change(target, policy, priority, response, resolution, response_cards, resolution_cards):
+    before = _seen(target)
+    return Change(
+        policy=policy,
+        priority=priority,
+        exists=target is not None,
+        response_before=before[0],
+        resolution_before=before[1],
+        response_after=before[0] if response is None else response,
+        resolution_after=before[1] if resolution is None else resolution,
+        response_cards=response_cards if response is not None else None,
+        resolution_cards=resolution_cards if resolution is not None else None,
+    )
+
+
+_UNCHECKED = object()
+
+
 @transaction.atomic
 def apply_proposal(
     *,
@@ -174,20 +286,125 @@ def apply_proposal(
     response: timedelta | None,
     resolution: timedelta | None,
     actor: AbstractBaseUser,
-) -> SlaTarget:
-    """Create or update the policy's target for `priority` from a proposal. A missing value
-    keeps the current one. Raises ValidationError for values a target may not have. Through
-    `sla.policies.set_targets`, as the admin: running timers follow the new target from now
-    on, time already used stays used."""
+    seen: Any = _UNCHECKED,
+    response_cards: int | None = None,
+    resolution_cards: int | None = None,
+    thin_confirmed: bool = False,
+    request_type: RequestType | None = None,
+    at: datetime | None = None,
+) -> CalibrationApply:
+    """Create or update the policy's target for `priority` from a proposal and record it
+    (CalibrationApply: before and after, who, when, the cards behind it). A missing value
+    keeps the current one. `seen`: the (response, resolution) target the person saw when
+    deciding; anything else stored now raises StaleProposal. A proposal from fewer than
+    THIN_SAMPLE cards raises ThinProposal unless `thin_confirmed`. Raises ValidationError for
+    values a target may not have, PermissionError for a person who may not set targets;
+    nothing is written then. Through `sla.policies.set_targets`, as the admin: running
+    timers follow the new target from now on, time already used stays used."""
     if not can_apply(actor):
         raise PermissionError("You may not change SLA targets.")
     if response is None and resolution is None:
         raise ValidationError("There is nothing to apply: no observed times.")
+    try:
+        priority = Priority(priority)
+    except ValueError:
+        raise ValidationError(f"Unknown priority {priority!r}.") from None
+    target = SlaTarget.objects.select_for_update().filter(policy=policy, priority=priority).first()
+    change = _change(
+        target, policy, priority, response, resolution, response_cards, resolution_cards
+    )
+    if seen is not _UNCHECKED and _whole(tuple(seen)) != _whole(_seen(target)):
+        raise StaleProposal(
+            f"The target of {policy} for {change.priority_label.lower()} cards changed since "
+            f"you looked: it is now {_pair(_seen(target))}. Review the proposal again."
+        )
+    if not change.lines:
+        raise ValidationError("The target already has these values: there is nothing to apply.")
+    if change.thin and not thin_confirmed:
+        raise ThinProposal(
+            f"This proposal comes from only {change.fewest_cards} card(s) (fewer than "
+            f"{THIN_SAMPLE}): confirm that you want it anyway."
+        )
     observed = {"response": response, "resolution": resolution}
     with settings_change(actor=actor, reason=APPLY_REASON):
-        return set_targets(
+        set_targets(
             policy=policy,
             priority=priority,
             actor=actor,
             **{kind: value for kind, value in observed.items() if value is not None},
         )
+    return CalibrationApply.objects.create(
+        policy=policy,
+        priority=priority,
+        request_type=request_type,
+        created_target=target is None,
+        response_before=change.response_before,
+        response_after=change.response_after,
+        resolution_before=change.resolution_before,
+        resolution_after=change.resolution_after,
+        response_cards=change.response_cards,
+        resolution_cards=change.resolution_cards,
+        applied_by=actor,
+        applied_at=at or timezone.now(),
+    )
+
+
+def _whole(values: tuple) -> tuple:
+    """Targets to the whole second, as the confirm page carries them."""
+    return tuple(None if v is None else timedelta(seconds=int(v.total_seconds())) for v in values)
+
+
+def _pair(values: tuple[timedelta | None, timedelta | None]) -> str:
+    response, resolution = values
+    return (
+        f"response {format_duration_or_none(response)}, "
+        f"resolution {format_duration_or_none(resolution)}"
+    )
+
+
+@transaction.atomic
+def undo_apply(
+    *, record: CalibrationApply, actor: AbstractBaseUser, at: datetime | None = None
+) -> CalibrationApply:
+    """Write back the values the target had before `record` (removing the target when the
+    apply created it) and record who undid it and when. Raises StaleProposal when it was
+    undone already or the target changed since (an undo would overwrite someone's later
+    change), PermissionError for a person who may not set targets; nothing is written then."""
+    if not can_apply(actor):
+        raise PermissionError("You may not change SLA targets.")
+    record = CalibrationApply.objects.select_for_update().select_related("policy").get(pk=record.pk)
+    if record.undone_at is not None:
+        raise StaleProposal("This change was undone already.")
+    target = (
+        SlaTarget.objects.select_for_update()
+        .filter(policy=record.policy, priority=record.priority)
+        .first()
+    )
+    if _seen(target) != (record.response_after, record.resolution_after):
+        raise StaleProposal(
+            f"The target changed since this apply (it is now {_pair(_seen(target))}): "
+            "undoing it would overwrite that change. Change it in the admin instead."
+        )
+    with settings_change(actor=actor, reason=UNDO_REASON):
+        if record.created_target:
+            delete_target(policy=record.policy, priority=record.priority, actor=actor)
+        else:
+            set_targets(
+                policy=record.policy,
+                priority=record.priority,
+                response=record.response_before,
+                resolution=record.resolution_before,
+                actor=actor,
+            )
+    record.undone_by, record.undone_at = actor, at or timezone.now()
+    record.save(update_fields=["undone_by", "undone_at"])
+    return record
+
+
+def recent_applies(limit: int = 10) -> list[CalibrationApply]:
+    """The latest proposals set from the calibration page, newest first (one query)."""
+    return list(
+        CalibrationApply.objects.select_related(
+            "policy", "request_type", "applied_by", "undone_by"
+        )[:limit]
+    )

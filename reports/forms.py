@@ -10,7 +10,7 @@ from django import forms
 from reports import calibration, digest
 from sla.duration_field import BusinessDurationField
 from sla.models import SlaPolicy, validate_target
-from tasks.models import Priority, Team
+from tasks.models import Priority, RequestType, Team
 from tasks.validators import validate_sane_date
 
 
@@ -53,18 +53,49 @@ class CalibrationForm(forms.Form):
 
 
 class ApplyForm(forms.Form):
-    """A proposal to apply. Only the shape is checked here: whether the values may be a
-    target is decided by sla.policies.set_targets, for the admin and this page alike."""
+    """A proposal to review (the confirm page, GET) or apply. Only the shape is checked
+    here: whether the values may be a target is decided by sla.policies.set_targets, for the
+    admin and this page alike."""
 
     policy = forms.ModelChoiceField(queryset=SlaPolicy.objects.filter(active=True))
     priority = forms.ChoiceField(choices=Priority.choices)
+    request_type = forms.ModelChoiceField(queryset=RequestType.objects.all(), required=False)
     response_seconds = forms.IntegerField(required=False)
     resolution_seconds = forms.IntegerField(required=False)
+    # The finished cards each proposed value was read from (calibration.THIN_SAMPLE).
+    response_cards = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    resolution_cards = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         for kind in ("response", "resolution"):
             data[kind] = _seconds(data.get(f"{kind}_seconds"))
+            cards = f"{kind}_cards"
+            if data[kind] is not None and data.get(cards) is None and cards not in self.errors:
+                self.add_error(cards, "Say how many cards the proposed value was read from.")
+        return data
+
+
+class ConfirmedApplyForm(ApplyForm):
+    """The confirm page's form: the target as the person saw it (so a change made meanwhile
+    is not overwritten) and, for a thin proposal, their explicit confirmation."""
+
+    reviewed = forms.BooleanField(
+        error_messages={
+            "required": "Review the change before it is applied: use “Set on …” in the "
+            "calibration table, which shows the values before and after."
+        }
+    )
+    seen_response_seconds = forms.IntegerField(required=False)
+    seen_resolution_seconds = forms.IntegerField(required=False)
+    thin_confirmed = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["seen"] = (
+            _seconds(data.get("seen_response_seconds")),
+            _seconds(data.get("seen_resolution_seconds")),
+        )
         return data
 
 

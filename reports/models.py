@@ -1,5 +1,6 @@
 """Tables derived from card history for reports; never written by anything but reports.rollup
-(and, last in this module, the import's record of which rows it wrote: reports.importer).
+(and, last in this module, the import's record of which rows it wrote: reports.importer, and
+the record of targets set from the calibration page: reports.calibration).
 
 Business time per workflow stage is not stored anywhere on the work side: it needs the
 card's calendar, which is Python arithmetic (sla.calendar). `reports.rollup.refresh` derives
@@ -11,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from sla.models import BusinessCalendar
+from sla.models import BusinessCalendar, SlaPolicy
 from tasks.models import Priority, RelatedObject, RequestType, Status, Task, Team
 
 
@@ -269,3 +270,43 @@ class ImportedCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → #{self.task_id}"
+
+
+class CalibrationApply(models.Model):
+    """A proposal of the calibration page set on a policy's target: the values before and
+    after, who set it and when, how many cards it was read from, and its undo (the values
+    before written back), by whom and when. Written only by reports.calibration."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="+")
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    # The row of the calibration table the proposal came from.
+    request_type = models.ForeignKey(
+        RequestType, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The target row did not exist before (undo removes it again).
+    created_target = models.BooleanField(default=False)
+    response_before = models.DurationField(null=True)
+    response_after = models.DurationField(null=True)
+    resolution_before = models.DurationField(null=True)
+    resolution_after = models.DurationField(null=True)
+    # Finished cards behind each proposed value (None: that value was not proposed).
+    response_cards = models.PositiveIntegerField(null=True)
+    resolution_cards = models.PositiveIntegerField(null=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    applied_at = models.DateTimeField()
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.policy} / {self.priority} at {self.applied_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def priority_label(self) -> str:
+        return Priority(self.priority).label

@@ -15,14 +15,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reports import calibration, digest
 from reports.catalogue import REPORTS
 from reports.db import report_settings
 from reports.figures import Figure
 from reports.filters import ReportFilter
-from reports.forms import ApplyForm, CalibrationForm, WeeklyForm
+from reports.forms import ApplyForm, CalibrationForm, ConfirmedApplyForm, WeeklyForm
+from reports.models import CalibrationApply
 from tasks.models import Task
 from tasks.validators import EARLIEST_DATE, LATEST_DATE
 
@@ -136,6 +137,8 @@ def _calibration(
         "source_label": calibration.SOURCES[options["source"]],
         "percentile_label": f"{options['percentile'] * 100:.0f}th",
         "can_apply": calibration.can_apply(request.user),
+        "applies": calibration.recent_applies(),
+        "thin_sample": calibration.THIN_SAMPLE,
         "query": _query(query),
         "here": here,
     }
@@ -176,39 +179,117 @@ def calibration_figure(rows: list[calibration.Row]) -> Figure:
     return Figure("calibration", "Calibration", columns, out)
 
 
-@require_POST
-@reports_permission
-def calibration_apply(request: HttpRequest) -> HttpResponse:
-    """Apply a proposal to a policy's target (through sla.policies.set_targets, which says
-    whether the values may be a target). Refused: the page the proposal came from again,
-    with the reason, as a 400; nothing is written."""
-    back = request.POST.get("next", "")
+def _back(request: HttpRequest, params: QueryDict) -> str:
+    """The calibration page a proposal came from (`next`), if it is one of ours."""
+    back = params.get("next", "")
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = ""
-    back = back or reverse("reports_calibration")
+    return back or reverse("reports_calibration")
+
+
+@require_http_methods(["GET", "POST"])
+@reports_permission
+def calibration_apply(request: HttpRequest) -> HttpResponse:
+    """GET: the confirm page of a proposal, the target's values before → after (writes
+    nothing). POST (from that page): apply it through calibration.apply_proposal, which
+    records it for undo. Refused: the calibration page the proposal came from, with the
+    reason, as a 400 (409 when the target changed since it was shown); nothing is written."""
+    params = request.POST if request.method == "POST" else request.GET
+    back = _back(request, params)
     if not calibration.can_apply(request.user):
         return forbidden(request, "You may not change SLA targets.")
-    form = ApplyForm(request.POST)
+    form = (ConfirmedApplyForm if request.method == "POST" else ApplyForm)(params)
     if not form.is_valid():
         messages.error(request, f"Nothing was applied: {_form_errors(form)}")
         return _refused_apply(request, back)
     data = form.cleaned_data
+    if request.method == "GET":
+        return _confirm_page(request, data, back)
     try:
-        target = calibration.apply_proposal(
+        record = calibration.apply_proposal(
             policy=data["policy"],
             priority=data["priority"],
             response=data["response"],
             resolution=data["resolution"],
+            response_cards=data["response_cards"],
+            resolution_cards=data["resolution_cards"],
+            request_type=data["request_type"],
+            seen=data["seen"],
+            thin_confirmed=data["thin_confirmed"],
             actor=request.user,
         )
+    except calibration.ThinProposal as error:
+        return _confirm_page(request, data, back, problem=" ".join(error.messages), status=400)
+    except calibration.StaleProposal as error:
+        messages.error(request, "Nothing was applied: " + " ".join(error.messages))
+        return _refused_apply(request, back, status=409)
     except ValidationError as error:
         messages.error(request, "Nothing was applied: " + " ".join(error.messages))
         return _refused_apply(request, back)
     messages.success(
         request,
-        f"Target {target} saved: new cards get it, and running timers are re-targeted"
-        " (time already used stays used).",
+        f"Applied {_record_summary(record)}. New cards get it, running timers are re-targeted"
+        " (time already used stays used); “Undo” below writes the values before back.",
     )
+    return redirect(back)
+
+
+def _record_summary(record: CalibrationApply) -> str:
+    return calibration.Change(
+        policy=record.policy,
+        priority=record.priority,
+        exists=True,
+        response_before=record.response_before,
+        resolution_before=record.resolution_before,
+        response_after=record.response_after,
+        resolution_after=record.resolution_after,
+    ).summary()
+
+
+def _confirm_page(
+    request: HttpRequest, data: dict, back: str, *, problem: str = "", status: int = 200
+) -> HttpResponse:
+    change = calibration.preview_change(
+        policy=data["policy"],
+        priority=data["priority"],
+        response=data["response"],
+        resolution=data["resolution"],
+        response_cards=data["response_cards"],
+        resolution_cards=data["resolution_cards"],
+    )
+    context = {
+        "reports": REPORTS.values(),
+        "active": "calibration",
+        "change": change,
+        "data": data,
+        "seen": [_whole_seconds(change.response_before), _whole_seconds(change.resolution_before)],
+        "thin_sample": calibration.THIN_SAMPLE,
+        "problem": problem,
+        "back": back,
+    }
+    return render(request, "reports/calibration_confirm.html", context, status=status)
+
+
+def _whole_seconds(value: timedelta | None) -> str:
+    return "" if value is None else str(int(value.total_seconds()))
+
+
+@require_POST
+@reports_permission
+def calibration_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Write back the target's values from before a calibration apply (recorded on it)."""
+    back = _back(request, request.POST)
+    if not calibration.can_apply(request.user):
+        return forbidden(request, "You may not change SLA targets.")
+    record = CalibrationApply.objects.select_related("policy").filter(pk=pk).first()
+    if record is None:
+        raise Http404("No such calibration apply.")
+    try:
+        calibration.undo_apply(record=record, actor=request.user)
+    except calibration.StaleProposal as error:
+        messages.error(request, "Nothing was undone: " + " ".join(error.messages))
+        return _refused_apply(request, back, status=409)
+    messages.success(request, f"Undone: {_record_summary(record)} is back as it was before.")
     return redirect(back)
 
 
@@ -221,11 +302,11 @@ def _form_errors(form: ApplyForm) -> str:
     )
 
 
-def _refused_apply(request: HttpRequest, back: str) -> HttpResponse:
+def _refused_apply(request: HttpRequest, back: str, status: int = 400) -> HttpResponse:
     """The calibration page with the filters of the page the proposal came from."""
     query = QueryDict(urlsplit(back).query, mutable=True)
     query.pop("export", None)
-    return _calibration(request, query, here=back, status=400)
+    return _calibration(request, query, here=back, status=status)
 
 
 def _within_range(week: date) -> date | None:

@@ -101,21 +101,7 @@ class WorkingIntervalFormSet(BaseInlineFormSet):
             intervals.append(_Interval(int(data["weekday"]), data["start"], data["end"]))
         if any(self.errors):
             return  # the rows say what is wrong; judge the week once they are valid
-        if not intervals:
-            if not self.instance.always_open:
-                raise ValidationError(
-                    "An empty calendar has no open time: add working intervals, or tick 24/7."
-                )
-            return
-        self._check_overlaps(intervals)
-        weekly: dict[int, list[tuple[time, time]]] = {}
-        for interval in intervals:
-            weekly.setdefault(interval.weekday, []).append((interval.start, interval.end))
-        try:
-            # The pure calendar is the final judge of what it can work with.
-            WorkCalendar("UTC", weekly)
-        except ValueError as exc:
-            raise ValidationError(f"These hours cannot be used: {exc}.") from None
+        check_week(intervals, always_open=self.instance.always_open)
 
     @staticmethod
     def _check_overlaps(intervals: list[_Interval]) -> None:
@@ -133,6 +119,31 @@ class WorkingIntervalFormSet(BaseInlineFormSet):
                     reach, reaching = end, interval
         if errors:
             raise ValidationError(errors)
+
+
+def check_week(intervals: list[_Interval], *, always_open: bool) -> None:
+    """A calendar's weekly hours as a whole: not empty (unless 24/7), no overlaps
+    (overnight shifts included), usable by the pure calendar. Raises ValidationError."""
+    if not intervals:
+        if not always_open:
+            raise ValidationError(
+                "An empty calendar has no open time: add working intervals, or tick 24/7."
+            )
+        return
+    WorkingIntervalFormSet._check_overlaps(intervals)
+    weekly: dict[int, list[tuple[time, time]]] = {}
+    for interval in intervals:
+        weekly.setdefault(interval.weekday, []).append((interval.start, interval.end))
+    try:
+        # The pure calendar is the final judge of what it can work with.
+        WorkCalendar("UTC", weekly)
+    except ValueError as exc:
+        raise ValidationError(f"These hours cannot be used: {exc}.") from None
+
+
+def week_of(rows) -> list[_Interval]:
+    """Stored WorkingInterval rows (or anything with weekday, start, end) as intervals."""
+    return [_Interval(int(r.weekday), r.start, r.end) for r in rows]
 
 
 class SlaPolicyForm(forms.ModelForm):

@@ -11,19 +11,21 @@ recorded as an `SlaRetarget`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from typing import Final, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, Count, IntegerField, Value, When
 from django_q.tasks import async_task
 
-from sla import jobs
+from sla import actions, jobs
 from sla.history import settings_change
 from sla.models import SlaPolicy, SlaTarget
 from sla.schedules import dotted_name
-from tasks.models import Priority
+from tasks.models import Priority, Task
 
 
 class Actor(Protocol):
@@ -69,6 +71,54 @@ def queue_policy_recompute(*, policy: SlaPolicy, rematch: bool) -> None:
                 callback.rematch = callback.rematch or rematch
                 return
     transaction.on_commit(_Recompute(policy.pk, rematch))
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Open cards a policy's criteria match that stay with `winner`, an active policy tried
+    before it (the first match wins, sla.actions.match_policy)."""
+
+    winner: SlaPolicy
+    count: int
+    card_ids: list[int]  # the first few, by id
+
+
+def shadowed_cards(policy: SlaPolicy, *, limit: int = 10) -> list[Shadow]:
+    """Which earlier policies keep the open cards `policy` matches, and which cards: one
+    entry per such policy, in the order they are tried. None for an inactive policy (it
+    times nothing) or the default (tried last by definition). One query for the counts and
+    one per shadowing policy for its first `limit` card ids."""
+    if not policy.active or policy.is_default:
+        return []
+    ordered = actions.active_policies()
+    position = next((i for i, p in enumerate(ordered) if p.pk == policy.pk), None)
+    earlier = [p for p in ordered[:position] if not p.is_default]
+    if position is None or not earlier:
+        return []
+    winner = Case(
+        *[When(p.criteria(), then=Value(p.pk)) for p in earlier],
+        default=None,
+        output_field=IntegerField(),
+    )
+    cards = Task.objects.open().filter(policy.criteria()).annotate(winner=winner)
+    counts = dict(
+        cards.exclude(winner=None)
+        .values("winner")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("winner", "n")
+    )
+    return [
+        Shadow(
+            winner=p,
+            count=counts[p.pk],
+            card_ids=list(
+                cards.filter(winner=p.pk).order_by("pk").values_list("pk", flat=True)[:limit]
+            ),
+        )
+        for p in earlier
+        if counts.get(p.pk)
+    ]
 
 
 def _may(actor: Actor, action: str) -> None:

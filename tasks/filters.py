@@ -43,18 +43,26 @@ def _rank(field: str, choices: type[models.TextChoices]) -> Case:
     )
 
 
-# The card list's sortable columns (`?sort=priority`, `?sort=-created`): what each orders by.
-# The card's id follows in the same direction, so pages never repeat or skip a card.
-SORT_COLUMNS: dict[str, tuple[str, tuple]] = {
-    "created": ("Created", (F("created_at"),)),
-    "updated": ("Last change", (F("updated_at"),)),
-    "title": ("Card", (Lower("title"),)),
-    "type": ("Type", (Lower("request_type__name"),)),
-    "owner": ("Owner", (Lower("owner__first_name"), Lower("owner__last_name"))),
-    "priority": ("Priority", (_rank("priority", Priority),)),
-    "status": ("Status", (_rank("status", Status),)),
-    "next_step_due": ("Next step due", (F("next_step_due"),)),
-}
+# The card list's sortable columns (`?sort=priority`, `?sort=-created`): what each orders by,
+# for a queryset of cards (prefix "") or of rows with a card (the at-risk queue's timers:
+# "task__"). The card's id follows in the same direction, so pages never repeat or skip one.
+def sort_columns(prefix: str = "") -> dict[str, tuple[str, tuple]]:
+    return {
+        "created": ("Created", (F(f"{prefix}created_at"),)),
+        "updated": ("Last change", (F(f"{prefix}updated_at"),)),
+        "title": ("Card", (Lower(f"{prefix}title"),)),
+        "type": ("Type", (Lower(f"{prefix}request_type__name"),)),
+        "owner": (
+            "Owner",
+            (Lower(f"{prefix}owner__first_name"), Lower(f"{prefix}owner__last_name")),
+        ),
+        "priority": ("Priority", (_rank(f"{prefix}priority", Priority),)),
+        "status": ("Status", (_rank(f"{prefix}status", Status),)),
+        "next_step_due": ("Next step due", (F(f"{prefix}next_step_due"),)),
+    }
+
+
+SORT_COLUMNS = sort_columns()
 SORT_CHOICES = [
     choice
     for key, (label, _) in SORT_COLUMNS.items()
@@ -62,9 +70,11 @@ SORT_CHOICES = [
 ]
 
 
-def sort_order(column: str, descending: bool) -> list:
-    """The ORDER BY of a sortable column; empty values (no owner, no due time) last."""
-    exprs = [*SORT_COLUMNS[column][1], F("pk")]
+def sort_order(column: str, descending: bool, prefix: str = "") -> list:
+    """The ORDER BY of a sortable column; empty values (no owner, no due time) last.
+    `prefix`: the path to the card ("task__" from a timer); its own id breaks ties."""
+    columns = SORT_COLUMNS if not prefix else sort_columns(prefix)
+    exprs = [*columns[column][1], F(f"{prefix}pk")] + ([F("pk")] if prefix else [])
     return [e.desc(nulls_last=True) if descending else e.asc(nulls_last=True) for e in exprs]
 
 

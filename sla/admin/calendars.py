@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,14 +20,18 @@ from sla.admin.history import SettingsHistoryAdmin, as_row
 from sla.admin_forms import (
     HolidayImportForm,
     WorkingIntervalFormSet,
+    check_week,
+    week_of,
 )
 from sla.calendar import WorkCalendar
+from sla.calendar_hours import WORKWEEK_AFTER_MONDAY, NothingToCopy, copy_day_hours
 from sla.history import settings_change
 from sla.holiday_import import UnknownHolidayRegion, import_public_holidays
 from sla.models import (
     BusinessCalendar,
     Holiday,
     SlaTimer,
+    Weekday,
     WorkingInterval,
 )
 
@@ -115,12 +119,55 @@ class BusinessCalendarAdmin(SettingsHistoryAdmin):
     def get_urls(self):
         return [
             path(
+                "<path:object_id>/copy-monday/",
+                self.admin_site.admin_view(self.copy_monday_view),
+                name="sla_businesscalendar_copy_monday",
+            ),
+            path(
                 "<path:object_id>/import-holidays/",
                 self.admin_site.admin_view(self.import_holidays_view),
                 name="sla_businesscalendar_import_holidays",
             ),
             *super().get_urls(),
         ]
+
+    def copy_monday_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: Tuesday to Friday get Monday's working intervals (theirs are replaced)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        calendar = self.get_object(request, unquote(object_id))
+        if calendar is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, calendar):
+            raise PermissionDenied
+        back = HttpResponseRedirect(
+            reverse("admin:sla_businesscalendar_change", args=[calendar.pk])
+        )
+        stored = list(calendar.intervals.all())
+        monday = [row for row in stored if row.weekday == Weekday.MONDAY]
+        kept = [row for row in stored if row.weekday not in WORKWEEK_AFTER_MONDAY]
+        copies = [
+            WorkingInterval(weekday=day, start=row.start, end=row.end)
+            for day in WORKWEEK_AFTER_MONDAY
+            for row in monday
+        ]
+        try:
+            if not monday:
+                raise NothingToCopy("Monday has no working hours to copy.")
+            check_week(week_of(kept + copies), always_open=calendar.always_open)
+            copy_day_hours(calendar=calendar, actor=request.user)
+        except (NothingToCopy, ValidationError) as error:
+            reason = " ".join(getattr(error, "messages", [str(error)]))
+            self.message_user(request, f"Nothing was copied: {reason}", messages.ERROR)
+            return back
+        hours = ", ".join(f"{row.start:%H:%M}–{row.end:%H:%M}" for row in monday)
+        self.message_user(
+            request,
+            f"Tuesday to Friday of {calendar} now have Monday's hours ({hours}); their "
+            "previous hours were replaced, and the deadlines of its open timers recomputed.",
+            messages.SUCCESS,
+        )
+        return back
 
     def import_holidays_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         calendar = self.get_object(request, unquote(object_id))

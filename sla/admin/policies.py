@@ -3,18 +3,20 @@ rules, and the deadline preview page."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
 from sla.admin.history import ADMIN_REASON, SettingsHistoryAdmin
-from sla.admin.preview import deadline_preview
+from sla.admin.preview import deadline_preview, targets_preview
 from sla.admin_forms import (
     CheckedAutocompleteMixin,
     DeadlinePreviewForm,
@@ -24,11 +26,18 @@ from sla.admin_forms import (
 )
 from sla.history import SettingsHistory
 from sla.models import (
+    BusinessCalendar,
     EscalationRule,
     SlaPolicy,
     SlaTarget,
 )
-from sla.policies import delete_target, queue_policy_recompute, set_targets
+from sla.policies import (
+    Shadow,
+    delete_target,
+    queue_policy_recompute,
+    set_targets,
+    shadowed_cards,
+)
 from tasks.admin import URL_FIELDS
 from tasks.models import Priority
 
@@ -70,6 +79,12 @@ class EscalationRuleInline(CheckedAutocompleteMixin, admin.StackedInline):
         ("How", {"fields": [("in_app", "email", "slack"), "slack_webhook_url", "action"]}),
     ]
 
+
+# The calendar named by the unsaved policy form, for its deadline preview.
+PREVIEW_CALENDAR = forms.ModelChoiceField(
+    queryset=BusinessCalendar.objects.all(),
+    error_messages={"required": "choose the policy's calendar first."},
+)
 
 # Fields of a policy that decide which cards it times.
 POLICY_CRITERIA = frozenset(
@@ -173,12 +188,14 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, SettingsHistoryAdmin):
 
     def _recompute_open_cards(self, request, policy: SlaPolicy, *, rematch: bool) -> None:
         """Running timers follow the edited policy: a background job re-syncs the cards
-        (one per policy and save, also when `set_targets` queued it already)."""
+        (one per policy and save, also when `set_targets` queued it already). Says which
+        open cards the policy matches but an earlier policy keeps (the first match wins)."""
         queue_policy_recompute(policy=policy, rematch=rematch)
         scope = (
-            "every open card is matched again"
+            "the open cards are matched to the policies again (each card gets the first "
+            "active policy, in order, that matches it)"
             if rematch
-            else ("the open cards it times are brought in line with it")
+            else "the open cards it times are brought in line with it"
         )
         self.message_user(
             request,
@@ -186,9 +203,16 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, SettingsHistoryAdmin):
             "targets and pauses apply from now on.",
             messages.INFO,
         )
+        for shadow in shadowed_cards(policy):
+            self.message_user(request, _shadow_message(policy, shadow), messages.WARNING)
 
     def get_urls(self):
         return [
+            path(
+                "preview-form/",
+                self.admin_site.admin_view(self.form_preview_view),
+                name="sla_slapolicy_form_preview",
+            ),
             path(
                 "<path:object_id>/preview/",
                 self.admin_site.admin_view(self.preview_view),
@@ -196,6 +220,50 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, SettingsHistoryAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The preview fields under the form (read by form_preview_view, ignored on save).
+        context["preview_form"] = DeadlinePreviewForm(prefix="preview")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def form_preview_view(self, request: HttpRequest) -> HttpResponse:
+        """POST of the policy form as it is (unsaved): the deadlines its calendar and its
+        target row for the chosen priority would give. Writes nothing."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        preview, problems = None, []
+        try:
+            calendar = PREVIEW_CALENDAR.clean(request.POST.get("calendar", ""))
+        except ValidationError as error:
+            calendar, problems = None, [f"Calendar: {' '.join(error.messages)}"]
+        # A start without an offset is read as the calendar's local time.
+        with timezone.override(ZoneInfo(calendar.timezone) if calendar else UTC):
+            form = DeadlinePreviewForm(request.POST, prefix="preview")
+            valid = form.is_valid()
+        if valid and calendar is not None:
+            priority = Priority(form.cleaned_data["priority"])
+            row, problems = _unsaved_target(request.POST, priority)
+            if not problems:
+                try:
+                    preview = targets_preview(calendar, row, form.cleaned_data["start"], priority)
+                except ValueError as exc:
+                    problems.append(f"No deadline can be computed: {exc}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Preview deadlines of the unsaved policy",
+            "form": form,
+            "problems": problems,
+            "preview": preview,
+            "calendar": calendar,
+            "name": request.POST.get("name", ""),
+        }
+        status = 200 if preview is not None else 400
+        return TemplateResponse(
+            request, "admin/sla/slapolicy/form_preview.html", context, status=status
+        )
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         policy = self.get_object(request, unquote(object_id))
@@ -227,6 +295,44 @@ class SlaPolicyAdmin(CheckedAutocompleteMixin, SettingsHistoryAdmin):
             "calendar": policy.calendar,
         }
         return TemplateResponse(request, "admin/sla/slapolicy/preview.html", context)
+
+
+def _unsaved_target(data, priority: Priority) -> tuple[SlaTarget | None, list[str]]:
+    """The policy form's target row for `priority` as typed (not saved), or None when it has
+    none; with the row's errors, if any."""
+    try:
+        rows = int(data.get("targets-TOTAL_FORMS", 0))
+    except ValueError:
+        return None, ["The target rows of the form cannot be read."]
+    for index in range(min(rows, 100)):
+        row = SlaTargetForm(data, prefix=f"targets-{index}")
+        if row.data.get(row.add_prefix("priority")) != priority or row.data.get(
+            row.add_prefix("DELETE")
+        ):
+            continue
+        if not row.is_valid():
+            errors = [f"{row.fields[name].label if name in row.fields else ''}: {' '.join(e)}"
+                      for name, e in row.errors.items()]  # fmt: skip
+            return None, [f"The {priority.label.lower()} target row: " + "; ".join(errors)]
+        return row.instance, []
+    return None, []
+
+
+def _shadow_message(policy: SlaPolicy, shadow: Shadow) -> str:
+    cards = ", ".join(f"#{pk}" for pk in shadow.card_ids)
+    more = shadow.count - len(shadow.card_ids)
+    if more:
+        cards += f" and {more} more"
+    if shadow.winner.order == policy.order:
+        why = f"both have order {policy.order}, and on equal order the name decides"
+    else:
+        why = f"order {shadow.winner.order}, this policy {policy.order}"
+    return (
+        f"{shadow.count} open card(s) that {policy} matches stay with {shadow.winner}: {cards}. "
+        f"{shadow.winner} is tried first ({why}; the first policy that matches a card times "
+        "it). To take these "
+        f"cards, give {policy} a lower order than {shadow.winner}, or narrow {shadow.winner}."
+    )
 
 
 def save_targets(formset, *, policy: SlaPolicy, actor) -> None:

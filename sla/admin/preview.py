@@ -12,6 +12,7 @@ from sla.models import (
     BusinessCalendar,
     Holiday,
     SlaPolicy,
+    SlaTarget,
     TimerKind,
 )
 from tasks.models import Priority
@@ -43,8 +44,14 @@ def deadline_preview(policy: SlaPolicy, start: datetime, priority: Priority) -> 
     and never paused (the time to decision: sent for approval at `start`); no deadlines when
     the policy sets no target for that priority.
     Raises ValueError when the calendar cannot produce one (e.g. no open time)."""
-    target_row = policy.target_for(priority)
-    calendar = policy.calendar
+    return targets_preview(policy.calendar, policy.target_for(priority), start, priority)
+
+
+def targets_preview(
+    calendar: BusinessCalendar, target_row: SlaTarget | None, start: datetime, priority: Priority
+) -> Preview:
+    """`deadline_preview` for a target row that need not be saved (the policy form's
+    preview of its unsaved values) on a saved calendar."""
     work = calendar.work_calendar()
     zone = ZoneInfo(calendar.timezone)
     if target_row is None:

@@ -79,6 +79,21 @@ class SlaPolicy(models.Model):
                 return False
         return True
 
+    def criteria(self) -> Q:
+        """The cards `matches` accepts, as a filter on Task (a test holds the two equal)."""
+        if self.is_default:
+            return Q(pk__isnull=False)
+        q = Q(pk__isnull=False)
+        if self.request_type_id:
+            q &= Q(request_type_id=self.request_type_id)
+        if self.priority:
+            q &= Q(priority=self.priority)
+        if self.team_id:
+            q &= Q(team_id=self.team_id)
+        if self.related_object_kind:
+            q &= Q(related_object__kind=self.related_object_kind)
+        return q
+
     def pauses(self, status: str, blocking_reason: BlockingReason | None) -> bool:
         """Whether a card in this status / with this blocking reason stops the clocks."""
         if status in (self.pausing_statuses or []):

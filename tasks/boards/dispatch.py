@@ -16,12 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 from tasks import actions, bulk, permissions
 from tasks.boards.load import people_with_load
 from tasks.boards.scope import TeamScope, team_scope
+from tasks.filters import SORT_CHOICES, sort_headers, sort_order
 from tasks.forms import DispatchAssignForm, form_errors
 from tasks.models import Priority, Task
 from tasks.queries import TaskQuerySet
 from tasks.views import forbidden
 
 BOARD_LIMIT = 50
+SORTS = frozenset(choice for choice, _label in SORT_CHOICES)
 BOARD_LISTS = ("unowned", "not_taken", "escalated", "no_next_step")
 # Each list's heading and what it says when empty (templates/tasks/dispatch.html).
 LIST_TEXTS = {
@@ -50,11 +52,15 @@ def _lists(cards: TaskQuerySet) -> dict[str, TaskQuerySet]:
     }
 
 
-def board_lists(user, scope: TeamScope | None = None) -> dict[str, list[Task]]:
-    """The board's lists (at most BOARD_LIMIT cards each, oldest first) in one query:
-    the cards of any list, marked with the lists whose first BOARD_LIMIT they are among
-    (a card can be new, unowned and flagged as not taken in time)."""
-    cards = _board_cards(user, scope).for_list().order_by("created_at", "pk")
+def board_lists(
+    user, scope: TeamScope | None = None, sort: str | None = None
+) -> dict[str, list[Task]]:
+    """The board's lists (at most BOARD_LIMIT cards each, oldest first, or the first by
+    `sort`, a column of the card list's: tasks.filters.SORT_COLUMNS) in one query: the
+    cards of any list, marked with the lists whose first BOARD_LIMIT they are among (a card
+    can be new, unowned and flagged as not taken in time)."""
+    order = sort_order(sort.removeprefix("-"), sort.startswith("-")) if sort else None
+    cards = _board_cards(user, scope).for_list().order_by(*(order or ("created_at", "pk")))
     firsts = {name: qs.values("pk")[:BOARD_LIMIT] for name, qs in _lists(cards).items()}
     parts = [qs.query.sql_with_params() for qs in firsts.values()]
     any_list = RawSQL(
@@ -101,7 +107,12 @@ def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
     the assignment's status."""
     user = request.user
     scope = team_scope(request)
-    lists = board_lists(user, scope)
+    sort = request.GET.get("sort") or None
+    if sort is not None and sort not in SORTS:
+        # As the card list does (issue 12): named, ignored, the board still shown.
+        messages.error(request, f"“{sort[:40]}” is not a column the board sorts by (ignored).")
+        sort = None
+    lists = board_lists(user, scope, sort)
     counts = board_counts(user, scope)
     context = {
         "lists": [
@@ -120,8 +131,16 @@ def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
         "priorities": Priority.choices,
         "scope": scope,
         "scope_links": scope.links(request) if scope.can_switch else [],
+        "sort": sort_headers(request.GET, sort),
+        "unsorted_query": _without_sort(request) if sort else None,
     }
     return render(request, "tasks/dispatch.html", context, status=status)
+
+
+def _without_sort(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("sort", None)
+    return query.urlencode()
 
 
 @require_POST

@@ -271,3 +271,20 @@ def week(**kw) -> Scope:
 def by(figure, key):
     """A figure's rows keyed by one column."""
     return {row[key]: row for row in figure.rows}
+
+
+def reviewed(policy, priority: str) -> dict[str, object]:
+    """The fields the calibration confirm page adds to an apply: reviewed, and the target
+    as it is stored now (what the person saw)."""
+    from sla.models import SlaTarget
+
+    target = SlaTarget.objects.filter(policy=policy, priority=priority).first()
+
+    def seconds(value: timedelta | None) -> object:
+        return "" if value is None else int(value.total_seconds())
+
+    return {
+        "reviewed": "1",
+        "seen_response_seconds": seconds(target.response_target if target else None),
+        "seen_resolution_seconds": seconds(target.resolution_target if target else None),
+    }

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from sla.models import BusinessCalendar, SlaPolicy, SlaTarget, WorkingInterval
 from tasks.models import Priority
 from tests.factories import make_task
+from tests.reports.conftest import reviewed
 from tests.rows import settings_rows
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,10 @@ def _apply(to: SlaPolicy, **fields) -> dict:
         "priority": Priority.NORMAL,
         "response_seconds": 3 * H,
         "resolution_seconds": 12 * H,
+        "response_cards": 25,
+        "resolution_cards": 25,
         "next": "/reports/calibration/?source=history&start=2026-01-01",
+        **reviewed(to, Priority.NORMAL),
         **fields,
     }
 
@@ -145,8 +149,8 @@ def test_a_good_proposal_still_applies(as_manager, leads):
     )
 
 
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-def test_apply_takes_only_post(as_manager, leads, method):
+@pytest.mark.parametrize("method", ["put", "delete", "patch"])
+def test_apply_takes_only_get_and_post(as_manager, leads, method):
     before = settings_rows()
     assert getattr(as_manager, method)(URL).status_code == 405
     assert settings_rows() == before

@@ -19,7 +19,7 @@ from sla.models import SlaTarget
 from tasks import actions
 from tasks.models import Priority, RequestType, Status, Team
 from tests.factories import RelatedObjectFactory, TeamFactory, WorkerFactory
-from tests.reports.conftest import MON, TUE, WEEK, H, berlin, rolled_back_after
+from tests.reports.conftest import MON, TUE, WEEK, H, berlin, reviewed, rolled_back_after
 
 # Every test here runs on the shared history (conftest.report_world), built once per module.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("report_world")]
@@ -145,7 +145,7 @@ class TestQueryCounts:
             ("/reports/causes/", 12),
             ("/reports/workload/", 14),
             ("/reports/automation/", 12),
-            ("/reports/calibration/", 14),
+            ("/reports/calibration/", 15),  # + the recent applies
             ("/reports/weekly/", 16),
         ],
     )
@@ -164,8 +164,15 @@ def test_calibration_shows_percentiles_and_a_rounded_proposal(as_manager, histor
     html = as_manager.get("/reports/calibration/", {**WEEK, "source": "observe"}).content
     html = html.decode()
     # Observe clocks of Sales lead / normal: response 1h and 3h, resolution 4h and 10h.
-    assert "<td>1h</td><td>3h</td><td>3h</td>" in html
+    assert '<td><span class="muted">2:</span> 1h · 3h · 3h</td>' in html
     assert "<strong>3h</strong>" in html and "<strong>12h</strong>" in html
+
+
+def test_calibration_flags_a_proposal_from_fewer_than_20_cards_as_thin(as_manager, history):
+    html = as_manager.get("/reports/calibration/", {**WEEK, "source": "observe"}).content.decode()
+    # Sales lead / normal: two observe clocks of each kind.
+    assert html.count('<span class="badge warn" title="Read from only 2 card(s)">thin</span>') == 2
+    assert "fewer than 20 cards" in html
 
 
 def test_calibration_what_if_shows_the_share_within_a_candidate(as_manager, history):
@@ -221,7 +228,7 @@ def test_applying_a_proposal_updates_the_target(client, manager, history):
         manager.user_permissions.add(Permission.objects.get(codename=codename))
     client.force_login(manager)
     page = client.get("/reports/calibration/", {**WEEK, "source": "observe"}).content.decode()
-    assert "Set on Leads observe" in page
+    assert "Set on Leads observe…" in page
 
     response = client.post("/reports/calibration/apply/", _apply(leads))
 
@@ -264,7 +271,10 @@ def _apply(policy, priority=Priority.NORMAL):
         "priority": priority,
         "response_seconds": 3 * 3600,
         "resolution_seconds": 12 * 3600,
+        "response_cards": 25,
+        "resolution_cards": 25,
         "next": "/reports/calibration/",
+        **reviewed(policy, priority),
     }
 
 

@@ -781,7 +781,7 @@ def test_a_new_policy_takes_over_the_open_cards_it_matches_from_now_on(
         response = admin_client.post(ADD_POLICY, data)
 
     assert response.status_code == 302
-    assert "every open card is matched again" in " ".join(messages_of(response))
+    assert "the open cards are matched to the policies again" in " ".join(messages_of(response))
     timer = urgent.timers.get()
     assert (timer.policy.name, timer.started_at) == ("Urgent", berlin(2026, 3, 2, 11, 0))
     assert timer.due_at == berlin(2026, 3, 2, 13, 0)

@@ -28,6 +28,7 @@ from sla.models import (
 from sla.policies import delete_target, set_targets
 from tasks.models import Priority
 from tests.factories import BlockingReasonFactory
+from tests.reports.conftest import reviewed
 from tests.sla.conftest import MON, berlin, scan
 from tests.sla.test_admin import _formset, calendar_data
 
@@ -237,6 +238,9 @@ def test_calibration_apply_records_the_actor_and_the_reason(client, manager, pol
             "priority": Priority.NORMAL,
             "response_seconds": 3 * 3600,
             "resolution_seconds": 12 * 3600,
+            "response_cards": 25,
+            "resolution_cards": 25,
+            **reviewed(policy, Priority.NORMAL),
         },
     )
 
