@@ -118,10 +118,14 @@ class _Batch:
         approvers = {
             n.card_event.task.approver_id
             for n, a in rows
-            if a.kind == EventKind.APPROVAL_REQUESTED and n.card_event_id is not None
+            if a.kind == EventKind.APPROVAL_REQUESTED and n.card_event is not None
         } - {None}
         self.people = User.objects.in_bulk(approvers) if approvers else {}
-        updated = [n.card_event for n, a in rows if a.kind == EventKind.CARD_UPDATED]
+        updated = [
+            n.card_event
+            for n, a in rows
+            if a.kind == EventKind.CARD_UPDATED and n.card_event is not None
+        ]
         self.changes: dict[tuple[int, datetime], list[TaskEvent]] = defaultdict(list)
         if updated:
             for event in TaskEvent.objects.filter(
@@ -135,12 +139,13 @@ class _Batch:
 def body(note: Notification, address: Address, batch: _Batch) -> dict:
     """The Standard Webhooks body of a row: type, timestamp (when it happened), data."""
     data: dict[str, Any]
-    if note.event_id is not None:  # a timer's warning or breach
-        event = note.event
-        timer = event.timer
+    if note.event is not None:  # a timer's warning or breach
+        timer = note.event.timer
         data = {"card": card_data(timer.task, timer.task.owner), "timer": timer_data(timer)}
-        return {"type": address.kind, "timestamp": iso(event.at), "data": data}
+        return {"type": address.kind, "timestamp": iso(note.event.at), "data": data}
     event = note.card_event
+    if event is None:
+        raise notify.DeliveryError("The row tells no event.", final=True)
     task = event.task
     data = {"card": card_data(task, task.owner), "actor": person(event.actor)}
     values = event.new_value if isinstance(event.new_value, dict) else {}
@@ -165,11 +170,11 @@ def body(note: Notification, address: Address, batch: _Batch) -> dict:
         events = batch.changes.get((event.task_id, event.at)) or [event]
         data["changes"] = [change(e) for e in events]
     elif address.kind == EventKind.TIMER_MET:
-        timer = batch.timers.get(address.timer_id or 0)
-        if timer is None:
+        met = batch.timers.get(address.timer_id or 0)
+        if met is None:
             raise notify.DeliveryError("The met timer no longer exists.", final=True)
-        data["timer"] = timer_data(timer)
-        return {"type": address.kind, "timestamp": iso(timer.stopped_at), "data": data}
+        data["timer"] = timer_data(met)
+        return {"type": address.kind, "timestamp": iso(met.stopped_at), "data": data}
     return {"type": address.kind, "timestamp": iso(event.at), "data": data}
 
 

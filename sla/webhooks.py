@@ -58,7 +58,7 @@ CARD_FIELD_KINDS = frozenset(
 _BLOCKING = frozenset({Kind.BLOCKING_REASON_SET, Kind.BLOCKING_REASON_CLEARED})
 
 # The webhook kind of a timer's SlaEvent (escalation levels are not told to endpoints).
-TIMER_EVENT_KINDS = {
+TIMER_EVENT_KINDS: dict[str, str] = {
     SlaEvent.Kind.WARNING: EventKind.TIMER_WARNING,
     SlaEvent.Kind.BREACH: EventKind.TIMER_BREACHED,
 }

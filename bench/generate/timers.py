@@ -58,7 +58,7 @@ WITH cards AS (
     INSERT INTO tasks_task (
         title, description, request_type_id, priority, status, owner_id, team_id,
         next_step, source_url, created_at, updated_at, dispatch_flag, version,
-        approval_step, approval_round
+        approval_step, approval_round, source, external_ref
     )
     SELECT
         'Bench card ' || i, '', %(request_type)s, %(priority)s, %(status)s,
@@ -68,7 +68,7 @@ WITH cards AS (
             ELSE %(now)s + interval '30 days' - %(due_offset)s
                 + make_interval(secs => i %% 2592000)
         END,
-        %(now)s, '', 1, 0, 0
+        %(now)s, '', 1, 0, 0, '', ''
     FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
     RETURNING id, created_at
 ), timed AS (

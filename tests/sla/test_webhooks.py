@@ -24,6 +24,7 @@ from sla import delivery, jobs
 from sla.models import Channel, DeliveryHold, Notification, WebhookEndpoint
 from tasks import actions
 from tasks.models import Status
+from tests.factories import TeamFactory
 from tests.sla.conftest import MON, M, berlin, free_port, scan, set_based_scan
 
 pytestmark = pytest.mark.django_db
@@ -276,6 +277,60 @@ def test_teams_preset_posts_an_adaptive_card(policy, new_card, receiver, perform
     (action,) = content["actions"]
     assert action["type"] == "Action.OpenUrl"
     assert action["url"].endswith(f"/cards/{card.pk}/")
+
+
+def test_bodies_carry_what_each_kind_is_about(
+    policy, new_card, receiver, performer, manager, quietly
+):
+    endpoint(receiver.url())
+    team = TeamFactory(name="Field Service")
+
+    def work():
+        card = new_card(T0, title="Desks")
+        actions.reclassify(  # priority and team in one change: one card.updated
+            task=card, request_type=card.request_type, priority="high", team=team,
+            actor=performer, at=T0 + M,
+        )  # fmt: skip
+        actions.change_status(task=card, to=Status.IN_PROGRESS, actor=performer, at=T0 + 2 * M)
+        actions.change_status(
+            task=card, to=Status.ON_APPROVAL, actor=performer, approver=manager, at=T0 + 3 * M
+        )
+        actions.decide(
+            task=card, decision="reject", actor=manager, reason="Too dear", at=T0 + 4 * M
+        )
+        return card
+
+    card = quietly(work)
+    deliver(T0 + 5 * M)
+    got = {}
+    # Posted from several threads: put them back in the order they happened.
+    for r in sorted(receiver.delivered(), key=lambda r: r.body["timestamp"]):
+        got.setdefault(r.body["type"], []).append(r.body)
+
+    # The reclassification, and the approver named when it was sent for approval.
+    updated, approver_named = got["card.updated"]
+    assert [c["kind"] for c in approver_named["data"]["changes"]] == ["approver_changed"]
+    changes = {c["kind"]: (c["from"], c["to"]) for c in updated["data"]["changes"]}
+    assert changes["priority_changed"] == ("normal", "high")
+    assert "team_changed" in changes
+    assert updated["data"]["actor"]["username"] == performer.username
+    assert updated["timestamp"] == "2026-11-23T09:01:00Z"
+    (asked,) = got["approval.requested"]
+    assert asked["data"]["approval"]["approver"]["username"] == manager.username
+    (decided,) = got["approval.decided"]
+    assert decided["data"]["approval"]["decision"] == "rejected"
+    assert decided["data"]["approval"]["reason"] == "Too dear"
+    moves = [
+        (b["data"]["status"]["from"], b["data"]["status"]["to"]) for b in got["card.status_changed"]
+    ]
+    assert moves == [
+        ("assigned", "in_progress"), ("in_progress", "on_approval"), ("on_approval", "in_progress")
+    ]  # fmt: skip
+    (met,) = got["timer.met"]  # taken into work in 2 minutes: the response timer met
+    assert met["data"]["timer"]["kind"] == "response"
+    assert met["data"]["timer"]["state"] == "met"
+    assert met["timestamp"] == "2026-11-23T09:02:00Z"
+    assert all(b["data"]["card"]["id"] == card.pk for bodies in got.values() for b in bodies)
 
 
 def test_event_kinds_filter_and_inactive_endpoint(
