@@ -283,9 +283,7 @@ def receive(raw: bytes, *, mail_from: str, recipients: Sequence[str]) -> list[An
         )  # fmt: skip
     is_reply, card_pk = _answered_card(message)
     if is_reply:
-        answer = _comment(message, user=user, card_pk=card_pk, facts=facts, recipient=recipients[0])
-        for recipient in recipients[1:]:  # one comment, however many intake addresses
-            _record(recipient=recipient, outcome=Outcome.DUPLICATE, detail="same reply", **facts)
+        answer = _comment(message, user=user, card_pk=card_pk, facts=facts, recipients=recipients)
         return [answer] * len(recipients)
     types = list(RequestType.objects.filter(active=True))
     return [
@@ -334,12 +332,19 @@ def _card(message, *, user, recipient: str, types, facts: dict) -> Answer:
     return Answer(250, f"2.0.0 Card #{task.pk} created")
 
 
-def _comment(message, *, user, card_pk: int | None, facts: dict, recipient: str) -> Answer:
+def _comment(
+    message, *, user, card_pk: int | None, facts: dict, recipients: Sequence[str]
+) -> Answer:
+    """One decision for the reply, whatever number of intake addresses it went to (the
+    others' rows say `duplicate` where the first says `comment`)."""
+
     def record(outcome: str, reason: str = "", detail: str = "", **extra) -> None:
-        _record(
-            recipient=recipient, outcome=outcome, reason=reason, detail=detail, user=user,
-            **facts, **extra,
-        )  # fmt: skip
+        for n, recipient in enumerate(recipients):
+            _record(
+                recipient=recipient,
+                outcome=Outcome.DUPLICATE if n and outcome == Outcome.COMMENT else outcome,
+                reason=reason, detail=detail, user=user, **facts, **extra,
+            )  # fmt: skip
 
     task = Task.objects.filter(pk=card_pk).first() if card_pk else None
     if task is None:

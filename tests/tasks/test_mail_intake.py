@@ -256,6 +256,40 @@ def test_an_urgent_mail_makes_a_high_priority_card(smtp_server, performer):
     assert Task.objects.get().priority == "high"
 
 
+def test_encoded_subjects_and_other_charsets_are_read(smtp_server, performer):
+    raw = (
+        b"From: =?utf-8?q?Paula_P=C3=A9rformer?= <paula@example.com>\r\n"
+        b"To: cards@turnaround.example\r\n"
+        b"Subject: =?utf-8?b?QW5nZWJvdCBmw7xyIE3DvGxsZXIgR21iSA==?=\r\n"
+        b"Message-ID: <latin@mail.example.com>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        b"Gr\xfc\xdfe, bitte bis Freitag.\r\n"
+    )
+    client = smtplib.SMTP(*smtp_server)
+    try:
+        client.sendmail("paula@example.com", ["cards@turnaround.example"], raw)
+    finally:
+        client.quit()
+
+    card = Task.objects.get()
+    assert (card.title, card.description) == (
+        "Angebot für Müller GmbH",
+        "Grüße, bitte bis Freitag.",
+    )
+
+
+@pytest.mark.django_db  # no listener thread: the test's own transaction
+def test_bytes_that_are_no_email_make_nothing(intake_settings, performer):
+    [answer] = mail_intake.receive(
+        b"\x00\xff garbage", mail_from="paula@example.com", recipients=["cards@turnaround.example"]
+    )
+    assert answer.code == 550
+    assert not Task.objects.exists()
+    assert logged() == [(Outcome.REFUSED, Reason.UNKNOWN_SENDER)]
+
+
 # --------------------------------------------------------------------------- refused
 
 
@@ -445,6 +479,26 @@ def test_a_reply_that_keeps_only_in_reply_to_finds_its_card(smtp_server, card_em
 
     assert code == 250
     assert Comment.objects.get().task == card
+
+
+def test_a_reply_to_two_intake_addresses_is_one_comment(lmtp_server, card_email):
+    card, _, sent = card_email
+    reply = _reply(sent, sender="maria@example.com", text="Yes.")
+    to = ["cards@turnaround.example", "cards+sales-lead@turnaround.example"]
+
+    replies = deliver(lmtp_server, reply, to=to, lmtp=True)
+
+    assert replies == [(250, f"2.0.0 Comment added to card #{card.pk}")] * 2
+    assert Comment.objects.count() == 1
+    assert logged() == [(Outcome.COMMENT, ""), (Outcome.DUPLICATE, "")]
+
+
+def test_a_reply_with_nothing_new_is_refused(smtp_server, card_email):
+    _, _, sent = card_email
+    reply = _reply(sent, sender="maria@example.com", text="\n> only the quote\n")
+    [(code, text)] = deliver(smtp_server, reply)
+    assert (code, text) == (550, "5.6.0 No comment added: A comment cannot be empty.")
+    assert not Comment.objects.exists()
 
 
 def test_a_reply_delivered_twice_is_one_comment(smtp_server, card_email):
