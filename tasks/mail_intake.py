@@ -24,6 +24,7 @@ like the screens, it is a door above both `tasks` and `sla`; neither imports it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from tasks.mail_parse import (
 )
 from tasks.models import InboundMail, Priority, RequestType, Task
 from tasks.validators import TEXT_MAX_LENGTH, TITLE_MAX_LENGTH
+
+EXTERNAL_REF_MAX_LENGTH = Task._meta.get_field("external_ref").max_length or 200
 
 log = logging.getLogger("turnaround.mail_intake")
 
@@ -207,6 +210,14 @@ def _fit(text: str, limit: int) -> str:
     return text[: limit - len(cut)].rstrip() + cut
 
 
+def _reference(message_id: str) -> str:
+    """The card's external reference: the Message-ID, or its digest when it is longer than
+    the column (a cut id could match another email's)."""
+    if len(message_id) <= EXTERNAL_REF_MAX_LENGTH:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
 def _title(message: InboundMessage) -> str:
     title = message.subject.strip() or "(no subject)"
     return title if len(title) <= TITLE_MAX_LENGTH else title[: TITLE_MAX_LENGTH - 1] + "…"
@@ -232,7 +243,7 @@ def receive(raw: bytes, *, mail_from: str, recipients: Sequence[str]) -> list[An
             )
         return [Answer(550, "5.6.0 Turnaround could not read this message")] * len(recipients)
     facts: dict[str, Any] = {
-        "message_id": message.message_id,
+        "message_id": _reference(message.message_id),
         "sender": message.sender or mail_from,
         "subject": message.subject,
         "size": len(raw),
@@ -272,9 +283,7 @@ def receive(raw: bytes, *, mail_from: str, recipients: Sequence[str]) -> list[An
         )  # fmt: skip
     is_reply, card_pk = _answered_card(message)
     if is_reply:
-        answer = _comment(message, user=user, card_pk=card_pk, facts=facts, recipient=recipients[0])
-        for recipient in recipients[1:]:  # one comment, however many intake addresses
-            _record(recipient=recipient, outcome=Outcome.DUPLICATE, detail="same reply", **facts)
+        answer = _comment(message, user=user, card_pk=card_pk, facts=facts, recipients=recipients)
         return [answer] * len(recipients)
     types = list(RequestType.objects.filter(active=True))
     return [
@@ -311,7 +320,7 @@ def _card(message, *, user, recipient: str, types, facts: dict) -> Answer:
                 actor=user,
                 description=description + _attachments_text(message),
                 source=SOURCE,
-                external_ref=message.message_id[:200],
+                external_ref=_reference(message.message_id),
             )
             record(Outcome.CARD, task=task, detail=f"card #{task.pk} ({request_type})")
     except actions.AlreadyTracked as tracked:
@@ -323,12 +332,19 @@ def _card(message, *, user, recipient: str, types, facts: dict) -> Answer:
     return Answer(250, f"2.0.0 Card #{task.pk} created")
 
 
-def _comment(message, *, user, card_pk: int | None, facts: dict, recipient: str) -> Answer:
+def _comment(
+    message, *, user, card_pk: int | None, facts: dict, recipients: Sequence[str]
+) -> Answer:
+    """One decision for the reply, whatever number of intake addresses it went to (the
+    others' rows say `duplicate` where the first says `comment`)."""
+
     def record(outcome: str, reason: str = "", detail: str = "", **extra) -> None:
-        _record(
-            recipient=recipient, outcome=outcome, reason=reason, detail=detail, user=user,
-            **facts, **extra,
-        )  # fmt: skip
+        for n, recipient in enumerate(recipients):
+            _record(
+                recipient=recipient,
+                outcome=Outcome.DUPLICATE if n and outcome == Outcome.COMMENT else outcome,
+                reason=reason, detail=detail, user=user, **facts, **extra,
+            )  # fmt: skip
 
     task = Task.objects.filter(pk=card_pk).first() if card_pk else None
     if task is None:
@@ -337,7 +353,7 @@ def _comment(message, *, user, card_pk: int | None, facts: dict, recipient: str)
     if not permissions.can_comment(user, task):
         record(Outcome.REFUSED, Reason.NOT_ALLOWED, f"{user} may not comment", task=task)
         return Answer(550, f"5.7.1 You may not comment on card #{task.pk}")
-    done = InboundMail.objects.filter(message_id=message.message_id, outcome=Outcome.COMMENT)
+    done = InboundMail.objects.filter(message_id=facts["message_id"], outcome=Outcome.COMMENT)
     if (seen := done.first()) is not None:
         record(Outcome.DUPLICATE, detail="reply already added", task=task, comment=seen.comment)
         return Answer(250, f"2.0.0 Already added to card #{task.pk}")

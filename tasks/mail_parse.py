@@ -119,7 +119,7 @@ class _TextOfHtml(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self._BLOCKS:
+        elif tag in self._BLOCKS and tag != "li":  # the next item starts its own line
             self.parts.append("\n")
         elif tag == "a" and self.href:
             href = self.href.pop()
