@@ -26,13 +26,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import connection
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.models import Schedule, Success
 
+from sla import outbox
 from sla.models import Notification
 
 log = logging.getLogger(__name__)
@@ -127,13 +128,18 @@ def check_scan(now: datetime) -> Check:
 
 
 def check_notifications(now: datetime) -> Check:
-    """The oldest notification still waiting for delivery (email, Slack)."""
-    oldest = Notification.objects.filter(state=Notification.State.PENDING).aggregate(
-        oldest=Min("created_at")
-    )["oldest"]
-    if oldest is None:
+    """The oldest notification still waiting for delivery (email, Slack). A row a person's
+    quiet hours or digest hold back (outbox.HELD_BACK) waits by her choice: it counts only
+    once due again, from then."""
+    held = Q(last_error__startswith=outbox.HELD_BACK)
+    waiting = Notification.objects.filter(state=Notification.State.PENDING).aggregate(
+        oldest=Min("created_at", filter=~held),
+        held_due=Min("next_attempt_at", filter=held & Q(next_attempt_at__lte=now)),
+    )
+    since = [t for t in (waiting["oldest"], waiting["held_due"]) if t is not None]
+    if not since:
         return Check(True, "", 0)
-    age = now - oldest
+    age = now - min(since)
     if age > PENDING_MAX_AGE:
         return Check(False, "delivery behind", _seconds(age))
     return Check(True, "", _seconds(age))

@@ -37,6 +37,7 @@ class Verdict(Enum):
 class Decision:
     verdict: Verdict
     until: datetime | None = None  # HOLD: when to try again
+    quiet: bool = False  # HOLD: by quiet hours (else: for the digest)
 
 
 SEND = Decision(Verdict.SEND)
@@ -113,7 +114,7 @@ def decide(
     if kind in URGENT:
         return SEND
     if in_quiet_hours(prefs, now):
-        return Decision(Verdict.HOLD, quiet_hours_end(prefs, now))
+        return Decision(Verdict.HOLD, quiet_hours_end(prefs, now), quiet=True)
     if channel == "email" and prefs.digest_hour is not None:
         if written_at < last_digest_slot(prefs, now):
             return DIGEST

@@ -96,6 +96,17 @@ def asks(note: Notification) -> bool:
     return note.recipient_key.startswith(DECIDE_KEY) or note.channel == Channel.SLACK
 
 
+def addressee(note: Notification) -> User | None:
+    """The one person a notification addresses: its recipient, or for a decision asked on a
+    team's Slack channel the approver asked; None for a post to a channel. Her timezone
+    (sla.notify) and her preferences (sla.preferences) apply to it."""
+    if note.recipient_id is not None:
+        return note.recipient
+    if note.card_event is not None and asks(note):
+        return note.card_event.task.approver
+    return None
+
+
 def _headline(note: Notification, event: TaskEvent, lookups: _Lookups) -> str:
     task, who = event.task, name(event.actor)
     if asks(note):

@@ -112,19 +112,10 @@ def recipient_zone(user) -> ZoneInfo:
     return profiles.zone_of(user)
 
 
-def _addressee(notification: Notification):
-    """The one person the message addresses (sla.preferences.addressee_id), or None."""
-    if notification.recipient_id is not None:
-        return notification.recipient
-    if notification.card_event_id is not None and notice_words.asks(notification):
-        return notification.card_event.task.approver
-    return None
-
-
 def _zone(notification: Notification) -> tzinfo:
     """Her zone for a message addressed to one person; the current zone (the server's in a
     delivery job) for a post to a team's channel."""
-    person = _addressee(notification)
+    person = notice_words.addressee(notification)
     return recipient_zone(person) if person is not None else timezone.get_current_timezone()
 
 

@@ -12,7 +12,7 @@ functions move it:
 A row is written `skipped` instead of pending while a seeded demo's history is brought up to
 now (sla.escalation.seeding_history): it is never sent and nothing here moves it. A claimed
 row its person turned off in her preferences (sla.preferences) becomes `skipped` too
-(`drop_muted`); one her quiet hours or daily digest hold back is postponed.
+(`drop_muted`); one her quiet hours or daily digest hold back is postponed (`hold_back`).
 
 Each claim and each state change is a single UPDATE guarded by the state it expects, so two
 delivery workers never send or record the same row twice.
@@ -146,6 +146,22 @@ def drop_muted(*, ids: Iterable[int]) -> int:
         return 0
     return Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
         state=State.SKIPPED, next_attempt_at=None, last_error=MUTED
+    )
+
+
+# Marks a row a person's quiet hours or daily digest hold back (not a delivery problem:
+# sla.health does not count its wait until it is due again).
+HELD_BACK = "Held back by the recipient's preferences: "
+
+
+def hold_back(*, ids: Iterable[int], until: datetime, why: str) -> int:
+    """Claimed rows their person's quiet hours or digest hold back: due again at `until`,
+    no attempt counted, the reason shown (`HELD_BACK` + why) until they are sent."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    return Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
+        next_attempt_at=until, last_error=f"{HELD_BACK}{why}"[:2000]
     )
 
 

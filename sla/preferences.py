@@ -7,7 +7,7 @@ notice was written (the scan's two paths, card notices, breaches to watchers):
 
 - a kind and channel she turned off: the row is skipped (`outbox.drop_muted`), never sent;
 - breaches and escalations go out at once, whatever her quiet hours and digest;
-- inside quiet hours the rest waits for their end (`outbox.postpone`);
+- inside quiet hours the rest waits for their end (`outbox.hold_back`);
 - with a daily digest, non-urgent emails wait for the digest hour and then go out as one
   email (sla.notify.digest_message).
 
@@ -53,13 +53,11 @@ def kind_of(note: Notification) -> str:
 
 
 def addressee_id(note: Notification) -> int | None:
-    """The one person a notification addresses: its recipient, or for a decision asked on a
-    team's Slack channel the approver asked; None for a post to a channel."""
+    """The id of the one person a notification addresses (notice_words.addressee)."""
     if note.recipient_id is not None:
         return note.recipient_id
-    if note.card_event is not None and notice_words.asks(note):
-        return note.card_event.task.approver_id
-    return None
+    person = notice_words.addressee(note)
+    return person.pk if person is not None else None
 
 
 def _prefs(row: NotificationPreference, zone_name: str) -> Prefs:
@@ -100,7 +98,7 @@ def sort_out(
     send: list[Notification] = []
     digests: dict[int, list[Notification]] = defaultdict(list)
     muted: list[int] = []
-    held: dict[datetime, list[int]] = defaultdict(list)
+    held: dict[tuple[datetime, str], list[int]] = defaultdict(list)
     for note in rows:
         who = addressed.get(note.pk)
         if who is None or who not in prefs:
@@ -121,10 +119,11 @@ def sort_out(
             digests[who].append(note)
         else:
             assert decision.until is not None
-            held[decision.until].append(note.pk)
+            why = "quiet hours" if decision.quiet else "daily digest"
+            held[(decision.until, why)].append(note.pk)
     outbox.drop_muted(ids=muted)
-    for until, ids in held.items():
-        outbox.postpone(ids=ids, until=until)
+    for (until, why), ids in held.items():
+        outbox.hold_back(ids=ids, until=until, why=why)
     return send, dict(digests)
 
 

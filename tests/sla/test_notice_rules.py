@@ -39,6 +39,7 @@ DIGEST_AT_9 = Prefs(zone=BERLIN, digest_hour=9)
 MUTED = Prefs(zone=BERLIN, muted=frozenset({"warning:email", "breach:slack"}))
 MON_23 = at(2026, 11, 23, 23)  # inside the night's quiet hours
 MON_10 = at(2026, 11, 23, 10)
+QUIET_TILL_7 = Decision(Verdict.HOLD, at(2026, 11, 24, 7), quiet=True)
 
 
 @pytest.mark.parametrize(
@@ -52,8 +53,8 @@ MON_10 = at(2026, 11, 23, 10)
         ("warning", "slack", MUTED, MON_10, MON_10, SEND),
         ("breach", "email", MUTED, MON_10, MON_10, SEND),
         # quiet hours hold all but breaches and escalations, until 07:00 her time
-        ("warning", "email", NIGHT, MON_23, MON_23, Decision(Verdict.HOLD, at(2026, 11, 24, 7))),
-        ("decision", "slack", NIGHT, MON_23, MON_23, Decision(Verdict.HOLD, at(2026, 11, 24, 7))),
+        ("warning", "email", NIGHT, MON_23, MON_23, QUIET_TILL_7),
+        ("decision", "slack", NIGHT, MON_23, MON_23, QUIET_TILL_7),
         ("breach", "email", NIGHT, MON_23, MON_23, SEND),
         ("escalation", "slack", NIGHT, MON_23, MON_23, SEND),
         ("warning", "email", NIGHT, MON_10, MON_10, SEND),

@@ -17,7 +17,7 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from sla import outbox
+from sla import health, outbox
 from sla.models import Channel, Notification, NotificationPreference, SlaEvent
 from sla.notice_rules import CHOOSABLE
 from sla.preferences import save_preferences
@@ -139,10 +139,17 @@ def test_quiet_hours_hold_back_a_warning_but_not_a_breach(policy, new_card, perf
 
     deliver(berlin(*MON, 11, 59))
     assert len(mail.outbox) == 1
+    # Held by her choice, with the reason, and not "delivery behind" on /health/.
+    warning.refresh_from_db()
+    assert warning.last_error == f"{outbox.HELD_BACK}quiet hours"
+    assert health.check_notifications(berlin(*MON, 11, 59)).ok
+    # Once due again (12:00) it counts from then: behind after 15 minutes undelivered.
+    assert health.check_notifications(berlin(*MON, 12, 14)).ok
+    assert not health.check_notifications(berlin(*MON, 12, 16)).ok
     deliver(berlin(*MON, 12))  # quiet hours over: the held warning goes out
     assert subjects() == ["[Turnaround] SLA breached", "[Turnaround] At risk"]
     warning.refresh_from_db()
-    assert warning.state == State.SENT and warning.attempts == 1
+    assert warning.state == State.SENT and warning.attempts == 1 and warning.last_error == ""
 
 
 def test_quiet_hours_span_midnight_in_her_own_zone(policy, new_card, performer):
