@@ -175,6 +175,8 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
     if not notification.address:
         raise DeliveryError("No email address.")
     context = _context(notification)
+    # Replies come back as comments when the mail intake runs (tasks.mail_intake).
+    context["replies_comment"] = bool(settings.MAIL_INTAKE_ADDRESS)
     key = idempotency_key(notification)
     # Templates show aware times in the current zone: hers while rendering her email.
     with timezone.override(_zone(notification)):

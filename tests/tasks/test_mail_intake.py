@@ -432,6 +432,8 @@ def test_card_emails_name_the_cards_thread_and_reply_to_the_intake(card_email):
     assert headers["References"] == f"<turnaround-card-{card.pk}@turnaround.example>"
     assert headers["Reply-To"] == "cards@turnaround.example"
     assert headers["Message-ID"].startswith("<turnaround-")
+    assert "Reply to this email to add a comment to the card." in sent.body
+    assert "<p>Reply to this email to add a comment to the card.</p>" in sent.alternatives[0][0]
 
 
 def _reply(sent, *, sender: str, text: str, references: bool = True) -> EmailMessage:

@@ -1,6 +1,7 @@
 """`manage.py mail_intake --listen HOST:PORT [--lmtp]`: the cards-by-email listener
-(docs/mail.md). Runs until SIGTERM or Ctrl-C."""
+(docs/mail.md). Runs until SIGTERM or Ctrl-C. `-v 2` adds aiosmtpd's log of every command."""
 
+import logging
 import signal
 import threading
 
@@ -25,8 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--listen", required=True, metavar="HOST:PORT")
         parser.add_argument("--lmtp", action="store_true", help="Speak LMTP instead of SMTP.")
 
-    def handle(self, *args, listen, lmtp, **options):
+    def handle(self, *args, listen, lmtp, verbosity, **options):
         host, port = _host_port(listen)
+        if verbosity < 2:  # aiosmtpd logs every command at INFO; our decisions log themselves
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = IntakeController(hostname=host, port=port, lmtp=lmtp)
         try:
             controller.start()
