@@ -226,6 +226,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Turnaround <turnaround@l
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# The Slack app (docs/slack.md): a bot token and the app's signing secret; requests from
+# workspaces not listed in SLACK_TEAM_IDS (comma-separated team ids) are refused. Without a
+# token no Slack app message is written. SLACK_API_URL points the Web API client elsewhere
+# (the tests' local fake). SLACK_DEFAULT_REQUEST_TYPE names the request type of
+# `/turnaround new` cards (empty: the first active one by name).
+SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN", default="")
+SLACK_SIGNING_SECRET = env("SLACK_SIGNING_SECRET", default="")
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_TEAM_IDS = env.list("SLACK_TEAM_IDS", default=[])
+SLACK_DEFAULT_REQUEST_TYPE = env("SLACK_DEFAULT_REQUEST_TYPE", default="")
+
 # Production-safe defaults when DEBUG is off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -4,6 +4,7 @@
 - policy: policies, their targets and escalation rules
 - timer: the timers on cards, their pauses and re-targets, and the queries over them
 - events: thresholds that fired and the outbox of notifications
+- slack: the Slack app's users, accepted requests and card threads
 """
 
 from sla.models.calendar import (
@@ -34,6 +35,7 @@ from sla.models.policy import (
     TimerKind,
     validate_target,
 )
+from sla.models.slack import CardThread, SlackRequest, SlackUser
 from sla.models.timer import (
     BAND_COLUMNS,
     SlaPause,
@@ -51,6 +53,7 @@ __all__ = [
     "MAX_TARGET",
     "MIN_TARGET",
     "BusinessCalendar",
+    "CardThread",
     "Channel",
     "DeliveryHold",
     "EscalationRule",
@@ -65,6 +68,8 @@ __all__ = [
     "SlaTarget",
     "SlaTimer",
     "SlaTimerQuerySet",
+    "SlackRequest",
+    "SlackUser",
     "TimerKind",
     "TimerState",
     "WebhookEndpoint",
