@@ -125,7 +125,7 @@ def test_submitting_the_modal_makes_the_card_and_replies_in_the_thread(
     assert Task.objects.count() == 1
     assert len(slack_api.of("chat.postMessage")) == 1
     (told,) = slack_api.of("chat.postEphemeral")
-    assert told.args["user"] == "U1" and f"Already tracked as <" in told.args["text"]
+    assert told.args["user"] == "U1" and "Already tracked as <" in told.args["text"]
 
 
 def test_a_card_from_a_reply_goes_to_the_reply_s_thread(
