@@ -43,6 +43,7 @@ from sla.actions import match_policy
 from sla.models import Channel, Notification, TimerKind
 from sla.notice_words import DECIDE_KEY
 from sla.scan_rules import NO_SLACK_WEBHOOK, SLACK_KEY, SLACK_RULE_KEY, USER_KEY
+from sla.slack_app import alerts as slack_alerts
 from tasks.models import Status, Task, TaskEvent, Watch
 
 Kind = TaskEvent.Kind
@@ -63,14 +64,22 @@ def notify_card_change(*, task: Task, at: datetime, events: Sequence[TaskEvent] 
     notes: list[Notification] = []
 
     asking = _asking_event(task, by_kind)
+    asked = None
     if asking is not None and task.approver_id and task.approver_id not in told:
         approver = User.objects.get(pk=task.approver_id)
         if approver.is_active:
             notes += _ask(task, asking, approver, at)
             told.add(approver.pk)
+            asked = asking
 
     decision = by_kind.get(Kind.APPROVED) or by_kind.get(Kind.REJECTED)
     status = by_kind.get(Kind.STATUS_CHANGED)
+    # The Slack app: the approver asked by direct message, the card's thread told.
+    if slack_alerts.notify_card_change(
+        task=task, asking=asked, status=status and by_kind.get(Kind.BLOCKING_REASON_SET, status),
+        now=at, quiet=escalation.general_path_only(),
+    ):  # fmt: skip
+        escalation.enqueue_delivery()
     if decision is None and status is None:
         return _write(notes)
     followers = _Followers(task)

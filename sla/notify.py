@@ -308,6 +308,15 @@ def _timed_out(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, socket.timeout)) or "timed out" in str(error)
 
 
+def retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header (the Slack app's lane reads it too)."""
+    return _retry_after(value)
+
+
+def timed_out(error: BaseException) -> bool:
+    return _timed_out(error)
+
+
 def _post_through_sdk(url: str, payload: dict, key: str) -> None:
     try:
         response = WebhookClient(url, timeout=SLACK_TIMEOUT).send(
