@@ -233,9 +233,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for kind, times in results.items():
         p95 = statistics.quantiles(times, n=20)[-1]
-        print(
-            f"| {kind} | {statistics.median(times):.1f} ms | **{p95:.1f} ms** | {max(times):.1f} ms |"
-        )
+        median = statistics.median(times)
+        print(f"| {kind} | {median:.1f} ms | **{p95:.1f} ms** | {max(times):.1f} ms |")
 
 
 if __name__ == "__main__":
