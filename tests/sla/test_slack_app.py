@@ -259,6 +259,25 @@ def test_mine_lists_my_open_cards_most_urgent_first(
     assert f"#{sooner.pk}>" in text and f"#{later.pk}>" in text
 
 
+def test_mine_reads_a_fixed_number_of_queries_whatever_the_cards(
+    client, slack_api, paula_on_slack, dispatcher, request_type, make_policy, round_the_clock,
+    django_assert_max_num_queries,
+):  # fmt: skip
+    make_policy(round_the_clock, resolution=4 * H)
+    for n in range(12):
+        actions.create_task(
+            title=f"Card {n}", request_type=request_type, priority=Priority.NORMAL,
+            actor=dispatcher, owner=paula_on_slack,
+        )  # fmt: skip
+    post(client, command_body("help"))  # the Slack user is not known yet: look up first
+    post(client, command_body("mine", trigger="t0", response_url=slack_api.response_url()))
+    # guard insert, job row, forgetting old signatures, the user, the cards (+ savepoints)
+    with django_assert_max_num_queries(12):
+        post(client, command_body("mine", trigger="t1", response_url=slack_api.response_url()))
+    text = slack_api.of("respond")[-1].args["text"]
+    assert text.count("• ") == 10 and "…and more on" in text
+
+
 def test_mine_with_no_open_cards(client, slack_api, paula_on_slack):
     post(client, command_body("mine", response_url=slack_api.response_url()))
     assert "no open cards" in slack_api.of("respond")[0].args["text"]

@@ -8,10 +8,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from sla import escalation
 from sla.models import CardThread, Channel, Notification, SlackUser
 from tasks import actions
 from tasks.models import BlockingReason, Status
-from tests.sla.conftest import MON, H, berlin, scan
+from tests.sla.conftest import MON, Clock, H, M, Trigger, berlin, scan
 from tests.sla.slack_fake import TEAM, interaction_body, post
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +87,7 @@ def test_a_breach_reaches_the_owner_as_a_direct_message_with_buttons_once(
 
 
 def test_a_warning_is_a_direct_message_too(slack_api, card):
-    scan(T0 + 50 * 60 * timezone.timedelta(seconds=1))
+    scan(T0 + 50 * M)
     (dm,) = dms(slack_api)
     assert "Resolution at risk" in dm.args["text"]
 
@@ -232,7 +233,7 @@ def test_a_card_made_from_a_message_keeps_its_thread_informed(slack_api, card, p
     CardThread.objects.create(
         task=card, team_id=TEAM, channel="C1", thread_ts="1700000000.000100", created_at=T0
     )
-    with time_machine.travel(T0 + 10 * 60 * timezone.timedelta(seconds=1), tick=False):
+    with time_machine.travel(T0 + 10 * M, tick=False):
         actions.change_status(task=card, to=Status.IN_PROGRESS, actor=paula)
     scan(T0 + 2 * H)
     with time_machine.travel(T0 + 3 * H, tick=False):
@@ -245,3 +246,27 @@ def test_a_card_made_from_a_message_keeps_its_thread_informed(slack_api, card, p
     assert texts[1].startswith(":warning: SLA breached")
     assert texts[2].startswith(":white_check_mark: Resolved by Paula Performer")
     assert all("&lt;!channel&gt;" in t and "<!channel>" not in t for t in texts)
+
+
+def test_an_escalation_reaches_the_owner_too(slack_api, paula, make_policy, make_rule,
+                                             round_the_clock, new_card):  # fmt: skip
+    policy = make_policy(round_the_clock, resolution=H)
+    make_rule(
+        policy, Trigger.AFTER_BREACH, minutes_after_breach=30, clock=Clock.CALENDAR,
+        notify_owner=False, notify_team_manager=True,
+    )  # fmt: skip
+    card = new_card(T0)
+    scan(T0 + 100 * M)  # breached at 11:00, escalated at 11:30 (the general path)
+    texts = sorted(c.args["text"] for c in dms(slack_api))  # posted side by side: any order
+    assert len(texts) == 2
+    assert texts[0].startswith("Resolution SLA breached")
+    assert texts[1].startswith("Resolution escalated: SLA breached")
+    assert all(f"#{card.pk}" in t for t in texts)
+
+
+def test_history_being_seeded_sends_no_direct_message(slack_api, card):
+    with escalation.seeding_history():
+        scan(T0 + 2 * H)
+    note = Notification.objects.get(channel=Channel.SLACK_APP)
+    assert note.state == Notification.State.SKIPPED
+    assert dms(slack_api) == []
