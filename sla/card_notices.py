@@ -23,6 +23,10 @@ Who hears what:
   watch row — in-app and email. A move to waiting is told through its `blocking_reason_set`
   event (so the words can name what the card waits for).
 
+With the Slack app installed (sla.slack_app.alerts), the approver asked also gets a direct
+message with Approve / Reject, and a card made from a Slack message gets its status changes
+in that thread.
+
 Never to the person who made the change; only to active users who may still see the card
 (`sla.escalation.may_see_card`); an email only to someone with an address; one notice per
 person and change (a decision asked, then a decision, then a status change: the first that
