@@ -174,11 +174,17 @@ def modal_for(
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     title = one_line(lines[0]) if lines else ""
     owner = _owner_for(user) if user is not None else None
+    # Those who assign pick anyone who may own cards; others themselves or nobody (as on the
+    # web form; the submission checks it again).
+    if user is None or user.has_perm("tasks.assign_task"):
+        owners = list(permissions.people_who_may_work_cards().order_by("first_name", "username"))
+    else:
+        owners = [owner] if owner is not None else []
     return blocks.card_modal(
         title=title,
         description=text,
         request_types=RequestType.objects.filter(active=True).order_by("name"),
-        owners=permissions.people_who_may_work_cards().order_by("first_name", "username"),
+        owners=owners,
         owner=owner,
         metadata=metadata,
         request_type=request_type or default_request_type(),
@@ -253,7 +259,10 @@ def make_card(payload: dict) -> None:
         return _tell(channel, slack_id, f"Already tracked as {blocks.card_line(tracked.task)}.")
     except (actions.WorkflowError, RequestType.DoesNotExist) as error:
         return _tell(channel, slack_id, f"No card made: {slack_escape(str(error))}")
-    if channel and thread_ts:
+    created = f"Created {blocks.card_line(task)} · due {due_text(task, user)}"
+    if not (channel and thread_ts):
+        return _tell(channel, slack_id, created)
+    try:
         web.client().chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
@@ -261,8 +270,9 @@ def make_card(payload: dict) -> None:
             metadata=blocks.metadata(task),
             unfurl_links=False,
         )
-    else:
-        _tell(channel, slack_id, f"Created {blocks.card_line(task)} · due {due_text(task, user)}")
+    except SlackApiError as error:  # a private channel the app is not in: say so, once
+        log.info("thread reply for #%s failed: %s", task.pk, error.response.get("error"))
+        _tell("", slack_id, f"{created}. I could not reply in the thread: invite me there.")
 
 
 def _may_make(user: User, values: dict[str, str]) -> str:
@@ -388,12 +398,15 @@ def _show_done(payload: dict, line: str) -> None:
     if not channel or not ts:
         return
     message = payload.get("message") or {}
-    web.client().chat_update(
-        channel=channel,
-        ts=ts,
-        text=f"{message.get('text', '')}\n{line}".strip(),
-        blocks=blocks.acted_blocks(message.get("blocks") or [], line),
-    )
+    try:
+        web.client().chat_update(
+            channel=channel,
+            ts=ts,
+            text=f"{message.get('text', '')}\n{line}".strip(),
+            blocks=blocks.acted_blocks(message.get("blocks") or [], line),
+        )
+    except SlackApiError as error:  # the move is made: a stale message is no reason to retry
+        log.info("chat.update after a click failed: %s", error.response.get("error"))
 
 
 def reject(payload: dict) -> None:

@@ -123,6 +123,17 @@ def test_the_endpoint_takes_only_post(client, slack_api):
     assert client.get(URL).status_code == 405
 
 
+def test_slack_s_certificate_check_is_answered_and_writes_nothing(client, slack_api):
+    assert post(client, b"ssl_check=1&token=x", {}).status_code == 200
+    assert nothing_written()
+
+
+def test_a_multipart_body_is_refused_not_a_500(client, slack_api):
+    response = client.post(URL, {"command": "/turnaround", "text": "help"})  # multipart
+    assert response.status_code == 401
+    assert nothing_written()
+
+
 # --------------------------------------------------------------------------- /turnaround new
 
 

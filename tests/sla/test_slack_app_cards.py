@@ -83,6 +83,8 @@ def test_the_shortcut_opens_a_modal_pre_filled_from_the_message(
     assert fields["request_type"]["initial_option"]["value"] == str(request_type.pk)
     assert fields["priority"]["initial_option"]["value"] == Priority.NORMAL
     assert fields["owner"]["initial_option"]["value"] == str(paula_on_slack.pk)
+    # a performer gives cards to herself or to dispatch, as on the web form
+    assert [o["value"] for o in fields["owner"]["options"]] == ["none", str(paula_on_slack.pk)]
     assert json.loads(view["private_metadata"])["message_ts"] == MESSAGE_TS
     assert not Task.objects.exists()
 
@@ -146,6 +148,20 @@ def test_a_modal_with_errors_is_answered_in_the_modal(
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {"title", "related"}
     assert not Task.objects.exists()
+
+
+def test_a_dispatcher_may_pick_any_owner(client, slack_api, dispatcher, performer, request_type):
+    slack_api.users["U9"] = dispatcher.email
+    SlackUser.objects.create(
+        team_id=TEAM, slack_id="U9", user=dispatcher, email=dispatcher.email,
+        checked_at=timezone.now(),
+    )  # fmt: skip
+    view = open_modal(client, slack_api, "Quote", user="U9")
+    owners = {o["value"] for o in view["blocks"][3]["element"]["options"]}
+    assert {str(performer.pk), str(dispatcher.pk), "none"} <= owners
+    post(client, interaction_body(submission(view, user="U9", owner=str(performer.pk))))
+    task = Task.objects.get()
+    assert (task.owner, task.events.get(kind="created").actor) == (performer, dispatcher)
 
 
 def test_a_performer_may_not_give_the_card_to_someone_else(
