@@ -47,10 +47,15 @@ def events(request: HttpRequest) -> HttpResponse:
     except signing.Refused as refused:
         log.info("Slack request refused (%s): %s", refused.status, refused)
         return JsonResponse({"error": str(refused)}, status=refused.status)
-    if kind == COMMAND:
-        return _command(payload)
-    if kind == INTERACTION:
-        return _interaction(payload)
+    try:
+        if kind == COMMAND:
+            return _command(payload)
+        if kind == INTERACTION:
+            return _interaction(payload)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        # Signed, so Slack's, yet not shaped as Slack documents it: a 400, not a 500.
+        log.exception("Malformed Slack %s payload", kind)
+        return JsonResponse({"error": "Malformed Slack payload."}, status=400)
     return HttpResponse(status=200)  # an event we do not follow: acknowledged
 
 

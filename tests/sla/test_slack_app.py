@@ -19,6 +19,7 @@ from tasks import actions
 from tasks.models import Priority, Status, Task
 from tests.sla.conftest import H
 from tests.sla.slack_fake import (
+    TEAM,
     URL,
     command_body,
     interaction_body,
@@ -117,6 +118,22 @@ def test_the_url_verification_challenge_is_answered(client, slack_api):
 def test_a_signed_body_that_is_not_slack_s_is_a_400(client, slack_api, body, content_type):
     assert post(client, body, content_type=content_type).status_code == 400
     assert nothing_written()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions", "team": {"id": TEAM}, "actions": {"not": "a list"}},
+        {"type": "block_actions", "team": {"id": TEAM}, "actions": ["card_take"]},
+        {"type": "view_submission", "team": {"id": TEAM}, "view": "nope"},
+        {"type": "message_action", "callback_id": "make_card", "team": {"id": TEAM},
+         "message": "text"},
+    ],
+    ids=["actions-dict", "actions-strings", "view-string", "message-string"],
+)  # fmt: skip
+def test_a_signed_payload_of_the_wrong_shape_is_a_400(client, slack_api, payload):
+    assert post(client, interaction_body(payload)).status_code == 400
+    assert not Task.objects.exists()
 
 
 def test_the_endpoint_takes_only_post(client, slack_api):
