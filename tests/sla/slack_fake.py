@@ -3,8 +3,9 @@ that records every call, and requests signed like Slack signs them, with the tes
 
 `slack_api` answers the Web API methods the app calls (POST or GET /api/<method>, form,
 query or JSON arguments) and takes `response_url` posts at /respond/<n>. `users` maps a
-Slack user id to the email `users.info` gives; `errors[method]` makes a method answer
-`{"ok": false, "error": …}`.
+Slack user id to the email `users.info` gives; `errors[method]` (or `errors["method@channel"]`
+for one channel) makes a method answer `{"ok": false, "error": …}`; `limited[method] = s`
+makes it answer HTTP 429 with `Retry-After: s`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)  # Slack id -> email
     errors: dict[str, str] = field(default_factory=dict)
+    limited: dict[str, int] = field(default_factory=dict)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def of(self, method: str) -> list[Call]:
@@ -50,8 +52,9 @@ class FakeSlack:
         return f"{self.base_url}/respond/{n}"
 
     def answer(self, method: str, args: dict) -> dict:
-        if method in self.errors:
-            return {"ok": False, "error": self.errors[method]}
+        for key in (f"{method}@{args.get('channel', '')}", method):
+            if key in self.errors:
+                return {"ok": False, "error": self.errors[key]}
         if method == "users.info":
             user = args.get("user", "")
             if user not in self.users:
@@ -101,7 +104,12 @@ def slack_api() -> Iterator[FakeSlack]:
                 body, content_type = json.dumps(answer).encode(), "application/json"
             with lock:
                 fake.calls.append(Call(method, args, parts.path))
-            self.send_response(200)
+                wait = fake.limited.get(method)
+            if wait is not None:
+                body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+            self.send_response(200 if wait is None else 429)
+            if wait is not None:
+                self.send_header("Retry-After", str(wait))
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

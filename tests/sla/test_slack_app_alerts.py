@@ -4,12 +4,14 @@ who clicked, with their permissions; a card made from a message keeps its thread
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 from django.utils import timezone
 
 from sla import escalation
-from sla.models import CardThread, Channel, Notification, SlackUser
+from sla.models import CardThread, Channel, DeliveryHold, Notification, SlackUser
 from tasks import actions
 from tasks.models import BlockingReason, Status
 from tests.sla.conftest import MON, Clock, H, M, Trigger, berlin, scan
@@ -115,6 +117,17 @@ def test_a_failed_post_is_retried_like_the_other_lanes(slack_api, card):
     note = Notification.objects.get(channel=Channel.SLACK_APP)
     assert (note.state, note.attempts) == ("pending", 1)
     assert "internal_error" in note.last_error
+
+
+def test_a_rate_limited_person_is_held_for_slack_s_retry_after(slack_api, card):
+    slack_api.limited["chat.postMessage"] = 120
+    scan(T0 + 2 * H)
+    note = Notification.objects.get(channel=Channel.SLACK_APP)
+    assert (note.state, note.attempts) == ("pending", 1)
+    assert "429" in note.last_error
+    hold = DeliveryHold.objects.get(channel=Channel.SLACK_APP)
+    assert hold.destination == "U1"
+    assert note.next_attempt_at >= T0 + 2 * H + timedelta(seconds=120)
 
 
 def test_take_into_work_moves_the_card_as_the_person_who_clicked(client, slack_api, card, paula):

@@ -130,6 +130,19 @@ def test_submitting_the_modal_makes_the_card_and_replies_in_the_thread(
     assert told.args["user"] == "U1" and "Already tracked as <" in told.args["text"]
 
 
+def test_a_thread_the_app_may_not_reply_in_is_explained_to_the_sender(
+    client, slack_api, paula_on_slack, request_type
+):
+    slack_api.errors["chat.postMessage@C1"] = "not_in_channel"
+    view = open_modal(client, slack_api, "Quote")
+    post(client, interaction_body(submission(view)))
+    task = Task.objects.get()
+    told = slack_api.of("chat.postMessage")[-1]
+    assert told.args["channel"] == "U1"
+    assert "Created <" in told.args["text"] and "invite me there" in told.args["text"]
+    assert f"#{task.pk}>" in told.args["text"]
+
+
 def test_a_card_from_a_reply_goes_to_the_reply_s_thread(
     client, slack_api, paula_on_slack, request_type
 ):
