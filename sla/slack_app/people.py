@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from sla.models import SlackUser
 from sla.notify import slack_escape
@@ -54,6 +56,37 @@ def person(team_id: str, slack_id: str, *, now: datetime | None = None) -> tuple
         defaults={"user": user, "email": email, "checked_at": now},
     )
     return user, email
+
+
+def map_by_email(*, now: datetime | None = None) -> tuple[int, int]:
+    """Find every active user with an email address and no Slack account yet on Slack
+    (`users.lookupByEmail`), so their alerts can come as direct messages before they ever
+    use the app. Returns (found, not found). Waits out Slack's rate limit (429) itself."""
+    now = now or timezone.now()
+    client = web.client()
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    mapped = SlackUser.objects.filter(user__isnull=False).values("user_id")
+    people = User.objects.filter(is_active=True).exclude(email="").exclude(pk__in=mapped)
+    found = missing = 0
+    for user in people.order_by("pk"):
+        try:
+            answer = client.users_lookupByEmail(email=user.email)
+        except SlackApiError as error:
+            if error.response.get("error") != "users_not_found":
+                raise
+            missing += 1
+            continue
+        account = answer.get("user") or {}
+        if by_email(user.email) != user:  # the address is not this person's alone
+            missing += 1
+            continue
+        SlackUser.objects.update_or_create(
+            team_id=account.get("team_id") or (settings.SLACK_TEAM_IDS or [""])[0],
+            slack_id=account.get("id", ""),
+            defaults={"user": user, "email": user.email, "checked_at": now},
+        )
+        found += 1
+    return found, missing
 
 
 def known(team_id: str, slack_id: str) -> User | None:

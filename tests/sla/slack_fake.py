@@ -60,6 +60,11 @@ class FakeSlack:
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": user, "profile": {"email": self.users[user]}}}
+        if method == "users.lookupByEmail":
+            found = [uid for uid, email in self.users.items() if email == args.get("email")]
+            if not found:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": found[0], "team_id": TEAM}}
         if method == "chat.getPermalink":
             channel, ts = args.get("channel", ""), args.get("message_ts", "")
             return {"ok": True, "permalink": f"https://acme.slack.com/archives/{channel}/p{ts}"}

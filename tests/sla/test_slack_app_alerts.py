@@ -5,9 +5,11 @@ who clicked, with their permissions; a card made from a message keeps its thread
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from sla import escalation
@@ -283,3 +285,23 @@ def test_history_being_seeded_sends_no_direct_message(slack_api, card):
     note = Notification.objects.get(channel=Channel.SLACK_APP)
     assert note.state == Notification.State.SKIPPED
     assert dms(slack_api) == []
+
+
+def test_slack_map_users_finds_people_by_email_so_their_alerts_come_directly(
+    slack_api, performer, other_performer, observer, make_policy, round_the_clock, new_card
+):
+    slack_api.users.update({"U1": performer.email, "U2": other_performer.email})
+    observer.email = ""
+    observer.save()
+    out = StringIO()
+    call_command("slack_map_users", stdout=out)
+    # Paula and Pete are on Slack; Maria and Dan (the team's manager and dispatcher) are not;
+    # Olga has no address to look up.
+    assert out.getvalue().strip() == "2 found on Slack, 2 not found."
+    assert SlackUser.objects.get(slack_id="U1").user == performer
+    make_policy(round_the_clock, resolution=H)
+    new_card(T0)
+    scan(T0 + 2 * H)
+    assert len(dms(slack_api)) == 1
+    call_command("slack_map_users", stdout=out)  # again: only those not found yet
+    assert len(slack_api.of("users.lookupByEmail")) == 4 + 2
