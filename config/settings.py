@@ -235,6 +235,16 @@ MAIL_INTAKE_DOMAINS = env.list("MAIL_INTAKE_DOMAINS", default=[])  # empty: any 
 MAIL_INTAKE_DEFAULT_TYPE = env("MAIL_INTAKE_DEFAULT_TYPE", default="")
 MAIL_INTAKE_ADDRESS = env("MAIL_INTAKE_ADDRESS", default="")
 MAIL_INTAKE_MAX_BYTES = env.int("MAIL_INTAKE_MAX_BYTES", default=10 * 1024 * 1024)
+# The Slack app (docs/slack.md): a bot token and the app's signing secret; requests from
+# workspaces not listed in SLACK_TEAM_IDS (comma-separated team ids) are refused. Without a
+# token no Slack app message is written. SLACK_API_URL points the Web API client elsewhere
+# (the tests' local fake). SLACK_DEFAULT_REQUEST_TYPE names the request type of
+# `/turnaround new` cards (empty: the first active one by name).
+SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN", default="")
+SLACK_SIGNING_SECRET = env("SLACK_SIGNING_SECRET", default="")
+SLACK_API_URL = env("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_TEAM_IDS = env.list("SLACK_TEAM_IDS", default=[])
+SLACK_DEFAULT_REQUEST_TYPE = env("SLACK_DEFAULT_REQUEST_TYPE", default="")
 
 # Production-safe defaults when DEBUG is off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

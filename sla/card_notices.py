@@ -26,6 +26,9 @@ Who hears what:
 Outgoing webhooks: the change's rows for the active endpoints subscribed to its kinds
 (`sla.webhooks.card_change_rows`: card created, updated, status changed, approval requested
 or decided, timers met) are written with these notices, in the same statement.
+With the Slack app installed (sla.slack_app.alerts), the approver asked also gets a direct
+message with Approve / Reject, and a card made from a Slack message gets its status changes
+in that thread.
 
 Never to the person who made the change; only to active users who may still see the card
 (`sla.escalation.may_see_card`); an email only to someone with an address; one notice per
@@ -47,6 +50,7 @@ from sla.actions import match_policy
 from sla.models import Channel, Notification, TimerKind
 from sla.notice_words import DECIDE_KEY
 from sla.scan_rules import NO_SLACK_WEBHOOK, SLACK_KEY, SLACK_RULE_KEY, USER_KEY
+from sla.slack_app import alerts as slack_alerts
 from tasks.models import Status, Task, TaskEvent, Watch
 
 Kind = TaskEvent.Kind
@@ -68,14 +72,22 @@ def notify_card_change(*, task: Task, at: datetime, events: Sequence[TaskEvent] 
     # Outgoing webhooks of the change (every kind an endpoint subscribes to, sla.webhooks).
     notes = webhooks.card_change_rows(task=task, at=at, events=events, asking=asking)
 
+    asked = None
     if asking is not None and task.approver_id and task.approver_id not in told:
         approver = User.objects.get(pk=task.approver_id)
         if approver.is_active:
             notes += _ask(task, asking, approver, at)
             told.add(approver.pk)
+            asked = asking
 
     decision = by_kind.get(Kind.APPROVED) or by_kind.get(Kind.REJECTED)
     status = by_kind.get(Kind.STATUS_CHANGED)
+    # The Slack app: the approver asked by direct message, the card's thread told.
+    if slack_alerts.notify_card_change(
+        task=task, asking=asked, status=status and by_kind.get(Kind.BLOCKING_REASON_SET, status),
+        now=at, quiet=escalation.general_path_only(),
+    ):  # fmt: skip
+        escalation.enqueue_delivery()
     if decision is None and status is None:
         return _write(notes)
     followers = _Followers(task)

@@ -5,6 +5,7 @@ on one channel never holds up another (`sla.jobs.send_pending_notifications` run
     claim a batch of emails ─────────────▶ email thread: one SMTP session, sends in order
     claim a batch of Slack rows ─────────▶ SLACK_WORKERS threads: kept-alive posts
     claim a batch of webhook rows ───────▶ WEBHOOK_WORKERS threads: signed, kept-alive posts
+    claim a batch of Slack-app rows ─────▶ SLACK_WORKERS threads: Web API chat.postMessage
     record each batch as it finishes ◀──── outcomes (sent, failed, held, late)
 
 Each lane claims its own channel's rows (`outbox.claim_due(channel=…)`), keeps up to
@@ -29,14 +30,18 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.core.mail import EmailMultiAlternatives
+from slack_sdk.errors import SlackApiError
 
 from sla import notify, outbox, preferences, webhook_messages
 from sla.models import Channel, Notification
+from sla.slack_app import messages as slack_messages
+from sla.slack_app import web as slack_web
+from tasks.models import BlockingReason
 
 DELIVERY_BATCH = 200
 # Threads posting to Slack webhooks in a run (the database stays on the main thread).
@@ -324,6 +329,84 @@ class WebhookLane(Lane):
         self.session.close()
 
 
+class SlackAppLane(Lane):
+    """The Slack app's direct messages and thread replies (Web API `chat.postMessage` with
+    the bot token) on SLACK_WORKERS threads; rendered here, on the main thread."""
+
+    channel = Channel.SLACK_APP
+
+    def __init__(self, clock: Clock, batch: int, holds: Holds) -> None:
+        super().__init__(clock, batch, holds)
+        self.pool = ThreadPoolExecutor(SLACK_WORKERS, thread_name_prefix="slack-app")
+        self.client = slack_web.client()
+        self.reasons: list | None = None
+
+    def submit(self, rows: list[Notification], digests: dict[int, list[Notification]]) -> Batch:
+        batch = Batch()  # no digest on Slack (sla.notice_rules: the digest is an email)
+        if self.reasons is None:  # the reason picker's options: read once per run
+            self.reasons = list(BlockingReason.objects.filter(active=True).order_by("name"))
+        for note in rows:
+            try:
+                post = slack_messages.render(note, self.reasons)
+            except Exception as error:
+                batch.ready.append((note, notify.DeliveryError(f"{type(error).__name__}: {error}")))
+                continue
+            batch.futures.append(self.pool.submit(self._post, note, post))
+        return batch
+
+    def _post(self, note: Notification, post: slack_messages.Post):
+        if self.clock.out_of_time():
+            return [(note, LATE)]
+        until = self.holds.until(note.address, self.clock())
+        if until is not None:
+            return [(note, Held(until))]
+        try:
+            self._send(post)
+        except notify.DeliveryError as error:
+            if error.retry_after is not None:
+                wait_for = timedelta(seconds=error.retry_after)
+            elif error.unresponsive:
+                wait_for = UNRESPONSIVE_HOLD
+            else:
+                return [(note, error)]
+            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
+            return [(note, error)]
+        return [(note, SENT)]
+
+    def _send(self, post: slack_messages.Post, *, reopened: bool = False) -> None:
+        try:
+            self.client.chat_postMessage(
+                channel=post.channel,
+                text=post.text,
+                blocks=post.blocks or None,
+                thread_ts=post.thread_ts or None,
+                metadata=post.metadata,
+                unfurl_links=False,
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if post.direct and not reopened and code == "channel_not_found":
+                # No conversation with the person yet: open one and post there.
+                opened = self.client.conversations_open(users=post.channel)
+                channel = (opened.get("channel") or {}).get("id", post.channel)
+                return self._send(replace(post, channel=channel), reopened=True)
+            if error.response.status_code == 429:
+                headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+                header = headers.get("retry-after")
+                wait = notify.retry_after_seconds(header[0] if isinstance(header, list) else header)
+                raise notify.DeliveryError(
+                    f"Slack answered 429: rate limited, retry after {wait:g} s", retry_after=wait
+                ) from error
+            raise notify.DeliveryError(f"Slack answered {code or error}") from error
+        except Exception as error:  # refused connection, DNS, timeout, TLS
+            raise notify.DeliveryError(
+                f"{type(error).__name__}: {error}", unresponsive=notify.timed_out(error)
+            ) from error
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
 def record(outcomes: list[tuple[Notification, Outcome]], clock: Clock) -> int:
     """Write a finished batch's outcomes (main thread): the sent rows in one UPDATE, the
     late ones handed back, the held ones postponed to their hold's end, each failure its
@@ -355,13 +438,13 @@ def record_holds(holds: Holds, channel: str) -> None:
 
 
 def run(now: datetime, *, batch: int = DELIVERY_BATCH, budget: timedelta = DELIVERY_BUDGET) -> int:
-    """Deliver due email, Slack and webhook notifications, each channel on its lane;
+    """Deliver due email, Slack, Slack-app and webhook notifications, each channel on its lane;
     returns how many were sent."""
     clock = Clock(now, budget)
     outbox.release_expired(now=now)
-    slack_holds = Holds()
-    webhook_holds = Holds()
+    slack_holds, app_holds, webhook_holds = Holds(), Holds(), Holds()
     lanes: list[Lane] = [EmailLane(clock, batch, Holds()), SlackLane(clock, batch, slack_holds)]
+    lanes.append(SlackAppLane(clock, batch, app_holds))
     lanes.append(WebhookLane(clock, batch, webhook_holds))
     sent = 0
     try:
@@ -379,6 +462,7 @@ def run(now: datetime, *, batch: int = DELIVERY_BATCH, budget: timedelta = DELIV
             # After the batches: every hold a recorded failure points to is written (a post
             # may finish meanwhile; its hold is then written now or on the next turn).
             record_holds(slack_holds, Channel.SLACK)
+            record_holds(app_holds, Channel.SLACK_APP)
             record_holds(webhook_holds, Channel.WEBHOOK)
             if not any(lane.batches or lane.wants_more() for lane in lanes):
                 return sent

@@ -87,6 +87,7 @@ from sla.scan_rules import (
     USER_KEY,
     WARNING_KEY,
 )
+from sla.slack_app import alerts as slack_alerts
 from tasks import actions
 from tasks.models import Priority, Task, Team, Watch
 from tasks.queries import NOT_TAKEN_IN_TIME, SEE_ALL_GROUPS
@@ -345,6 +346,12 @@ def record(batch: Sequence[tuple[SlaTimer, list[Fired]]], now: datetime) -> int:
         if f.kind == SlaEvent.Kind.BREACH and not timer.observe
     ]
     watched = notify_breach_watchers(breaches, now)
+    fired = [
+        (event_ids[(timer.pk, f.key)], timer.task_id, f.kind, timer.kind)
+        for timer, f in rows
+        if not timer.observe
+    ]
+    watched += slack_alerts.notify_thresholds(fired, now, quiet=_seeding.get())
     if (
         watched
         or any(n.state == Notification.State.PENDING for n in notes.values())

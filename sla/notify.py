@@ -233,7 +233,7 @@ def send_message(message: EmailMultiAlternatives, connection=None) -> None:
         message.send()
     except Exception as error:  # SMTP errors come in many classes; all are a failed attempt
         raise DeliveryError(
-            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+            f"{type(error).__name__}: {error}", unresponsive=timed_out(error)
         ) from error
 
 
@@ -387,7 +387,7 @@ class HttpSession:
                 if reused and stale and attempt == 1:
                     continue  # the server closed our idle kept-alive connection: reconnect
                 raise DeliveryError(
-                    f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+                    f"{type(error).__name__}: {error}", unresponsive=timed_out(error)
                 ) from error
             break
         answer_headers = {name.lower(): value for name, value in response.getheaders()}
@@ -407,7 +407,7 @@ def _send_through_urllib(url: str, body: bytes, headers: dict[str, str], timeout
         return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
     except Exception as error:  # refused connection, DNS, timeout, TLS, proxy
         raise DeliveryError(
-            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+            f"{type(error).__name__}: {error}", unresponsive=timed_out(error)
         ) from error
 
 
@@ -448,7 +448,7 @@ def retry_after_seconds(value: str | None, default: float = 30.0) -> float:
         return default
 
 
-def _timed_out(error: BaseException) -> bool:
+def timed_out(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, socket.timeout)) or "timed out" in str(error)
 
 
@@ -461,7 +461,7 @@ def _post_through_sdk(url: str, payload: dict, key: str) -> None:
         )
     except Exception as error:  # refused connection, DNS, timeout, bad URL
         raise DeliveryError(
-            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+            f"{type(error).__name__}: {error}", unresponsive=timed_out(error)
         ) from error
     if response.status_code == 429:
         header = {k.lower(): v for k, v in (response.headers or {}).items()}.get("retry-after")
@@ -484,6 +484,6 @@ def open_mail_connection():
         connection.open()
     except Exception as error:  # refused, TLS, authentication
         raise DeliveryError(
-            f"{type(error).__name__}: {error}", unresponsive=_timed_out(error)
+            f"{type(error).__name__}: {error}", unresponsive=timed_out(error)
         ) from error
     return connection

@@ -38,6 +38,7 @@ from sla.models import (
     TimerState,
     WebhookEndpoint,
 )
+from sla.slack_app import alerts as slack_alerts
 from tasks.models import Task, Team
 
 log = logging.getLogger(__name__)
@@ -251,10 +252,12 @@ def _scan_batch_sql(now: datetime, batch_size: int) -> tuple[int, int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_fast_scan_sql(), {**sql_params(), "now": now, "batch": batch_size})
-            claimed, recorded, pending, breaches, cards = cursor.fetchone()
+            claimed, recorded, pending, breaches, cards, fired = cursor.fetchone()
         # Watchers and observers of the breached cards: one shared function for both paths.
         breached = list(zip(breaches or [], cards or [], strict=True))
         pending += escalation.notify_breach_watchers(breached, now)
+        # The Slack app's direct messages and thread posts: likewise shared.
+        pending += slack_alerts.notify_thresholds([tuple(f) for f in fired or []], now)
         if pending:
             escalation.enqueue_delivery()
     return claimed, recorded

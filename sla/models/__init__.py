@@ -5,6 +5,7 @@
 - timer: the timers on cards, their pauses and re-targets, and the queries over them
 - events: thresholds that fired and the outbox of notifications
 - preferences: which notices reach a person, on which channel and when
+- slack: the Slack app's users, accepted requests and card threads
 """
 
 from sla.models.calendar import (
@@ -36,6 +37,7 @@ from sla.models.policy import (
     validate_target,
 )
 from sla.models.preferences import NoticeKind, NotificationPreference
+from sla.models.slack import CardThread, SlackRequest, SlackUser
 from sla.models.timer import (
     BAND_COLUMNS,
     SlaPause,
@@ -53,6 +55,7 @@ __all__ = [
     "MAX_TARGET",
     "MIN_TARGET",
     "BusinessCalendar",
+    "CardThread",
     "Channel",
     "DeliveryHold",
     "EscalationRule",
@@ -69,6 +72,8 @@ __all__ = [
     "SlaTarget",
     "SlaTimer",
     "SlaTimerQuerySet",
+    "SlackRequest",
+    "SlackUser",
     "TimerKind",
     "TimerState",
     "WebhookEndpoint",

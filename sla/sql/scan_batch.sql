@@ -188,4 +188,8 @@ SELECT (SELECT count(*) FROM timers),
        (SELECT array_agg(e.id ORDER BY e.id) FROM events e
         WHERE e.kind = %(breach)s AND NOT e.observe),
        (SELECT array_agg(t.task_id ORDER BY e.id) FROM events e JOIN {timer} t ON t.id = e.timer_id
-        WHERE e.kind = %(breach)s AND NOT e.observe)
+        WHERE e.kind = %(breach)s AND NOT e.observe),
+       -- the Slack app (kept apart): every event not in observe mode as [event id, card id,
+       -- event kind, timer kind], for its direct messages (sla.slack_app.alerts)
+       (SELECT json_agg(json_build_array(e.id, t.task_id, e.kind, t.kind) ORDER BY e.id)
+        FROM events e JOIN {timer} t ON t.id = e.timer_id WHERE NOT e.observe)

@@ -115,6 +115,10 @@ def test_every_page_but_the_public_ones_sends_an_anonymous_visitor_to_log_in(db)
         response = client.get(url)
         if name in PUBLIC:
             assert response.status_code in (200, 503), name  # health may say unhealthy
+        elif name == "slack_events":
+            # Slack's endpoint takes only POSTs signed with the app's secret (docs/slack.md).
+            assert response.status_code == 405, name
+            assert client.post(url).status_code == 401, name
         elif url.startswith("/api/") and name != "docs":
             # Machine endpoints ask for credentials instead of sending to the login page.
             assert response.status_code == 401, name

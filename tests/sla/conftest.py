@@ -35,6 +35,7 @@ from sla.models import (
 )
 from tasks import actions
 from tasks.models import Priority, Task
+from tests.sla.slack_fake import slack_api  # noqa: F401 (the Slack app's fake Web API)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 M = timedelta(minutes=1)
