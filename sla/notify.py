@@ -86,20 +86,24 @@ def idempotency_key(notification: Notification) -> str:
     return f"turnaround-{notification.pk}-{digest}"
 
 
-def _host() -> str:
+def mail_host() -> str:
+    """The host name in our Message-IDs and card thread ids: the site's."""
     return urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
 
 
 def message_id(notification: Notification) -> str:
     """The email's Message-ID: the idempotency key at the site's host name."""
-    return f"<{idempotency_key(notification)}@{_host()}>"
+    return f"<{idempotency_key(notification)}@{mail_host()}>"
 
 
 def thread_headers(task_pk: int) -> dict[str, str]:
     """Headers that tie an email to its card: `References` names the card's thread (mail
     clients group the card's emails, and a reply carries the id back to the mail intake,
     `tasks.mail_intake`), and replies go to the intake address when there is one."""
-    headers = {"References": card_thread_id(task_pk, _host()), "X-Turnaround-Card": str(task_pk)}
+    headers = {
+        "References": card_thread_id(task_pk, mail_host()),
+        "X-Turnaround-Card": str(task_pk),
+    }
     if settings.MAIL_INTAKE_ADDRESS:
         headers["Reply-To"] = settings.MAIL_INTAKE_ADDRESS
     return headers

@@ -29,7 +29,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,7 +36,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from sla.models import Notification
-from sla.notify import idempotency_key
+from sla.notify import idempotency_key, mail_host
 from tasks import actions, permissions
 from tasks.mail_parse import (
     InboundMessage,
@@ -73,11 +72,6 @@ class Answer:
 
     def line(self) -> str:
         return f"{self.code} {self.text}"
-
-
-def thread_host() -> str:
-    """The host name in our Message-IDs and card thread ids (as `sla.notify.message_id`)."""
-    return urlsplit(settings.SITE_URL).hostname or "turnaround.invalid"
 
 
 def max_bytes() -> int:
@@ -175,7 +169,7 @@ def _sender(message: InboundMessage):
 
 def _answered_card(message: InboundMessage) -> tuple[bool, int | None]:
     """Whether the message answers one of our emails, and the card it is about."""
-    host = thread_host()
+    host = mail_host()
     cards = cards_answered(message.answers, host)
     if cards:
         return True, cards[0]
