@@ -10,11 +10,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, CharField, F, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Lower
 from django.forms.renderers import BaseRenderer
 from django.http import QueryDict
 from django.template import engines
+from django.utils import timezone
 
 from sla.models import SlaTimer
 from sla.queries import InArray
@@ -128,6 +129,31 @@ class TaskFilter(django_filters.FilterSet):
 
     def only_open(self, queryset, name, value):
         return queryset.open() if value else queryset
+
+
+class CardApiFilter(TaskFilter):
+    """The card list's filters for the API (`GET /api/v1/cards/`): the list page's, and the
+    related object itself, breached cards and changes since a time. No `sort`: the API's
+    pages follow one stable order (newest first, tasks.api.limits.CursorPage)."""
+
+    sort = None  # type: ignore[assignment]
+    related_object = django_filters.NumberFilter(
+        field_name="related_object", min_value=1, max_value=MAX_ID, label="Related object"
+    )
+    breached = django_filters.BooleanFilter(
+        method="only_breached", label="Breached: a running deadline has passed"
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Changed at or after"
+    )
+
+    def only_breached(self, queryset, name, value):
+        if value is None:
+            return queryset
+        breached = Exists(
+            SlaTimer.objects.breached(timezone.now()).filter(task=OuterRef("pk")).values("pk")
+        )
+        return queryset.filter(breached if value else ~breached)
 
 
 class _PartialsRenderer(BaseRenderer):
