@@ -99,7 +99,7 @@ def test_keys_older_than_a_day_are_forgotten(api_client, dispatcher, request_typ
 def test_concurrent_duplicates_make_one_card(api_client, dispatcher, request_type):
     client = api_client(dispatcher)
     body = {"title": "Twice at once", "request_type": request_type.pk}
-    start = threading.Barrier(4)
+    start = threading.Barrier(8)
     answers = []
 
     def send():
@@ -109,7 +109,7 @@ def test_concurrent_duplicates_make_one_card(api_client, dispatcher, request_typ
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
+    threads = [threading.Thread(target=send) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
