@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tasks.api.schema.add_problems",
+        "tasks.api.schema.add_links",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -103,6 +103,17 @@ def _field_errors(data: Any, attr: str | None = None) -> list[dict[str, Any]]:
     return [{"attr": attr, "code": getattr(data, "code", "invalid"), "detail": force_str(data)}]
 
 
+# Field errors the OpenAPI document describes (a type, a length, a choice, a format, a field
+# required): 400. The others — a row that does not exist, a date outside the sane range, a
+# text that is empty once trimmed, a rule of the workflow — are in a well-formed request that
+# cannot be processed: 422 (RFC 9110, Unprocessable Content).
+SCHEMA_CODES = frozenset({
+    "required", "null", "invalid", "incorrect_type", "max_length", "min_length",
+    "invalid_choice", "not_a_list", "empty", "max_value", "min_value", "max_string_length",
+    "parse_error", "date", "datetime", "make_aware", "overflow", "not_a_dict",
+})  # fmt: skip
+
+
 def problem_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's own handling (status, Retry-After, WWW-Authenticate),
     its body rewritten as a problem."""
@@ -115,6 +126,9 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
             f"{e['attr']}: {e['detail']}" if e["attr"] else e["detail"] for e in errors[:5]
         )
         code = "invalid"
+        if not any(e["code"] in SCHEMA_CODES for e in errors):
+            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+            code = "unprocessable"
     else:
         errors = []
         detail_value = getattr(exc, "detail", None) or phrase(response.status_code)

@@ -42,6 +42,8 @@ ALWAYS = {
     "403": "The token's user (or its read scope) may not do this.",
     "404": "Not found, or not visible to the token's user.",
     "406": "Only JSON is served.",
+    "422": "Well-formed but not processable: it names a row that does not exist, a date "
+    "outside 2000-2099, or the workflow refuses it (see `detail`).",
     "429": "Too many requests for this token: retry after `Retry-After` seconds.",
 }
 WITH_BODY = {
@@ -50,7 +52,6 @@ WITH_BODY = {
 }
 POST = {
     "409": f"A request with this {HEADER} is still being processed, or a conflict.",
-    "422": f"This {HEADER} was used with another request.",
 }
 WRITE = {
     "412": "`If-Match` names a version of the card that is no longer current.",
@@ -65,6 +66,34 @@ def problem_responses(method: str) -> dict[str, str]:
     if method == "post":
         statuses |= POST
     return statuses
+
+
+def add_links(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """OpenAPI links from each create (a POST on a collection, `…/cards/`) to every operation
+    on what it made (`…/cards/{id}/` and below), by the `id` of the answer: the stateful
+    tests (schemathesis) follow them, clients may too. drf-spectacular's POSTPROCESSING_HOOKS
+    entry."""
+    paths = result.get("paths", {})
+    for collection, methods in paths.items():
+        create = methods.get("post")
+        if not isinstance(create, dict) or not collection.endswith("/"):
+            continue
+        links = {}
+        for path, operations in paths.items():
+            rest = path[len(collection) :] if path.startswith(collection) else ""
+            if not rest.startswith("{") or "}" not in rest:
+                continue
+            parameter = rest[1 : rest.index("}")]
+            for operation in operations.values():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {f"path.{parameter}": "$response.body#/id"},
+                    }
+        for status in ("200", "201"):
+            if links and status in create.get("responses", {}):
+                create["responses"][status]["links"] = links
+    return result
 
 
 def add_problems(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
