@@ -281,3 +281,24 @@ def test_query_counts(
     # The card locked and re-read, its event, its search vector, the listeners (timers).
     with django_assert_max_num_queries(26):
         assert patch(client, task.pk, {"title": "Renamed"}).status_code == 200
+
+
+def test_the_card_endpoints_write_only_through_the_actions():
+    """What the import contract (pyproject) cannot see: no model's save, create, update,
+    delete or bulk write called in the API's card modules; they call `tasks.actions`."""
+    import ast
+    from pathlib import Path
+
+    import tasks.api
+
+    writes = {"save", "create", "update", "delete", "bulk_create", "bulk_update",
+              "get_or_create", "update_or_create", "add", "set", "remove", "clear"}  # fmt: skip
+    root = Path(tasks.api.__file__).parent
+    for name in ("cards.py", "card_serializers.py"):
+        tree = ast.parse((root / name).read_text())
+        called = {
+            node.func.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        }
+        assert not called & writes, (name, called & writes)
