@@ -153,6 +153,10 @@ class CardApiFilter(TaskFilter):
     pages follow one stable order (newest first, tasks.api.limits.CursorPage)."""
 
     sort = None  # type: ignore[assignment]
+    # distinct=False: the card's own columns, no join can repeat a card; a DISTINCT would
+    # make PostgreSQL read every match before the first page.
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     team = IdFilter(field_name="team")
     owner = IdFilter(field_name="owner")
     request_type = IdFilter(field_name="request_type")

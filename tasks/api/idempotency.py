@@ -32,6 +32,8 @@ def _owner(request: HttpRequest) -> tuple[int, str] | None:
     authorization = request.headers.get("Authorization", "").split()
     if len(authorization) == 2 and authorization[0].lower() == "bearer":
         token = tokens.find_active(authorization[1])
+        # Found once per request: the authentication takes it from here (no second query).
+        request.api_token = (authorization[1], token)  # type: ignore[attr-defined]
         return (token.user_id, f"t{token.pk}") if token else None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
