@@ -118,7 +118,9 @@ class NewCardSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=TEXT_MAX_LENGTH,
         validators=[_django(validate_no_nul)], trim_whitespace=False, default="",
     )  # fmt: skip
-    request_type = Id(queryset=RequestType.objects.filter(active=True))
+    request_type = Id(
+        queryset=RequestType.objects.filter(active=True).select_related("default_team")
+    )
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     related_object = RelatedObjectRef(required=False, allow_null=True, default=None)
     source_url = serializers.URLField(
