@@ -56,6 +56,13 @@ POST = {
 WRITE = {
     "412": "`If-Match` names a version of the card that is no longer current.",
 }
+# Every answer that is one card carries its version as ETag (tasks.api.cards).
+CARD = "#/components/schemas/Card"
+ETAG = {
+    "schema": {"type": "string"},
+    "required": True,
+    "description": 'The card\'s version, quoted ("3"): send it back as If-Match.',
+}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 
 
@@ -105,6 +112,10 @@ def add_problems(result: dict[str, Any], generator, request, public) -> dict[str
         for method, operation in methods.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for answer in operation["responses"].values():
+                body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                if body.get("$ref") == CARD:
+                    answer.setdefault("headers", {})["ETag"] = ETAG
             for status, description in problem_responses(method).items():
                 answer = operation["responses"].setdefault(status, {"description": description})
                 answer.setdefault("content", {})[PROBLEM_CONTENT_TYPE] = {"schema": reference}
