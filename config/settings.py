@@ -55,12 +55,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log record of the request, even a redirect's, carries its id.
     "config.logs.RequestIdMiddleware",
+    # Under /api/: the body size cap (413) and every error as problem details.
+    "tasks.api.middleware.ApiProblems",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idempotency-Key on POSTs under /api/v1/ (after the session's user is known).
+    "tasks.api.middleware.IdempotentPosts",
     # Every page requires login unless the view opts out (only the login page does).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Settings history (sla/history.py) records the request's user as who changed a setting.
@@ -186,7 +190,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Every error as RFC 9457 problem details (tasks.api.exceptions).
+    "EXCEPTION_HANDLER": "tasks.api.exceptions.problem_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["tasks.api.limits.PerTokenThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "tasks.api.limits.CursorPage",
+    "PAGE_SIZE": 50,
 }
+# Requests per token (DRF rate: "600/min"); 429 with Retry-After beyond it.
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="600/min")
+# The largest request body the API reads (413 beyond it): a card's description is 20 000
+# characters, up to 4 bytes each in UTF-8, with room for the other fields.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=128 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Turnaround API",
     "DESCRIPTION": "Cards, their moves, comments, SLA timers and history. See docs/api.md.",
@@ -196,6 +210,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation documents the problem responses and Idempotency-Key (tasks.api.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tasks.api.schema.add_problems",
+        "tasks.api.schema.add_links",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGIN_URL = "login"

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC
 
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, CharField, F, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Lower
 from django.forms.renderers import BaseRenderer
 from django.http import QueryDict
 from django.template import engines
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from sla.models import SlaTimer
 from sla.queries import InArray
@@ -138,6 +141,82 @@ class TaskFilter(django_filters.FilterSet):
 
     def only_open(self, queryset, name, value):
         return queryset.open() if value else queryset
+
+
+BOOLEANS = ("true", "false")
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A row by its id, not looked up (as the queue's `_IdChoiceFilter`): an id that names
+    nothing selects nothing, and no query is spent checking it."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class CardApiFilter(TaskFilter):
+    """The card list's filters for the API (`GET /api/v1/cards/`): the list page's, and the
+    related object itself, breached cards and changes since a time. No `sort`: the API's
+    pages follow one stable order (newest first, tasks.api.limits.CursorPage)."""
+
+    sort = None  # type: ignore[assignment]
+    # distinct=False: the card's own columns, no join can repeat a card; a DISTINCT would
+    # make PostgreSQL read every match before the first page.
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
+    team = IdFilter(field_name="team")
+    owner = IdFilter(field_name="owner")
+    request_type = IdFilter(field_name="request_type")
+    client = IdFilter(field_name="related_object__root", label="Client and what is under it")
+    blocking_reason = IdFilter(field_name="blocking_reason")
+    related_object = IdFilter(field_name="related_object", label="Related object")
+    breached = django_filters.BooleanFilter(
+        method="only_breached", label="Breached: a running deadline has passed"
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        method="changed_since", label="Changed at or after"
+    )
+
+    def changed_since(self, queryset, name, value):
+        # In UTC: PostgreSQL takes offsets up to ±15:59 only, ISO 8601 up to ±23:59.
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            return queryset.none() if value.year > 2000 else queryset
+        return queryset.filter(updated_at__gte=value)
+
+    def is_valid(self) -> bool:
+        """Valid filters, and none given empty (`?team=`): an empty value is no id, date or
+        choice; the page's forms skip it, the API says so), a filter of one value given once,
+        a yes/no given as true or false."""
+        valid = super().is_valid()
+        for name, spec in self.filters.items():
+            given = self.data.getlist(name) if hasattr(self.data, "getlist") else []
+            if not given:
+                continue
+            if name != "q" and "" in given:
+                problem = "Give a value or leave it out."
+            elif len(given) > 1 and not isinstance(spec, django_filters.MultipleChoiceFilter):
+                problem = "Give one value."
+            elif isinstance(spec, django_filters.BooleanFilter) and given[0] not in BOOLEANS:
+                problem = "Give true or false."
+            else:
+                continue
+            if name not in self.form.errors:
+                self.form.add_error(name, ValidationError(problem, code="invalid"))
+            valid = False
+        return valid
+
+    def only_breached(self, queryset, name, value):
+        if value is None:
+            return queryset
+        breached = Exists(
+            SlaTimer.objects.breached(timezone.now()).filter(task=OuterRef("pk")).values("pk")
+        )
+        return queryset.filter(breached if value else ~breached)
 
 
 class _PartialsRenderer(BaseRenderer):

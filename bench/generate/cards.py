@@ -254,7 +254,7 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
           title, description, priority, status, next_step, next_step_due, source_url,
           created_at, first_response_at, resolved_at, updated_at, dispatch_flag, version,
           approver_id, blocking_reason_id, owner_id, related_object_id, request_type_id,
-          team_id, approval_step, approval_round)
+          team_id, approval_step, approval_round, source, external_ref)
         SELECT
           'Bench card ' || g || ' for client ' || (g %% {len(refs["clients"])}), '',
           priority, status,
@@ -285,7 +285,8 @@ def _insert_cards(cursor, lo: int, hi: int, closed: int, now, refs) -> tuple[int
           (%(types)s::bigint[])[1 + g %% {len(refs["request_types"])}],
           (%(teams)s::bigint[])[1 + g %% {len(refs["teams"])}],
           CASE WHEN status = 'on_approval' THEN 1 ELSE 0 END,
-          CASE WHEN status = 'on_approval' THEN 1 ELSE 0 END
+          CASE WHEN status = 'on_approval' THEN 1 ELSE 0 END,
+          '', ''
         FROM timed ORDER BY g
         RETURNING id
         """,

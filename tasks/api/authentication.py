@@ -24,7 +24,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token is not valid.") from None
-        token = tokens.find_active(secret)
+        found = getattr(request._request, "api_token", None)  # tasks.api.idempotency's
+        token = found[1] if found and found[0] == secret else tokens.find_active(secret)
         if token is None or token.scope == ApiToken.Scope.CALENDAR:
             raise exceptions.AuthenticationFailed("The token is not valid, expired or revoked.")
         return token.user, token

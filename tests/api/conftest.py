@@ -20,3 +20,15 @@ def api_client():
         return client
 
     return make
+
+
+@pytest.fixture
+def default_policy(db):
+    """A 24/7 default SLA policy: every new card gets its response and resolution timers."""
+    from datetime import timedelta
+
+    from sla.models import BusinessCalendar
+    from tests.factories import sla_policy
+
+    always = BusinessCalendar.objects.create(name="24/7", always_open=True)
+    return sla_policy("Default", always, timedelta(hours=1), timedelta(hours=8), is_default=True)

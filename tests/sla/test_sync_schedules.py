@@ -16,6 +16,7 @@ from django_q.models import Schedule
 import reports.jobs
 import sla
 import sla.jobs
+import tasks.jobs
 from sla import escalation, schedules
 from sla.schedules import ScheduleSpec
 from tests.sla.conftest import MON, berlin
@@ -102,18 +103,23 @@ def test_old_sla_schedules_are_removed_and_others_left_alone():
 
 def test_old_schedules_of_any_app_that_declares_schedules_are_removed():
     Schedule.objects.create(name="reports: monthly digest", func="reports.jobs.gone")
-    Schedule.objects.create(name="tasks: something by hand", func="tasks.views.gone")
+    Schedule.objects.create(name="axes: something by hand", func="axes.gone")
 
     out = sync(berlin(*MON, 10))
 
     assert "Removed 1 old schedule(s)." in out
-    assert Schedule.objects.filter(name="tasks: something by hand").exists()
+    assert Schedule.objects.filter(name="axes: something by hand").exists()
 
 
 def test_each_app_declares_its_own_schedules_in_its_jobs_module():
     declared = schedules.collect()
 
-    assert declared == {"sla": sla.jobs.SCHEDULES, "reports": reports.jobs.SCHEDULES}
+    assert declared == {
+        "sla": sla.jobs.SCHEDULES,
+        "reports": reports.jobs.SCHEDULES,
+        "tasks": tasks.jobs.SCHEDULES,
+    }
+    assert [s.name for s in declared["tasks"]] == ["tasks: forget old idempotency keys"]
     assert [s.name for s in declared["sla"]] == list(SLA_JOBS)
     assert {s.name for s in declared["reports"]} == {
         "reports: refresh derived tables",
