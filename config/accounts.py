@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import path, reverse_lazy
 from django.views.decorators.http import require_GET
 
+from config.api_tokens import api_tokens, revoke_api_token
 from tasks.auth_backend import role_names
 
 
@@ -61,6 +62,8 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("profile/", profile, name="profile"),
+    path("profile/tokens/", api_tokens, name="api_tokens"),
+    path("profile/tokens/<int:pk>/revoke/", revoke_api_token, name="revoke_api_token"),
     path(
         "profile/password/",
         PasswordChangeView.as_view(),
