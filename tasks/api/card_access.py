@@ -3,11 +3,15 @@ otherwise, as if it did not exist), and the version an `If-Match` header names."
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound
+import re
+
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
-from tasks.api.exceptions import PreconditionFailed
 from tasks.models import Task
+
+# What `If-Match` may hold: `*`, or one version as an entity tag ("7", W/"7") or bare (7).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$'
 
 
 def visible_card(request: Request, pk: int) -> Task:
@@ -26,13 +30,14 @@ def etag(task: Task) -> str:
 
 def if_match_version(request: Request) -> int | None:
     """The card version named by `If-Match` (`"7"`, `W/"7"` or `7`); None when the header is
-    absent or `*`. A value that names no version can match no card: 412."""
+    absent or `*`. A header that is none of these is a 400 (a stale version is the caller's
+    412, raised by the action's check)."""
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None:
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 10:
-        raise PreconditionFailed(
-            'If-Match names no version of this card: send the card\'s ETag, e.g. If-Match: "3".'
+    if not re.fullmatch(IF_MATCH_PATTERN, header):
+        raise ValidationError(
+            {"If-Match": ['Send the card\'s ETag, e.g. If-Match: "3" (or * for any version).']}
         )
-    return int(value)
+    value = header.removeprefix("W/").strip('"')
+    return None if value == "*" else int(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tasks.actions import NOTE_MAX_LENGTH
+from tasks.api.strict import NONBLANK_TEXT, StrictCharField, StrictPrimaryKeyRelatedField
 from tasks.api.summaries import PersonSerializer
 from tasks.models import BlockingReason, Comment, Status, TaskEvent
 from tasks.move_forms import NOT_AN_APPROVER, approvers
@@ -23,17 +24,15 @@ class TransitionSerializer(serializers.Serializer):
         choices=Status.choices,
         error_messages={"invalid_choice": "“{input}” is not a status a card can move to."},
     )
-    blocking_reason = serializers.PrimaryKeyRelatedField(
+    blocking_reason = StrictPrimaryKeyRelatedField(
         queryset=BlockingReason.objects.filter(active=True),
         required=False,
         allow_null=True,
         help_text="Required when moving to waiting: the id of an active blocking reason.",
         error_messages={"does_not_exist": "Choose a blocking reason that is in use."},
     )
-    note = serializers.CharField(
-        max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, default=""
-    )
-    approver = serializers.PrimaryKeyRelatedField(
+    note = StrictCharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, default="")
+    approver = StrictPrimaryKeyRelatedField(
         queryset=approvers(),
         required=False,
         allow_null=True,
@@ -65,7 +64,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class NewCommentSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=TEXT_MAX_LENGTH)
+    text = StrictCharField(max_length=TEXT_MAX_LENGTH, pattern=NONBLANK_TEXT)
 
 
 class EventSerializer(serializers.ModelSerializer):

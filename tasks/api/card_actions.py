@@ -12,7 +12,6 @@ A card the caller may not see is a 404 everywhere."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -20,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks import actions, permissions
-from tasks.api.card_access import etag, if_match_version, visible_card
+from tasks.api.card_access import IF_MATCH_PATTERN, etag, if_match_version, visible_card
 from tasks.api.card_action_serializers import (
     CommentSerializer,
     EventSerializer,
@@ -29,22 +28,24 @@ from tasks.api.card_action_serializers import (
 )
 from tasks.api.cursors import EventsOldestFirst, OldestFirst
 from tasks.api.exceptions import Conflict, PreconditionFailed
+from tasks.api.strict import StrictQuery
 from tasks.api.summaries import CardSummarySerializer
 from tasks.models import Comment, TaskEvent
 from tasks.views import MAY_NOT_MOVE
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
     description='The card\'s ETag (its version, e.g. "3"): the move is refused with 412 if '
     "the card changed since.",
 )
 NOT_FOUND = OpenApiResponse(description="No such card, or not yours to see.")
+BAD_QUERY = OpenApiResponse(description="A query parameter, cursor or page size not understood.")
 FORBIDDEN = OpenApiResponse(description="You may see the card but not do this to it.")
 
 
-class CardTransitions(generics.GenericAPIView):
+class CardTransitions(StrictQuery, generics.GenericAPIView):
     serializer_class = TransitionSerializer
 
     @extend_schema(
@@ -62,12 +63,12 @@ class CardTransitions(generics.GenericAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         task = visible_card(request, pk)
-        expected_version = if_match_version(request)
         if not permissions.can_move(request.user, task):
             raise PermissionDenied(MAY_NOT_MOVE)
         move = self.get_serializer(data=request.data)
         move.is_valid(raise_exception=True)
         data = move.validated_data
+        expected_version = if_match_version(request)
         try:
             actions.change_status(
                 task=task,
@@ -87,7 +88,7 @@ class CardTransitions(generics.GenericAPIView):
         return Response(CardSummarySerializer(task).data, headers={"ETag": etag(task)})
 
 
-class CardComments(generics.GenericAPIView):
+class CardComments(StrictQuery, generics.GenericAPIView):
     pagination_class = OldestFirst
 
     def get_serializer_class(self):
@@ -96,7 +97,7 @@ class CardComments(generics.GenericAPIView):
     @extend_schema(
         operation_id="cards_comments_list",
         summary="A card's comments, oldest first",
-        responses={200: CommentSerializer(many=True), 404: NOT_FOUND},
+        responses={200: CommentSerializer(many=True), 400: BAD_QUERY, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
         task = visible_card(request, pk)
@@ -126,14 +127,14 @@ class CardComments(generics.GenericAPIView):
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class CardEvents(generics.GenericAPIView):
+class CardEvents(StrictQuery, generics.GenericAPIView):
     serializer_class = EventSerializer
     pagination_class = EventsOldestFirst
 
     @extend_schema(
         operation_id="cards_events_list",
         summary="A card's typed history, oldest first",
-        responses={200: EventSerializer(many=True), 404: NOT_FOUND},
+        responses={200: EventSerializer(many=True), 400: BAD_QUERY, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
         task = visible_card(request, pk)

@@ -10,10 +10,11 @@ from rest_framework.response import Response
 
 from sla.explain import explain_timers
 from tasks.api.card_access import visible_card
+from tasks.api.strict import StrictQuery
 from tasks.api.timer_serializers import CardTimerSerializer
 
 
-class CardTimers(generics.GenericAPIView):
+class CardTimers(StrictQuery, generics.GenericAPIView):
     serializer_class = CardTimerSerializer
     pagination_class = None  # a card has a few timers: all of them, by kind and cycle
 
@@ -22,6 +23,7 @@ class CardTimers(generics.GenericAPIView):
         summary="A card's SLA timers and why each deadline is what it is",
         responses={
             200: CardTimerSerializer(many=True),
+            400: OpenApiResponse(description="A query parameter not understood."),
             404: OpenApiResponse(description="No such card, or not yours to see."),
         },
     )

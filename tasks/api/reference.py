@@ -24,6 +24,7 @@ from tasks.api.reference_serializers import (
     TeamSerializer,
     TrackRelatedObjectSerializer,
 )
+from tasks.api.strict import IdFilter, StrictBooleanFilter, StrictQuery, TextFilter
 from tasks.api.summaries import PersonSerializer
 from tasks.models import BlockingReason, RelatedObject, RequestType, Team
 
@@ -31,11 +32,13 @@ User = get_user_model()
 
 
 class _NameFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains",
-                                  max_length=100, label="Name contains")  # fmt: skip
+    q = TextFilter(field_name="name", lookup_expr="icontains", label="Name contains")
 
 
 class RequestTypeFilter(_NameFilter):
+    active = StrictBooleanFilter()
+    default_team = IdFilter()
+
     class Meta:
         model = RequestType
         fields = ["active", "default_team"]
@@ -48,29 +51,27 @@ class TeamFilter(_NameFilter):
 
 
 class BlockingReasonFilter(_NameFilter):
+    active = StrictBooleanFilter()
+    pauses_sla = StrictBooleanFilter()
+
     class Meta:
         model = BlockingReason
         fields = ["active", "pauses_sla"]
 
 
 class RelatedObjectFilter(_NameFilter):
+    parent = IdFilter()
+    external_ref = TextFilter()
+
     class Meta:
         model = RelatedObject
         fields = ["kind", "external_ref", "parent"]
 
 
 class PersonFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", max_length=100,
-                                  label="Username or name contains")  # fmt: skip
-    team = django_filters.ModelChoiceFilter(
-        queryset=Team.objects.all(),
-        field_name="teams",
-        method="of_team",
-        label="Member or manager of the team",
-    )
-    may_work = django_filters.BooleanFilter(
-        method="working", label="May own, perform or approve cards"
-    )
+    q = TextFilter(method="search", label="Username or name contains")
+    team = IdFilter(method="of_team", label="Member or manager of the team (id)")
+    may_work = StrictBooleanFilter(method="working", label="May own, perform or approve cards")
 
     class Meta:
         model = User
@@ -91,29 +92,43 @@ class PersonFilter(django_filters.FilterSet):
         return people.filter(pk__in=workers) if value else people.exclude(pk__in=workers)
 
 
-class _Reference(generics.ListAPIView):
+BAD_FILTER = OpenApiResponse(description="A filter, cursor or page size not understood.")
+
+
+def listed(serializer):
+    """The schema of a reference list: a page of `serializer`, or 400 for a bad filter."""
+    return extend_schema_view(
+        get=extend_schema(responses={200: serializer(many=True), 400: BAD_FILTER})
+    )
+
+
+class _Reference(StrictQuery, generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     pagination_class = ByName
 
 
+@listed(RequestTypeSerializer)
 class RequestTypes(_Reference):
     queryset = RequestType.objects.all()
     serializer_class = RequestTypeSerializer
     filterset_class = RequestTypeFilter
 
 
+@listed(TeamSerializer)
 class Teams(_Reference):
     queryset = Team.objects.all()
     serializer_class = TeamSerializer
     filterset_class = TeamFilter
 
 
+@listed(BlockingReasonSerializer)
 class BlockingReasons(_Reference):
     queryset = BlockingReason.objects.all()
     serializer_class = BlockingReasonSerializer
     filterset_class = BlockingReasonFilter
 
 
+@listed(PersonSerializer)
 class People(_Reference):
     """Active people (whom a card may name as owner, performer or approver: `may_work`)."""
 
@@ -124,6 +139,7 @@ class People(_Reference):
 
 
 @extend_schema_view(
+    get=extend_schema(responses={200: RelatedObjectSerializer(many=True), 400: BAD_FILTER}),
     post=extend_schema(
         operation_id="related_objects_track",
         summary="Find a related object by kind + external reference, or make it",
@@ -134,7 +150,7 @@ class People(_Reference):
             400: OpenApiResponse(description="Bad input."),
             403: OpenApiResponse(description="You may not create cards."),
         },
-    )
+    ),
 )
 class RelatedObjects(_Reference, generics.CreateAPIView):
     queryset = RelatedObject.objects.all()

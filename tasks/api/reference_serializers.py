@@ -6,6 +6,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tasks.actions.related import NAME_MAX_LENGTH, REF_MAX_LENGTH, URL_MAX_LENGTH
+from tasks.api.strict import (
+    LINE,
+    NONBLANK_LINE,
+    StrictCharField,
+    StrictPrimaryKeyRelatedField,
+    StrictURLField,
+)
 from tasks.models import BlockingReason, RelatedObject, RequestType, Team
 
 
@@ -31,6 +38,8 @@ class BlockingReasonSerializer(serializers.ModelSerializer):
 
 
 class RelatedObjectSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(read_only=True, help_text="Its address elsewhere; may be empty.")
+
     class Meta:
         model = RelatedObject
         fields = ["id", "kind", "name", "external_ref", "url", "parent", "root"]
@@ -42,16 +51,17 @@ class TrackRelatedObjectSerializer(serializers.Serializer):
     needed)."""
 
     kind = serializers.ChoiceField(choices=RelatedObject.Kind.choices)
-    external_ref = serializers.CharField(max_length=REF_MAX_LENGTH)
-    name = serializers.CharField(
+    external_ref = StrictCharField(max_length=REF_MAX_LENGTH, pattern=NONBLANK_LINE)
+    name = StrictCharField(
         max_length=NAME_MAX_LENGTH,
+        pattern=LINE,
         required=False,
         allow_blank=True,
         default="",
         help_text="Required when the object is new; an existing one keeps its name.",
     )
-    url = serializers.URLField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True,
+    url = StrictURLField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True,
                                default="")  # fmt: skip
-    parent = serializers.PrimaryKeyRelatedField(
+    parent = StrictPrimaryKeyRelatedField(
         queryset=RelatedObject.objects.all(), required=False, allow_null=True, default=None
     )

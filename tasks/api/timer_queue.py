@@ -18,6 +18,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from sla.queries import BAND_NAMES, RANK_ALL_UP_TO, risk_counts, risk_page, with_band
 from tasks.api.cursors import MAX_PAGE_SIZE
+from tasks.api.strict import MAX_ID, StrictQuery
 from tasks.api.timer_serializers import STATE_OF_BAND, QueuePageSerializer, QueueRow
 from tasks.boards.at_risk import QUEUE_PAGE, ROW_RELATED, visible_timers
 from tasks.filters import AtRiskFilter
@@ -52,24 +53,29 @@ def _filters(request: Request) -> QueryDict:
 
 
 CARD_FILTER_PARAMETERS = [
-    OpenApiParameter(name, OpenApiTypes.INT, description=f"The card's {label} (id).")
+    OpenApiParameter(name, {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                     description=f"The card's {label} (id).")
     for name, label in (("team", "team"), ("owner", "owner"), ("request_type", "request type"),
                         ("client", "client or related object"),
                         ("blocking_reason", "blocking reason"))
 ]  # fmt: skip
 
 
-class TimerQueue(generics.GenericAPIView):
+class TimerQueue(StrictQuery, generics.GenericAPIView):
     serializer_class = QueuePageSerializer
     pagination_class = None
+    query_parameters = (*PAGING, "kind", "priority", "status", "team", "owner", "request_type",
+                        "client", "blocking_reason")  # fmt: skip
+    repeatable_parameters = ("priority", "status")
 
     @extend_schema(
         operation_id="timers_queue",
         summary="The at-risk queue: open timers, most urgent first",
         parameters=[
             OpenApiParameter("state", OpenApiTypes.STR, enum=list(BAND_FILTER)),
-            OpenApiParameter("page", OpenApiTypes.INT, description="From 1."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1–{MAX_PAGE_SIZE}."),
+            OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="From 1."),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1,
+                                           "maximum": MAX_PAGE_SIZE}),
             OpenApiParameter("kind", OpenApiTypes.STR, enum=["response", "resolution"]),
             OpenApiParameter("priority", OpenApiTypes.STR, many=True,
                              enum=["critical", "high", "normal", "low"]),

@@ -4,7 +4,7 @@ from drf-spectacular-sidecar's files: no CDN)."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks.api import card_actions, card_timers, reference, timer_queue
+from tasks.api import card_actions, card_timers, openapi, reference, timer_queue  # noqa: F401
 
 app_name = "api"
 

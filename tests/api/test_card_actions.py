@@ -76,6 +76,10 @@ def test_waiting_for_the_customer_records_the_reason(api_client, performer, card
         ({"to": "in_progress", "note": "n" * 501}, "note"),
         ({"to": "in_progress", "note": "a\x00b"}, "note"),
         ({"to": "on_approval", "approver": "nobody"}, "approver"),
+        ({"to": "waiting", "blocking_reason": "1"}, "blocking_reason"),  # an id is a number
+        ({"to": "in_progress", "note": 5}, "note"),  # text is a string
+        ({"to": "in_progress", "note": "\ud800"}, "note"),  # not Unicode
+        ({"to": 1}, "to"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(api_client, performer, card, body, field):
@@ -120,11 +124,12 @@ def test_a_stale_if_match_is_412_and_changes_nothing(api_client, performer, card
     assert fresh["ETag"] == '"3"'
 
 
-@pytest.mark.parametrize("value", ["abc", '"1", "2"', "-1"])
-def test_an_if_match_naming_no_version_is_412(api_client, performer, card, value):
+@pytest.mark.parametrize("value", ["abc", '"1", "2"', "-1", 'W/""', " 1"])
+def test_an_if_match_that_is_no_version_is_400(api_client, performer, card, value):
     answer = post(api_client(performer), url(card, "transitions"), {"to": "in_progress"},
                   HTTP_IF_MATCH=value)  # fmt: skip
-    assert answer.status_code == 412
+    assert answer.status_code == 400
+    assert "If-Match" in problem(answer)
     assert Task.objects.get(pk=card.pk).status == Status.ASSIGNED
 
 
@@ -243,3 +248,22 @@ def test_a_card_made_elsewhere_is_moved_like_any_other(api_client, performer, re
     answer = post(api_client(performer), url(card, "transitions"), {"to": "done"})
     assert answer.status_code == 200
     assert Task.objects.get(source="crm", external_ref="D-1").status == Status.DONE
+
+
+@pytest.mark.parametrize(
+    ("what", "query", "name"),
+    [("events", "?colour=red", "colour"), ("comments", "?page_size=1&page_size=2", "page_size"),
+     ("events", "?page_size=0", "page_size"), ("events", "?page_size=201", "page_size"),
+     ("comments", "?cursor=zz", "cursor"), ("timers", "?page=1", "page")],
+)  # fmt: skip
+def test_a_query_an_endpoint_does_not_take_is_400(api_client, performer, card, what, query, name):
+    answer = api_client(performer).get(url(card, what) + query)
+    assert answer.status_code == 400
+    assert name in answer.json()
+
+
+def test_a_method_an_endpoint_does_not_have_is_405(api_client, performer, card):
+    client = api_client(performer)
+    assert client.get(url(card, "transitions")).status_code == 405
+    assert client.delete(url(card, "comments") + "?x=1").status_code == 405
+    assert client.generic("TRACE", url(card, "events")).status_code == 405

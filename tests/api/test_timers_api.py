@@ -138,8 +138,9 @@ def test_without_the_right_to_see_timers_the_queue_is_403(api_client, db):
 
 @pytest.mark.parametrize(
     "query",
-    ["state=late", "page=0", "page=x", "page_size=201", "page_size=0", "team=abc", "owner=-1",
-     "priority=urgent"],
+    ["state=late", "state=", "kind=", "team=", "kind=approval", "colour=red", "page=0",
+     "page=x", "page_size=201", "page_size=0", "team=abc", "owner=-1", "priority=urgent",
+     "state=breached&state=paused"],
 )  # fmt: skip
 def test_a_query_the_queue_does_not_understand_is_400(api_client, manager, query):
     answer = api_client(manager).get(f"/api/v1/timers/?{query}")
