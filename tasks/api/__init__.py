@@ -13,4 +13,6 @@ goes through `tasks.actions` with the permission rules of `tasks.permissions`.
 - card_access: the card if the caller may see it (else 404), and `If-Match`
 - exceptions: Conflict (409) and PreconditionFailed (412)
 - cursors: cursor pagination of these lists; summaries: a card in brief, a person
+- strict: input is what the schema says (types, characters, query parameters) or a 400
+- openapi: how the schema describes the Bearer tokens
 """

@@ -267,3 +267,30 @@ def test_a_method_an_endpoint_does_not_have_is_405(api_client, performer, card):
     assert client.get(url(card, "transitions")).status_code == 405
     assert client.delete(url(card, "comments") + "?x=1").status_code == 405
     assert client.generic("TRACE", url(card, "events")).status_code == 405
+
+
+def test_the_schema_describes_these_endpoints_and_the_bearer_token(api_client, performer):
+    schema = api_client(performer).get("/api/v1/schema/?format=json").json()
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    paths = schema["paths"]
+    for path in ("/api/v1/cards/{id}/transitions/", "/api/v1/cards/{id}/comments/",
+                 "/api/v1/cards/{id}/events/", "/api/v1/cards/{id}/timers/", "/api/v1/timers/",
+                 "/api/v1/request-types/", "/api/v1/teams/", "/api/v1/blocking-reasons/",
+                 "/api/v1/people/", "/api/v1/related-objects/"):  # fmt: skip
+        assert path in paths, path
+    move = paths["/api/v1/cards/{id}/transitions/"]["post"]
+    assert {"200", "400", "403", "404", "409", "412"} <= set(move["responses"])
+    (if_match,) = [p for p in move["parameters"] if p["name"] == "If-Match"]
+    assert if_match["in"] == "header" and if_match["schema"]["pattern"]
+    tracked = paths["/api/v1/related-objects/"]["post"]["responses"]
+    assert {"200", "201"} <= set(tracked)
+
+
+def test_a_comment_takes_a_bounded_number_of_queries(
+    api_client, performer, card, django_assert_max_num_queries
+):
+    client = api_client(performer)
+    client.get(url(card, "events"))
+    # The token, the card, the permission, the lock, the comment, its event, the search vector.
+    with django_assert_max_num_queries(9):
+        assert post(client, url(card, "comments"), {"text": "Called"}).status_code == 201

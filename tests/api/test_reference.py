@@ -173,3 +173,15 @@ def test_reference_lists_take_a_fixed_number_of_queries(
     for path in ("related-objects", "request-types", "teams", "blocking-reasons", "people"):
         with django_assert_max_num_queries(2):
             assert client.get(f"/api/v1/{path}/").status_code == 200
+
+
+def test_finding_or_making_a_related_object_takes_a_few_queries(
+    api_client, performer, django_assert_max_num_queries
+):
+    client = api_client(performer)
+    client.get("/api/v1/teams/")
+    body = {"kind": "client", "external_ref": "crm-1", "name": "ACME"}
+    with django_assert_max_num_queries(10):
+        assert post(client, RELATED, body).status_code == 201
+    with django_assert_max_num_queries(5):
+        assert post(client, RELATED, body).status_code == 200
