@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
 from django.views.decorators.http import require_http_methods
 
+from config.api_tokens import api_tokens, revoke_api_token
 from config.profile_forms import CHANNEL_LABELS, ProfileForm, zone_names
 from sla.notice_rules import CHOOSABLE
 from sla.preferences import preferences_of
@@ -84,6 +85,8 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("profile/", profile, name="profile"),
+    path("profile/tokens/", api_tokens, name="api_tokens"),
+    path("profile/tokens/<int:pk>/revoke/", revoke_api_token, name="revoke_api_token"),
     path(
         "profile/password/",
         PasswordChangeView.as_view(),

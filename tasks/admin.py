@@ -4,7 +4,8 @@ Configuration (teams, request types, related objects, blocking reasons) is edite
 freely. Cards are not: every field the workflow owns is read-only, cards are created in the
 app, and the admin actions on cards call `tasks.actions` like every other entry point, so
 history and SLA timers stay right. Comments and events are append-only history. The card's
-timers are added to this admin by the SLA side (`sla.admin.cards`).
+timers are added to this admin by the SLA side (`sla.admin.cards`). API and calendar-feed
+tokens are listed for admins to revoke (their owners make them on their tokens page).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from tasks import actions
+from tasks.api import tokens
 from tasks.models import (
+    ApiToken,
     ApprovalStep,
     BlockingReason,
     Comment,
@@ -322,3 +325,30 @@ class InboundMailAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["task"]
     search_fields = ["sender", "recipient", "subject", "=message_id", "=task__id"]
     date_hierarchy = "received_at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Everyone's API and calendar-feed tokens: read, and revoked (`tasks.api.tokens.revoke`).
+    Made only by their owners (the secret is shown once, to them) or by the command."""
+
+    list_display = ["name", "user", "scope", "prefix", "created_at", "last_used_at",
+                    "expires_at", "revoked_at"]  # fmt: skip
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["user", "name", "scope", "prefix", "created_at", "expires_at",
+                       "last_used_at", "revoked_at"]  # fmt: skip
+    fields = readonly_fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # revoked, not deleted: the list keeps who had access and until when
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        done = sum(tokens.revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {done} token(s).", messages.SUCCESS)

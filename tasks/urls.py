@@ -1,7 +1,7 @@
 from django.urls import path
 
 from tasks import bulk_views, card_csv, saved_views, search_views, views
-from tasks.boards import approvals, at_risk, dispatch, home, my_work
+from tasks.boards import approvals, at_risk, calendar_feed, dispatch, home, my_work
 
 urlpatterns = [
     path("", home, name="home"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("views/<int:pk>/rename/", saved_views.saved_view_rename, name="saved_view_rename"),
     path("views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("approvals/", approvals.approvals, name="approvals"),
+    # A personal secret link (no login): the deadlines of my cards as iCalendar.
+    path("calendar/<str:secret>.ics", calendar_feed.calendar_feed, name="calendar_feed"),
     path("cards/", views.task_list, name="task_list"),
     path("cards/bulk/", bulk_views.bulk_cards, name="task_bulk"),
     path("cards/export.csv", card_csv.card_list_csv, name="task_list_csv"),

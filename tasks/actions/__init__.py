@@ -8,8 +8,9 @@ jobs all call these; none of them writes a card directly.
 Callers import them from here (`from tasks import actions`); the package groups them by what
 they change: `lifecycle` (create, status, details, next step, comments), `people`,
 `classification`, `approval` (deciding an approval step), `watching` (who follows a card),
-`dispatch`, `past` (old cards written in bulk with their history, for
-imports), and `core` (errors, the hooks, the row lock, `_save`).
+`dispatch`, `related` (what cards are about: related objects found by reference), `past`
+(old cards written in bulk with their history, for imports), and `core` (errors, the hooks,
+the row lock, `_save`).
 
 The card-change hook
 --------------------
@@ -70,6 +71,7 @@ from tasks.actions.lifecycle import (
 )
 from tasks.actions.past import Move, PastCardSpec, check_past_card, record_past_cards
 from tasks.actions.people import assign_owner, assign_people, set_approver, set_performers
+from tasks.actions.related import track_related_object
 from tasks.actions.watching import follow, unfollow
 
 __all__ = [
@@ -116,6 +118,7 @@ __all__ = [
     "set_approver",
     "set_next_step",
     "set_performers",
+    "track_related_object",
     "unfollow",
     "update_details",
 ]

@@ -6,6 +6,7 @@ number of queries. They show cards and timers together, so they may import both 
 One module per screen, and what they share:
 
 - `at_risk`: the queue, its filters and its page;
+- `calendar_feed`: my deadlines as an iCalendar feed behind a secret link;
 - `cache`: the queue's short-lived HTML cache and the signals that invalidate it;
 - `dispatch`: the board's four lists and the assignment a row posts;
 - `load`: the people with their open and at-risk load (the board's owner choices, raw SQL);

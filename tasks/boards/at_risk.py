@@ -27,7 +27,8 @@ ROW_RELATED = ("task__owner", "task__related_object", "task__blocking_reason",
                "task__request_type", "task__team", "calendar")  # fmt: skip
 
 
-def _visible_timers(user, *, everything: bool):
+def visible_timers(user, *, everything: bool):
+    """The timers whose cards `user` may see (all of them when she sees every card)."""
     timers = SlaTimer.objects.all()
     if not everything:
         timers = timers.filter(task__in=Task.objects.visible_to(user))
@@ -43,7 +44,7 @@ def at_risk(request: HttpRequest) -> HttpResponse:
     scope = team_scope(request)
     filterset = AtRiskFilter(
         request.GET or None,
-        queryset=with_band(_visible_timers(request.user, everything=everything), now),
+        queryset=with_band(visible_timers(request.user, everything=everything), now),
         teams=scope.team_ids,
     )
     key = queue_cache_key(request, everything=everything, scope=scope)

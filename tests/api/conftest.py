@@ -1,10 +1,15 @@
 """Clients of the JSON API: a Django test client that sends a real personal token."""
 
+import json
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
+from sla.models import BusinessCalendar
 from tasks.api import tokens
 from tasks.models import ApiToken
+from tests.factories import BlockingReasonFactory, make_task, sla_policy
 
 
 @pytest.fixture
@@ -22,13 +27,33 @@ def api_client():
     return make
 
 
+# --- Cards with timers, for the card endpoints (moves, comments, timers, history) ---------
+
+H = timedelta(hours=1)
+
+
+def problem(answer) -> str:
+    """An error answer's JSON as text, whatever its shape: tests look for the message."""
+    return json.dumps(answer.json())
+
+
 @pytest.fixture
-def default_policy(db):
-    """A 24/7 default SLA policy: every new card gets its response and resolution timers."""
-    from datetime import timedelta
+def always(db):
+    return BusinessCalendar.objects.create(name="24/7", always_open=True)
 
-    from sla.models import BusinessCalendar
-    from tests.factories import sla_policy
 
-    always = BusinessCalendar.objects.create(name="24/7", always_open=True)
-    return sla_policy("Default", always, timedelta(hours=1), timedelta(hours=8), is_default=True)
+@pytest.fixture
+def default_policy(always):
+    """1 h to respond, 8 h to resolve, warning at 75 %; pauses on reasons marked so."""
+    return sla_policy("Default", always, 1 * H, 8 * H, is_default=True)
+
+
+@pytest.fixture
+def customer(db):
+    return BlockingReasonFactory(name="Waiting for customer", pauses_sla=True)
+
+
+@pytest.fixture
+def card(team, request_type, dispatcher, performer, default_policy):
+    """An assigned card of the Sales team, owned by the performer, with running timers."""
+    return make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Lead")
