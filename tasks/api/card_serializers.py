@@ -67,7 +67,9 @@ class Id(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-class RelatedObjectSerializer(serializers.Serializer):
+class CardRelatedObjectSerializer(serializers.Serializer):
+    """The related object as a card shows it (the list of them: tasks.api.reference)."""
+
     id = serializers.IntegerField(read_only=True)
     kind = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -96,7 +98,7 @@ class CardSerializer(serializers.Serializer):
     blocking_reason = serializers.IntegerField(
         source="blocking_reason_id", read_only=True, allow_null=True
     )
-    related_object = RelatedObjectSerializer(read_only=True, allow_null=True)
+    related_object = CardRelatedObjectSerializer(read_only=True, allow_null=True)
     source = serializers.CharField(read_only=True)
     external_ref = serializers.CharField(read_only=True)
     source_url = serializers.CharField(read_only=True)

@@ -136,9 +136,12 @@ def test_an_existing_object_is_found_without_a_name(api_client, performer):
         ({"kind": "client", "external_ref": "x", "name": "n", "parent": 999999}, "parent"),
     ],
 )
-def test_bad_related_objects_are_400(api_client, performer, body, message):
+def test_bad_related_objects_are_refused(api_client, performer, body, message):
     answer = post(api_client(performer), RELATED, body)
-    assert answer.status_code == 400, answer.content
+    # 400 where the schema says what is wrong; 422 for a blank reference or a parent that
+    # does not exist (well-formed, cannot be: tasks.api.exceptions.SCHEMA_CODES)
+    expected = 422 if body["external_ref"] == "" or body.get("parent") == 999999 else 400
+    assert answer.status_code == expected, answer.content
     assert message in problem(answer)
     assert not RelatedObject.objects.exists()
 
