@@ -34,8 +34,10 @@ class _Cursor(CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound:
+            # A string the server did not issue: well-formed, not processable (422).
             raise ValidationError(
-                {self.cursor_query_param: ["Not a cursor: follow the `next` link of a page."]}
+                {self.cursor_query_param: ["Not a cursor: follow the `next` link of a page."]},
+                code="invalid_cursor",
             ) from None
 
     def get_schema_operation_parameters(self, view) -> list[dict]:

@@ -111,7 +111,6 @@ SCHEMA_CODES = frozenset({
     "required", "null", "invalid", "incorrect_type", "max_length", "min_length",
     "invalid_choice", "not_a_list", "empty", "max_value", "min_value", "max_string_length",
     "parse_error", "date", "datetime", "make_aware", "overflow", "not_a_dict",
-    "null_characters_not_allowed", "surrogate_characters_not_allowed",
 })  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -19,6 +20,8 @@ from tasks.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 200
+# Printable ASCII, no space at either end (HTTP trims them): what the schema documents.
+KEY_PATTERN = r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?"
 KEEP_FOR = timedelta(hours=24)
 # Answers worth giving again: the work was done (2xx) or can never be done with this body
 # (400, 404, 422). Refusals that depend on the moment (401, 403, 409, 412, 429, 5xx) are
@@ -48,10 +51,10 @@ def request_hash(request: HttpRequest) -> str:
 def claim(request: HttpRequest, key: str) -> IdempotencyKey | HttpResponse | None:
     """The new key row to finish with `keep` (the request goes on), or the answer to give
     at once (a refusal or the first answer again), or None without valid credentials."""
-    if not key or len(key) > KEY_MAX_LENGTH or not key.isprintable():
+    if len(key) > KEY_MAX_LENGTH or not re.fullmatch(KEY_PATTERN, key):
         return problem_response(
             400,
-            f"{HEADER} must be 1 to {KEY_MAX_LENGTH} printable characters.",
+            f"{HEADER} must be 1 to {KEY_MAX_LENGTH} printable ASCII characters.",
             code="invalid_idempotency_key",
             errors=[{"attr": HEADER, "code": "invalid", "detail": "Not a valid key."}],
         )

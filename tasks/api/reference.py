@@ -171,6 +171,7 @@ class RelatedObjects(_Reference, generics.CreateAPIView):
         try:
             found, made = actions.track_related_object(**wanted.validated_data)
         except actions.WorkflowError as error:
-            raise ValidationError([str(error)]) from None
+            # well-formed, refused by the rules (a new one needs a name): 422
+            raise ValidationError([str(error)], code="refused") from None
         answer = status.HTTP_201_CREATED if made else status.HTTP_200_OK
         return Response(RelatedObjectSerializer(found).data, status=answer)

@@ -9,7 +9,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from tasks.api.exceptions import PROBLEM_CONTENT_TYPE
-from tasks.api.idempotency import HEADER, KEY_MAX_LENGTH
+from tasks.api.idempotency import HEADER, KEY_MAX_LENGTH, KEY_PATTERN
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -130,7 +130,8 @@ def add_problems(result: dict[str, Any], generator, request, public) -> dict[str
                             "name": HEADER,
                             "required": False,
                             "schema": {"type": "string", "minLength": 1,
-                                       "maxLength": KEY_MAX_LENGTH},
+                                       "maxLength": KEY_MAX_LENGTH,
+                                       "pattern": f"^{KEY_PATTERN}$"},
                             "description": "Send the same key again to get the first answer "
                             "instead of doing the work twice (kept 24 h, per token).",
                         }

@@ -72,8 +72,8 @@ def test_reference_lists_are_paged_with_a_cursor(api_client, performer):
     ("query", "status"),
     [("/api/v1/request-types/?active=maybe", 400), ("/api/v1/people/?team=abc", 400),
      ("/api/v1/people/?may_work=1x", 400), ("/api/v1/related-objects/?kind=planet", 400),
-     ("/api/v1/teams/?q=" + "x" * 101, 400), ("/api/v1/teams/?q=a%00b", 400),
-     ("/api/v1/blocking-reasons/?cursor=zz", 400), ("/api/v1/teams/?colour=red", 400),
+     ("/api/v1/teams/?q=" + "x" * 101, 400), ("/api/v1/teams/?q=a%00b", 422),
+     ("/api/v1/blocking-reasons/?cursor=zz", 422), ("/api/v1/teams/?colour=red", 400),
      ("/api/v1/teams/?q=a&q=b", 400), ("/api/v1/request-types/?default_team=-1", 400),
      ("/api/v1/request-types/?active=", 400), ("/api/v1/related-objects/?kind=", 400),
      ("/api/v1/related-objects/?external_ref=&q=", 200),
@@ -138,9 +138,10 @@ def test_an_existing_object_is_found_without_a_name(api_client, performer):
 )
 def test_bad_related_objects_are_refused(api_client, performer, body, message):
     answer = post(api_client(performer), RELATED, body)
-    # 400 where the schema says what is wrong; 422 for a blank reference or a parent that
-    # does not exist (well-formed, cannot be: tasks.api.exceptions.SCHEMA_CODES)
-    expected = 422 if body["external_ref"] == "" or body.get("parent") == 999999 else 400
+    # 400 where the schema says what is wrong; 422 for a blank reference, a parent that
+    # does not exist or a new one without a name (well-formed, cannot be: SCHEMA_CODES)
+    semantic = body["external_ref"] == "" or body.get("parent") == 999999 or "name" not in body
+    expected = 422 if semantic else 400
     assert answer.status_code == expected, answer.content
     assert message in problem(answer)
     assert not RelatedObject.objects.exists()
