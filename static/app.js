@@ -41,3 +41,13 @@ document.addEventListener("change", (event) => {
     .querySelectorAll(`input[name="card"][form="${all.getAttribute("form")}"]`)
     .forEach((box) => { box.checked = all.checked; });
 });
+
+// The 30 s refreshes morph the new answer into the page (idiomorph, hx-swap="morph"): nodes
+// stay, so a "Why this deadline?" the user opened stays open and a field being typed in keeps
+// its text. The server never renders a <details> open, so its `open` is the user's alone.
+if (window.Idiomorph) {
+  Idiomorph.defaults.ignoreActiveValue = true;
+  Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element) {
+    if (name === "open" && element.localName === "details") return false;
+  };
+}

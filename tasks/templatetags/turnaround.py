@@ -42,8 +42,14 @@ def htmx_scripts() -> SafeString:
     that helper replaced the whole document with any 400/403/404 answer, so a form error
     blanked the page under `make run`. Our 4xx answers are partials that swap in place
     (base.html's htmx-config); server errors are shown by static/app.js (Django's error
-    page in DEBUG, a message otherwise)."""
-    return format_html('<script src="{}" defer></script>', static("django_htmx/htmx-2.min.js"))
+    page in DEBUG, a message otherwise). With it idiomorph's `morph` swap
+    (static/vendor/idiomorph), which the 30 s refreshes use so that what the user opened
+    stays open (static/app.js)."""
+    return format_html(
+        '<script src="{}" defer></script>\n  <script src="{}" defer></script>',
+        static("django_htmx/htmx-2.min.js"),
+        static("vendor/idiomorph/idiomorph-ext.min.js"),
+    )
 
 
 @register.simple_tag
