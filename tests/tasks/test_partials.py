@@ -19,7 +19,7 @@ from sla.engine import Progress
 from sla.jobs import scan_due_timers
 from sla.models import SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
-from tasks import actions
+from tasks import actions, time_words
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task
 from tests.factories import (
     BlockingReasonFactory,
@@ -135,8 +135,8 @@ def test_the_viewers_timezone_cookie_sets_the_times_in_both_rows(
         manager_seen[zone] = queue.content.decode()
         dispatcher_seen[zone] = client_for(dispatcher, zone).get(reverse("dispatch")).content
     for zone, other in (("Asia/Kolkata", "America/New_York"), ("America/New_York", "Asia/Kolkata")):
-        shown = dateformat.format(due.astimezone(ZoneInfo(zone)), "D H:i")
-        hidden = dateformat.format(due.astimezone(ZoneInfo(other)), "D H:i")
+        shown = time_words.moment(due, timezone.now(), ZoneInfo(zone))
+        hidden = time_words.moment(due, timezone.now(), ZoneInfo(other))
         assert shown != hidden
         assert f" · due {shown}</small>" in manager_seen[zone]
         assert f" · due {hidden}</small>" not in manager_seen[zone]
@@ -197,7 +197,12 @@ def _timer(band: int, *, remaining: timedelta, fraction: float, **fields) -> tup
         priority=Priority.HIGH,
         status=Status.IN_PROGRESS,
     )
-    fields = {"kind": TimerKind.RESOLUTION, "target": 8 * H, "observe": False} | fields
+    fields = {
+        "kind": TimerKind.RESOLUTION,
+        "target": 8 * H,
+        "observe": False,
+        "running_since": DUE - 8 * H,
+    } | fields
     timer = SlaTimer(task=task, **fields)
     timer.band = band
     return timer, Progress(consumed=8 * H - remaining, remaining=remaining, fraction=fraction)
@@ -212,21 +217,23 @@ DUE = datetime(2026, 3, 6, 16, 45, tzinfo=UTC)  # a Friday; 17:45 in Berlin
         (BREACHED, -(H + timedelta(minutes=30)), 1.1875, {"due_at": DUE}, [
             '<span class="badge breached">Breached</span>\n          </td>',
             '<progress value="100" max="100" class="breached" aria-label="119% of target used">',
-            "<strong>−1h 30m</strong> over",
-            'of 8h 00m · due Fri 17:45</small>',
+            "<strong>overdue by 1h 30m</strong>",
+            'of 8h 00m · due Fri 6 Mar 17:45</small>',
         ]),
         (WARNED, timedelta(minutes=20), 0.9583, {"due_at": DUE}, [
             '<span class="badge warn">At risk</span>',
             '<progress value="96" max="100" class="warn" aria-label="96% of target used">',
-            "\n          20m left\n",
+            "\n          20m remaining\n",
         ]),
         (RUNNING, 5 * H, 0.375, {"due_at": DUE, "kind": TimerKind.RESPONSE}, [
             '<td data-label="Timer">First response<br>',
             '<span class="badge running">Running</span>',
             '<progress value="38" max="100" class="" aria-label="38% of target used">',
-            "5h 00m left",
+            "5h 00m remaining",
         ]),
-        (PAUSED, 6 * H, 0.25, {"observe": True, "due_at": None, "target": None}, [
+        (PAUSED, 6 * H, 0.25, {"observe": True, "due_at": None, "target": None,
+                               "running_since": None}, [
+            "6h 00m remaining · paused\n",
             '<span class="badge paused">Paused</span>\n          '
             '<span class="badge observe">Observe</span></td>',
             '<small class="muted">of —</small>',
