@@ -226,7 +226,7 @@ DUE = datetime(2026, 3, 6, 16, 45, tzinfo=UTC)  # a Friday; 17:45 in Berlin
             "\n          20m remaining\n",
         ]),
         (RUNNING, 5 * H, 0.375, {"due_at": DUE, "kind": TimerKind.RESPONSE}, [
-            '<td data-label="Timer">First response<br>',
+            '<td data-label="Timer">First response\n',
             '<span class="badge running">Running</span>',
             '<progress value="38" max="100" class="" aria-label="38% of target used">',
             "5h 00m remaining",
