@@ -303,6 +303,32 @@ class WorkCalendar:
                 return _EPOCH + timedelta(0, 0, starts[i + 1])
             tab = self._extend_forward(tab, x)
 
+    def next_change(self, at: datetime) -> datetime | None:
+        """When the calendar next opens or closes after ``at`` (aware, any timezone), as an
+        aware UTC datetime: the closing time of the open stretch holding ``at`` if ``at`` is
+        open (a lunch break, the evening, a holiday or a weekend starts then), else the next
+        opening (``next_open``). ``None`` if ``at`` is open and the calendar stays open
+        without a break for ~10 years (a 24/7 calendar without holidays). Raises
+        ``ValueError`` like ``next_open`` if a closed calendar never opens again."""
+        try:
+            x = (at - _EPOCH) // _US
+        except TypeError:
+            raise _naive_error("at", at) from None
+        tab = self._tab
+        if tab is None or not tab[0] <= x < tab[1]:
+            tab = self._cover(x, x)
+        while True:
+            lo, hi, starts, ends, _cum = tab
+            i = bisect_right(starts, x) - 1
+            if not (i >= 0 and x < ends[i]):
+                return self.next_open(at)
+            if ends[i] < hi:
+                return _EPOCH + timedelta(0, 0, ends[i])
+            # The open stretch runs to the end of the table: it may go on past it.
+            if ends[i] - x > _SEARCH_HORIZON_US or hi >= _MAX_US:
+                return None
+            tab = self._cover(x, min(hi + max(_CHUNK_US, hi - lo), _MAX_US) - 1)
+
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time elapsed from ``start`` to ``end`` (aware, any timezones), exact to the
         microsecond. Real elapsed time: a repeated DST hour counts twice, a skipped one not at

@@ -30,6 +30,13 @@ class Calendar(Protocol):
     def between(self, start: datetime, end: datetime) -> timedelta: ...
 
 
+class OpeningCalendar(Calendar, Protocol):
+    """A calendar that can say when it opens and closes (sla.calendar.WorkCalendar)."""
+
+    def is_open(self, at: datetime) -> bool: ...
+    def next_change(self, at: datetime) -> datetime | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Clock:
     """The stored facts of one timer."""
@@ -165,3 +172,33 @@ def progress(calendar: Calendar, clock: Clock, now: datetime) -> Progress:
         remaining=clock.target - used,
         fraction=used / clock.target if clock.target else 1.0,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Whether a timer's clock runs at `now` and until when, so a page can count it down
+    between refreshes: while `running`, business time elapses one second per second until
+    `until` (the calendar closes); while not, it stands still until `until` (the calendar
+    opens). `until` is None when that never happens (a 24/7 calendar) or is not known (the
+    clock is paused because the card waits, or stopped)."""
+
+    running: bool
+    until: datetime | None
+    paused: bool = False  # paused by the card (waiting), not by the calendar
+    # When the clock runs again after it stands still: `until` itself while not running;
+    # while running, the opening after the closing at `until` (None if unknown or never).
+    resumes: datetime | None = None
+
+
+def tick(calendar: OpeningCalendar, clock: Clock, now: datetime) -> Tick:
+    """The clock at `now` (aware): running and when the calendar next closes, closed and when
+    it next opens, or paused (`clock.running_since` is None: the card waits or it stopped).
+    A clock whose `running_since` is after `now` counts as closed until then."""
+    if clock.running_since is None:
+        return Tick(running=False, until=None, paused=True)
+    if now < clock.running_since:
+        return Tick(running=False, until=clock.running_since, resumes=clock.running_since)
+    change = calendar.next_change(now)
+    if calendar.is_open(now):
+        return Tick(running=True, until=change, resumes=change and calendar.next_change(change))
+    return Tick(running=False, until=change, resumes=change)

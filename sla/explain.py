@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from sla import engine
 from sla.models import Holiday, SlaPause, SlaTimer, TimerKind, TimerState, Weekday
 from tasks.models import Status, Task, TaskEvent
 
@@ -28,6 +29,9 @@ class TimerView:
     holidays_skipped: list[Holiday] = field(default_factory=list)
     # What the clock measures, e.g. "Resolution" or "Time to decision — step 1 of 2 (Budget)".
     label: str = ""
+    # Whether its clock runs at `now` and until when (None once stopped): the countdown.
+    tick: engine.Tick | None = None
+    now: datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -69,7 +73,9 @@ def _summary(timer: SlaTimer) -> str:
 def explain_timers(task: Task, now: datetime | None = None) -> list[TimerView]:
     now = now or timezone.now()
     views = []
-    timers = list(timers_for_card(task))
+    # First response before Resolution, then the time-to-decision clocks, each by cycle.
+    rank = {TimerKind.RESPONSE: 0, TimerKind.RESOLUTION: 1}
+    timers = sorted(timers_for_card(task), key=lambda t: (rank.get(t.kind, 2), t.cycle))
     window = _holiday_window(timers, now)
     holidays: list[Holiday] = []
     if window:
@@ -103,6 +109,8 @@ def explain_timers(task: Task, now: datetime | None = None) -> list[TimerView]:
                 label=approvals.get(timer.cycle, "")
                 if timer.kind == TimerKind.APPROVAL
                 else timer.get_kind_display(),
+                tick=timer.tick(now),
+                now=now,
             )
         )
     return views

@@ -41,3 +41,45 @@ document.addEventListener("change", (event) => {
     .querySelectorAll(`input[name="card"][form="${all.getAttribute("form")}"]`)
     .forEach((box) => { box.checked = all.checked; });
 });
+
+// The 30 s refreshes morph the new answer into the page (idiomorph, hx-swap="morph"): nodes
+// stay, so a "Why this deadline?" the user opened stays open and a field being typed in keeps
+// its text. The server never renders a <details> open, so its `open` is the user's alone.
+if (window.Idiomorph) {
+  Idiomorph.defaults.ignoreActiveValue = true;
+  Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element) {
+    if (name === "open" && element.localName === "details") return false;
+  };
+}
+
+// Timers count down between refreshes in business time (tasks.templatetags countdown): the
+// server says how many seconds are left, whether the clock runs and in how many seconds that
+// changes (closing or opening time); so the text ticks only while the clock runs and reads
+// "paused until Mon 7 Dec 09:00" otherwise. A refresh brings a new data-stamp: count anew.
+(function () {
+  function duration(seconds) {
+    var s = Math.abs(Math.trunc(seconds)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h ? h + "h " + String(m).padStart(2, "0") + "m" : m + "m";
+  }
+  function remaining(left) {
+    return left < 0 ? "overdue by " + duration(left) : duration(left) + " remaining";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      if (el._stamp !== el.dataset.stamp) { el._stamp = el.dataset.stamp; el._from = now; }
+      var gone = (now - el._from) / 1000;
+      var left = Number(el.dataset.left);
+      var change = el.dataset.changeIn === "" ? Infinity : Number(el.dataset.changeIn);
+      var running = el.dataset.running === "true";
+      if (running) left -= Math.min(gone, change);
+      else if (gone >= change) left -= gone - change;
+      var runsNow = running ? gone < change : gone >= change;
+      var text = remaining(left);
+      if (!runsNow) text += " · " + el.dataset.still;
+      el.dataset.leftNow = String(Math.round(left));
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+  setInterval(tick, 1000);
+})();

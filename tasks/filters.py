@@ -101,11 +101,32 @@ def sort_headers(params: QueryDict, current: str | None) -> dict[str, SortHeader
     return headers
 
 
+ANY = "Any"  # the empty choice of every filter (not Django's "---------")
+
+
+def readable_empty_choices(form: forms.Form) -> None:
+    """Every select of a filter form offers "Any" for "do not filter on this"."""
+    for field in form.fields.values():
+        if getattr(field, "empty_label", None) is None:
+            continue
+        if isinstance(field, forms.ModelChoiceField):
+            field.empty_label = ANY  # read while the widget renders
+        elif isinstance(field, forms.ChoiceField):
+            # django-filter's choices were listed with the label already: list them anew.
+            choices = [(value, label) for value, label in field.choices if value != ""]
+            field.empty_label = None
+            field.choices = [("", ANY), *choices]
+
+
 class TaskFilter(django_filters.FilterSet):
     # A search longer than any title is not a search: flagged and ignored, not run.
     q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    open = django_filters.BooleanFilter(method="only_open", label="Open only")
+    open = django_filters.BooleanFilter(
+        method="only_open",
+        label="Open only",
+        widget=forms.Select(choices=[("", ANY), ("true", "Yes"), ("false", "No")]),
+    )
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True))
@@ -116,7 +137,14 @@ class TaskFilter(django_filters.FilterSet):
         label="Client / related object",
     )
     blocking_reason = django_filters.ModelChoiceFilter(queryset=BlockingReason.objects.all())
-    no_owner = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
+    no_owner = django_filters.BooleanFilter(
+        field_name="owner",
+        lookup_expr="isnull",
+        label="Owner",
+        widget=forms.Select(
+            choices=[("", "With or without"), ("true", "Without owner"), ("false", "With owner")]
+        ),
+    )
     # Last: it orders what the filters above selected.
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES,
@@ -128,6 +156,12 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields: list[str] = []
+
+    @property
+    def form(self):
+        if not hasattr(self, "_form"):
+            readable_empty_choices(super().form)
+        return self._form
 
     def sort_by(self, queryset, name, value):
         column, descending = value.removeprefix("-"), value.startswith("-")
@@ -413,6 +447,7 @@ class AtRiskFilter(django_filters.FilterSet):
             form = super().form
             models = {n: f for n, f in self.filters.items() if isinstance(f, _IdChoiceFilter)}
             _one_query_choices(form, models)
+            readable_empty_choices(form)
         return self._form
 
     @property

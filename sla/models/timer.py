@@ -223,6 +223,13 @@ class SlaTimer(models.Model):
         """The at-risk band at `now` (sla.rules.band; BAND_NAMES)."""
         return rules.band(self, now)
 
+    def tick(self, now) -> engine.Tick | None:
+        """Whether the clock runs at `now` and until when (engine.tick), for a page's
+        countdown; None once the timer stopped."""
+        if not self.is_open:
+            return None
+        return engine.tick(self.calendar.work_calendar(), self.clock, now)
+
     def progress(self, now) -> engine.Progress:
         until = self.stopped_at if self.stopped_at and self.stopped_at < now else now
         return engine.progress(self.calendar.work_calendar(), self.clock, until)

@@ -26,6 +26,7 @@ from django.utils import dateformat, timezone
 from markupsafe import Markup
 
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
+from tasks import time_words
 from tasks.boards.my_work import quick_moves
 from tasks.templatetags.turnaround import clamp_pct, hm
 
@@ -70,9 +71,15 @@ def selected(options: Markup, value: Any) -> Markup:
     return Markup(str(options).replace(option, choice, 1))  # both parts escaped already
 
 
+def moment(at: datetime) -> str:
+    """`at` in the viewer's zone, in tasks.time_words' words: '14:05' today, dated otherwise."""
+    return time_words.moment(at, timezone.now(), timezone.get_current_timezone())
+
+
 def environment(**options: Any) -> jinja2.Environment:
     options["undefined"] = jinja2.StrictUndefined
     env = jinja2.Environment(**options)
     env.filters.update(date=date, hm=hm, clamp_pct=clamp_pct, selected=selected)
+    env.filters.update(remaining=time_words.remaining, moment=moment)
     env.globals.update(pk_url=pk_url, BAND_BADGES=BAND_BADGES, quick_moves=quick_moves)
     return env

@@ -4,8 +4,11 @@ from django import template
 from django.conf import settings
 from django.template import engines
 from django.templatetags.static import static
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from tasks import time_words as words
 
 register = template.Library()
 
@@ -42,11 +45,49 @@ def htmx_scripts() -> SafeString:
     that helper replaced the whole document with any 400/403/404 answer, so a form error
     blanked the page under `make run`. Our 4xx answers are partials that swap in place
     (base.html's htmx-config); server errors are shown by static/app.js (Django's error
-    page in DEBUG, a message otherwise)."""
-    return format_html('<script src="{}" defer></script>', static("django_htmx/htmx-2.min.js"))
+    page in DEBUG, a message otherwise). With it idiomorph's `morph` swap
+    (static/vendor/idiomorph), which the 30 s refreshes use so that what the user opened
+    stays open (static/app.js)."""
+    return format_html(
+        '<script src="{}" defer></script>\n  <script src="{}" defer></script>',
+        static("django_htmx/htmx-2.min.js"),
+        static("vendor/idiomorph/idiomorph-ext.min.js"),
+    )
 
 
 @register.simple_tag
 def debug_flag() -> str:
     """ "true" when DEBUG is on (static/app.js then shows Django's page for a server error)."""
     return "true" if settings.DEBUG else "false"
+
+
+@register.simple_tag
+def countdown(view) -> SafeString:
+    """A timer's time in tasks.time_words' words ("2h 05m remaining", "overdue by 20m",
+    "… · paused until Mon 7 Dec 09:00", "met at 14:05, 20m to spare"), with what
+    static/app.js needs to count it down between refreshes while, and only while, its clock
+    runs in business time (`view.tick`, sla.engine.tick): seconds left, whether it runs, in
+    how many seconds that changes and the words for when it stands still."""
+    timer, tick, now = view.timer, view.tick, view.now or timezone.now()
+    tz = timezone.get_current_timezone()
+    if tick is None:
+        stopped = timer.stopped_at or now
+        return format_html(
+            '<span class="countdown">{}</span>', words.finished(stopped, view.remaining, now, tz)
+        )
+    waits = "paused while the card waits"
+    still = waits if tick.paused else words.paused(tick.resumes, now, tz)
+    text = words.remaining(view.remaining)
+    if not tick.running:
+        text = f"{text} · {still}"
+    change_in = "" if tick.until is None else str(int((tick.until - now).total_seconds()))
+    return format_html(
+        '<span class="countdown" data-countdown data-stamp="{}" data-left="{}" data-running="{}"'
+        ' data-change-in="{}" data-still="{}">{}</span>',
+        now.isoformat(),
+        int(view.remaining.total_seconds()),
+        "true" if tick.running else "false",
+        "" if tick.paused else change_in,
+        still,
+        text,
+    )

@@ -1,5 +1,6 @@
 """The three main screens and the card page over the demo company (seed_demo, 150 cards),
-each checked for realistic content and photographed at 1280x900.
+each checked for realistic content and photographed at 1280x900 (the queue also at
+phone width, 390x844).
 
 Screenshots go to a temporary folder; to refresh the ones in docs/screenshots/ run
     SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/e2e/test_screenshots.py -p no:cacheprovider
@@ -23,6 +24,7 @@ from tasks.models import Task
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -48,6 +50,12 @@ def test_the_main_screens_show_the_demo_company_and_are_photographed(
     assert page.locator("#queue tbody tr[data-band]").count() >= 10
     expect(page.locator("#queue .counts")).to_contain_text("breached")
     page.screenshot(path=shots / "at_risk.png")
+    # The same queue on a phone: rows as cards, the nav and filters folded.
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.locator("#queue tbody tr[data-band]").first).to_be_visible()
+    page.screenshot(path=shots / "at_risk_phone.png")
+    page.set_viewport_size(VIEWPORT)
 
     _log_out(page)
     log_in("dispatcher", DEMO_PASSWORD)
@@ -76,7 +84,7 @@ def test_the_main_screens_show_the_demo_company_and_are_photographed(
     expect(page.locator(".timeline li").first).to_be_visible()
     page.screenshot(path=shots / "card.png")
 
-    for name in ("at_risk", "dispatch", "my_work", "card"):
+    for name in ("at_risk", "at_risk_phone", "dispatch", "my_work", "card"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
 
 

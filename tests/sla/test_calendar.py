@@ -801,3 +801,73 @@ def test_is_open_and_next_open_agree_with_reference(
             else:
                 assert nxt >= utc_minute(probe)
             assert cal.between(at, nxt) == timedelta(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# next_change: when the calendar next closes (if open) or opens (if closed)
+
+NEXT_CHANGE_CASES = [
+    ("open: closing time", office(), ny(2025, 7, 2, 10), ny(2025, 7, 2, 17)),
+    ("closed in the evening: next morning", office(), ny(2025, 7, 2, 18), ny(2025, 7, 3, 9)),
+    ("Friday evening: Monday morning", office(), ny(2025, 7, 11, 17), ny(2025, 7, 14, 9)),
+    ("closing at the last open instant", office(), ny(2025, 7, 2, 16, 59), ny(2025, 7, 2, 17)),
+    ("closing time itself is closed", office(), ny(2025, 7, 2, 17), ny(2025, 7, 3, 9)),
+    ("the day before a holiday: over it", office(holidays=(date(2025, 7, 4),)),
+     ny(2025, 7, 3, 18), ny(2025, 7, 7, 9)),
+    ("split shift: lunch break", WorkCalendar("Europe/Berlin", {
+        0: [(time(9), time(13)), (time(14), time(18))]}), berlin(2025, 6, 2, 11),
+     berlin(2025, 6, 2, 13)),
+    ("split shift: after lunch", WorkCalendar("Europe/Berlin", {
+        0: [(time(9), time(13)), (time(14), time(18))]}), berlin(2025, 6, 2, 13, 30),
+     berlin(2025, 6, 2, 14)),
+    ("overnight shift closes next morning", every_day("Europe/Berlin", time(20), time(4)),
+     berlin(2025, 6, 2, 23), berlin(2025, 6, 3, 4)),
+    ("spring forward: a 24/7 day is still one stretch", every_day(
+        "Europe/Berlin", time(0), time(0), holidays=(date(2025, 4, 1),)),
+     berlin(2025, 3, 30, 1, 30), berlin(2025, 4, 1)),
+    ("fall back: closes at 17:00 after the repeated hour", every_day(
+        "Europe/Berlin", time(1), time(17)), berlin(2025, 10, 26, 2, 30),
+     berlin(2025, 10, 26, 17)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("calendar", "at", "expected"),
+    [case[1:] for case in NEXT_CHANGE_CASES],
+    ids=[case[0] for case in NEXT_CHANGE_CASES],
+)
+def test_next_change_table(calendar: WorkCalendar, at: datetime, expected: datetime) -> None:
+    change = calendar.next_change(at)
+    assert change == expected
+    assert change is not None and change.tzinfo is UTC
+
+
+def test_next_change_of_an_always_open_calendar_is_none() -> None:
+    assert WorkCalendar.always("Europe/Berlin").next_change(berlin(2025, 3, 30, 2, 30)) is None
+    assert every_day("UTC", time(0), time(0)).next_change(datetime(2030, 1, 1, tzinfo=UTC)) is None
+
+
+def test_next_change_rejects_a_naive_datetime() -> None:
+    with pytest.raises(ValueError, match="at"):
+        office().next_change(datetime(2025, 7, 2, 10))
+
+
+@settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_next_change_is_the_first_minute_whose_openness_differs(
+    scenario: tuple[Spec, int],
+) -> None:
+    spec, start = scenario
+    reference = Reference(spec)
+    change = spec.calendar().next_change(utc_minute(start))
+    now_open = reference.open_minute(start)
+    horizon = start + 10 * 1440  # walk at most ten days minute by minute
+    if change is None:
+        assert now_open
+        assert all(reference.open_minute(m) for m in range(start, horizon))
+        return
+    end = int(change.timestamp()) // 60
+    assert change.timestamp() % 60 == 0 and end > start
+    assert all(reference.open_minute(m) is now_open for m in range(start, min(end, horizon)))
+    if end < horizon:
+        assert reference.open_minute(end) is not now_open

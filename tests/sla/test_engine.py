@@ -353,3 +353,75 @@ def test_rebase_never_changes_consumed_time_or_deadlines_later(
             assert after == rebase_at
         else:
             assert after is None
+
+
+# ---------------------------------------------------------------------------------------------
+# tick: whether the clock runs now and until when (the page's countdown between refreshes)
+
+TICK_CASES = [
+    ("running in the morning: until lunch", berlin(2026, 11, 23, 10), True,
+     berlin(2026, 11, 23, 13)),
+    ("at lunch: stands still until 14:00", berlin(2026, 11, 23, 13, 30), False,
+     berlin(2026, 11, 23, 14)),
+    ("Friday evening: still until Monday 09:00", berlin(2026, 11, 27, 19), False,
+     berlin(2026, 11, 30, 9)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("now", "running", "until"), [c[1:] for c in TICK_CASES], ids=[c[0] for c in TICK_CASES]
+)
+def test_tick_table(now: datetime, running: bool, until: datetime) -> None:
+    clock = engine.start(8 * H, berlin(2026, 11, 23, 9))
+    resumes = berlin(2026, 11, 23, 14) if running else until
+    assert engine.tick(OFFICE, clock, now) == engine.Tick(running, until, resumes=resumes)
+
+
+def test_a_paused_clock_does_not_tick_and_says_it_is_paused() -> None:
+    clock = engine.pause(
+        OFFICE, engine.start(8 * H, berlin(2026, 11, 23, 9)), berlin(2026, 11, 23, 10)
+    )
+    assert engine.tick(OFFICE, clock, berlin(2026, 11, 23, 11)) == engine.Tick(
+        running=False, until=None, paused=True
+    )
+
+
+def test_a_clock_on_a_24_7_calendar_runs_without_end() -> None:
+    always = WorkCalendar.always("Europe/Berlin")
+    clock = engine.start(8 * H, berlin(2026, 3, 29, 1))
+    assert engine.tick(always, clock, berlin(2026, 3, 29, 2, 30)) == engine.Tick(True, None)
+
+
+def test_a_holiday_stops_the_clock_until_the_next_working_day() -> None:
+    office = WorkCalendar(
+        "Europe/Berlin", {d: [(time(9), time(17))] for d in range(5)}, [date(2026, 12, 24)]
+    )
+    clock = engine.start(8 * H, berlin(2026, 12, 23, 9))
+    assert engine.tick(office, clock, berlin(2026, 12, 23, 16)).until == berlin(2026, 12, 23, 17)
+    assert engine.tick(office, clock, berlin(2026, 12, 23, 16)).resumes == berlin(2026, 12, 25, 9)
+    closed = engine.tick(office, clock, berlin(2026, 12, 23, 18))
+    assert closed == engine.Tick(False, berlin(2026, 12, 25, 9), resumes=berlin(2026, 12, 25, 9))
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    start_min=st.integers(0, 14 * 1440),
+    used_min=st.integers(0, 30 * 60),
+    step_min=st.integers(1, 5 * 1440),
+)
+def test_between_now_and_until_the_clock_moves_as_the_tick_says(
+    start_min: int, used_min: int, step_min: int
+) -> None:
+    """Within [now, until) business time grows one second per second while `running` and not
+    at all otherwise; right after `until` it does the opposite."""
+    now = berlin(2026, 11, 20) + start_min * M
+    clock = engine.Clock(target=40 * H, consumed=used_min * M, running_since=now - 3 * H)
+    t = engine.tick(OFFICE, clock, now)
+    assert t.until is not None and t.until > now
+    later = min(now + step_min * M, t.until)
+    grown = engine.consumed_at(OFFICE, clock, later) - engine.consumed_at(OFFICE, clock, now)
+    assert grown == (later - now if t.running else ZERO)
+    after = engine.consumed_at(OFFICE, clock, t.until + M) - engine.consumed_at(
+        OFFICE, clock, t.until
+    )
+    assert after == (ZERO if t.running else M)

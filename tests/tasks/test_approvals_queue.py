@@ -35,7 +35,9 @@ def on_approval(title, *, performer, approver, request_type, at, dispatcher):
 
 def row_titles(response) -> list[str]:
     body = response.content.decode()
-    found = re.findall(r'<tr id="approval-\d+">\s*<td><a href="[^"]+">#\d+ ([^<]+)</a>', body)
+    found = re.findall(
+        r'<tr id="approval-\d+">\s*<td data-label="Card"><a href="[^"]+">#\d+ ([^<]+)</a>', body
+    )
     return [unescape(title) for title in found]
 
 

@@ -154,7 +154,7 @@ def test_the_filter_choices_are_read_in_one_query_and_are_each_querysets(
         "blocking_reason": BlockingReason.objects.all(),
     }
     for name, queryset in expected.items():
-        wanted = [("", "---------")] + [(str(obj.pk), str(obj)) for obj in queryset]
+        wanted = [("", "Any")] + [(str(obj.pk), str(obj)) for obj in queryset]
         assert _options(html, name) == wanted, name
     assert (str(client_z.pk), "Client: Zulu") in _options(html, "client")
     # A chosen filter stays selected in the form.
@@ -569,7 +569,10 @@ def warehouse_card(outsider, dispatcher, default_policy):
 
 def board_titles(html: str) -> set[str]:
     return set(
-        re.findall(r'<tr id="dispatch-row-\d+">\s*<td><a href="[^"]+">#\d+ ([^<]+)</a>', html)
+        re.findall(
+            r'<tr id="dispatch-row-\d+">\s*<td data-label="Card"><a href="[^"]+">#\d+ ([^<]+)</a>',
+            html,
+        )
     )
 
 
@@ -596,7 +599,7 @@ def test_the_boards_show_my_teams_by_default_and_all_teams_on_request(
 
 def queue_titles_of(html: str) -> list[str]:
     rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr ")[1:]
-    return [re.sub(r"^#\d+ ", "", row.split("</a>", 1)[0].split('">', 2)[-1]) for row in rows]
+    return [re.findall(r'<a href="[^"]+">#\d+ ([^<]+)</a>', row)[0] for row in rows]
 
 
 @pytest.mark.parametrize("value", ["", "ALL", "everything", "mine'--", "x" * 300])

@@ -19,7 +19,7 @@ from sla.engine import Progress
 from sla.jobs import scan_due_timers
 from sla.models import SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
-from tasks import actions
+from tasks import actions, time_words
 from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Task
 from tests.factories import (
     BlockingReasonFactory,
@@ -86,8 +86,8 @@ def test_the_at_risk_row_escapes_every_name_it_shows(manager, evil_owner, defaul
     assert "<script>" not in html
     row = _row(html, "<tr data-band=")
     assert f"#{evil_card.pk} {escape(evil('title'))}</a>" in row
-    assert f"<td>{escape(evil('client'))}</td>" in row
-    assert f"<td>{escape(evil('owner'))}</td>" in row
+    assert f'<td data-label="About">{escape(evil("client"))}</td>' in row
+    assert f'<td data-label="Owner">{escape(evil("owner"))}</td>' in row
     assert f"{escape(evil('type'))} · {escape(evil('team'))}</small>" in row
     assert f"<br><small>{escape(evil('reason'))}</small>" in row
     assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; &amp; &#34;title&#34;" in row
@@ -116,7 +116,7 @@ def test_the_dispatch_row_escapes_every_name_it_shows_on_the_board_and_after_ass
     assert f'<span class="badge warn">{escape(evil("flag"))}</span>' in row  # until assigned
     assert f">{escape(evil('owner'))} — 0 open, 0 at risk</option>" in row
     row = _row(assigned.content.decode(), f'<tr id="dispatch-row-{evil_card.pk}"')
-    assert f"<td>{escape(evil('owner'))}<br><small>Assigned</small></td>" in row
+    assert f'<td data-label="Owner">{escape(evil("owner"))}<br><small>Assigned</small></td>' in row
     assert f'<option selected value="{evil_owner.pk}">{escape(evil("owner"))} — 1 open' in row
     assert f'role="status">Assigned to {escape(evil("owner"))}.</small>' in row
 
@@ -135,8 +135,8 @@ def test_the_viewers_timezone_cookie_sets_the_times_in_both_rows(
         manager_seen[zone] = queue.content.decode()
         dispatcher_seen[zone] = client_for(dispatcher, zone).get(reverse("dispatch")).content
     for zone, other in (("Asia/Kolkata", "America/New_York"), ("America/New_York", "Asia/Kolkata")):
-        shown = dateformat.format(due.astimezone(ZoneInfo(zone)), "D H:i")
-        hidden = dateformat.format(due.astimezone(ZoneInfo(other)), "D H:i")
+        shown = time_words.moment(due, timezone.now(), ZoneInfo(zone))
+        hidden = time_words.moment(due, timezone.now(), ZoneInfo(other))
         assert shown != hidden
         assert f" · due {shown}</small>" in manager_seen[zone]
         assert f" · due {hidden}</small>" not in manager_seen[zone]
@@ -183,7 +183,7 @@ def test_an_assignments_row_is_the_boards_row_for_the_card(
         f'<input type="hidden" name="version" value="{card.version}">',
         f'aria-label="Owner for card #{card.pk}"',
         f'<option selected value="{performer.pk}">Paula Performer — 1 open, 0 at risk</option>',
-        "<td>Paula Performer<br><small>Assigned</small></td>",
+        '<td data-label="Owner">Paula Performer<br><small>Assigned</small></td>',
     ):
         assert attribute in after
 
@@ -197,7 +197,12 @@ def _timer(band: int, *, remaining: timedelta, fraction: float, **fields) -> tup
         priority=Priority.HIGH,
         status=Status.IN_PROGRESS,
     )
-    fields = {"kind": TimerKind.RESOLUTION, "target": 8 * H, "observe": False} | fields
+    fields = {
+        "kind": TimerKind.RESOLUTION,
+        "target": 8 * H,
+        "observe": False,
+        "running_since": DUE - 8 * H,
+    } | fields
     timer = SlaTimer(task=task, **fields)
     timer.band = band
     return timer, Progress(consumed=8 * H - remaining, remaining=remaining, fraction=fraction)
@@ -212,21 +217,23 @@ DUE = datetime(2026, 3, 6, 16, 45, tzinfo=UTC)  # a Friday; 17:45 in Berlin
         (BREACHED, -(H + timedelta(minutes=30)), 1.1875, {"due_at": DUE}, [
             '<span class="badge breached">Breached</span>\n          </td>',
             '<progress value="100" max="100" class="breached" aria-label="119% of target used">',
-            "<strong>−1h 30m</strong> over",
-            'of 8h 00m · due Fri 17:45</small>',
+            "<strong>overdue by 1h 30m</strong>",
+            'of 8h 00m · due Fri 6 Mar 17:45</small>',
         ]),
         (WARNED, timedelta(minutes=20), 0.9583, {"due_at": DUE}, [
             '<span class="badge warn">At risk</span>',
             '<progress value="96" max="100" class="warn" aria-label="96% of target used">',
-            "\n          20m left\n",
+            "\n          20m remaining\n",
         ]),
         (RUNNING, 5 * H, 0.375, {"due_at": DUE, "kind": TimerKind.RESPONSE}, [
-            "<td>First response<br>",
+            '<td data-label="Timer">First response\n',
             '<span class="badge running">Running</span>',
             '<progress value="38" max="100" class="" aria-label="38% of target used">',
-            "5h 00m left",
+            "5h 00m remaining",
         ]),
-        (PAUSED, 6 * H, 0.25, {"observe": True, "due_at": None, "target": None}, [
+        (PAUSED, 6 * H, 0.25, {"observe": True, "due_at": None, "target": None,
+                               "running_since": None}, [
+            "6h 00m remaining · paused\n",
             '<span class="badge paused">Paused</span>\n          '
             '<span class="badge observe">Observe</span></td>',
             '<small class="muted">of —</small>',
@@ -243,9 +250,15 @@ def test_an_at_risk_row_shows_the_band_the_clock_and_the_due_time(
         )
     assert f'<tr data-band="{band}">' in row
     url = timer.task.get_absolute_url()
-    assert f'<td><a href="{url}">#41 Call ACME</a><br><small class="muted">Sales lead<' in row
-    assert "<td>—</td>\n        <td><em>unassigned</em></td>" in row
-    assert '<td><span class="badge high">High</span></td>\n        <td>In progress</td>' in row
+    card = f'<td data-label="Card"><a href="{url}">#41 Call ACME</a><br><small class="muted">'
+    assert card + "Sales lead<" in row
+    assert (
+        '<td data-label="About">—</td>\n        <td data-label="Owner"><em>unassigned</em>' in row
+    )
+    assert (
+        '<td data-label="Priority"><span class="badge high">High</span></td>\n        '
+        '<td data-label="Status">In progress</td>'
+    ) in row
     for text in shown:
         assert text in row
     assert ("over" in row) is (remaining < timedelta(0))

@@ -348,6 +348,9 @@ def test_a_finished_timer_says_what_was_to_spare_not_what_is_left(
     page = client_for(performer).get(reverse("task_detail", args=[card.pk])).content.decode()
     response = page[page.index('data-kind="response"') :]
     response = response[: response.index("</article>")]
-    assert "to spare" in response and " left" not in response
+    assert "met at " in response and "to spare" in response
+    assert "remaining" not in response and " left" not in response
     resolution = page[page.index('data-kind="resolution"') :]
-    assert " left" in resolution[: resolution.index("</article>")]  # still running
+    assert " remaining" in resolution[: resolution.index("</article>")]  # still running
+    # First response before Resolution.
+    assert page.index('data-kind="response"') < page.index('data-kind="resolution"')
