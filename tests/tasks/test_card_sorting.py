@@ -156,7 +156,7 @@ def test_the_at_risk_queue_sorts_by_a_column_and_back_to_the_risk_ranking(
     assert queue(client, sort="-title")[:2] == ["delta", "charlie"]
     html = client.get(reverse("at_risk"), {"sort": "priority"}).content.decode()
     assert '<th aria-sort="ascending"><a href="?sort=-priority">Priority' in html
-    # "Time left" leads back to the ranking; the filter form keeps the sort.
+    # "Remaining" leads back to the ranking; the filter form keeps the sort.
     assert '<th class="time-left" aria-sort="none"><a href="?"' in html
     assert '<input type="hidden" name="sort" value="priority">' in html
     assert (
