@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from slack_sdk import WebClient
 
+from tasks import profiles
+
 # Seconds per Web API call: a delivery thread or a job never hangs on Slack.
 TIMEOUT = 10
 
@@ -32,9 +34,11 @@ def client() -> WebClient:
 
 
 def slack_zone(user: AbstractBaseUser | None) -> ZoneInfo:
-    """The zone a person reads times in on Slack. One function on purpose: point it at the
-    person's own zone (a profile setting) and every Slack message follows."""
-    return ZoneInfo(settings.TIME_ZONE)
+    """The zone a person reads times in on Slack: the one she chose on /profile/
+    (tasks.profiles), else the server's TIME_ZONE. Every Slack-app message goes through it."""
+    if user is None:
+        return ZoneInfo(settings.TIME_ZONE)
+    return profiles.zone_of(user)
 
 
 def slack_time(at: datetime, user: AbstractBaseUser | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from sla import escalation
 from sla.models import CardThread, Channel, DeliveryHold, Notification, SlackUser
-from tasks import actions
+from tasks import actions, profiles
 from tasks.models import BlockingReason, Status
 from tests.sla.conftest import MON, Clock, H, M, Trigger, berlin, scan
 from tests.sla.slack_fake import TEAM, interaction_body, post
@@ -305,3 +306,15 @@ def test_slack_map_users_finds_people_by_email_so_their_alerts_come_directly(
     assert len(dms(slack_api)) == 1
     call_command("slack_map_users", stdout=out)  # again: only those not found yet
     assert len(slack_api.of("users.lookupByEmail")) == 4 + 2
+
+
+def test_a_direct_message_shows_the_deadline_in_the_zone_chosen_on_the_profile(
+    slack_api, card, paula
+):
+    profiles.set_timezone(user=paula, zone="America/New_York")
+    scan(T0 + 2 * H)
+    (dm,) = dms(slack_api)
+    due = card.timers.get(kind="resolution").due_at  # 11:00 in Berlin: 05:00 in New York
+    said = str(dm.args["blocks"])
+    assert f"due {due.astimezone(ZoneInfo('America/New_York')):%a %d %b %H:%M} EST" in said
+    assert "CET" not in said
