@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tasks import actions
 from tasks.models import Status
+from tests.e2e.axe import serious_violations
 from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,6 +58,7 @@ def test_the_bell_opens_a_panel_where_a_card_is_marked_read(
     expect(panel.get_by_role("link", name=f"#{contract.pk} Contract")).to_be_visible()
     expect(panel.get_by_role("link", name=f"#{discount.pk} Discount")).to_be_visible()
     assert page.url == f"{live_server.url}/cards/"  # the link was not followed
+    assert serious_violations(page) == []  # axe-core, with the panel open
 
     panel.get_by_role("button", name=f"Mark read: #{discount.pk} Discount").click()
 
