@@ -139,7 +139,7 @@ def queue(client, **params) -> list[str]:
     assert response.status_code == 200
     html = response.content.decode()
     rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr ")[1:]
-    return [re.sub(r"^#\d+ ", "", row.split("</a>", 1)[0].split('">', 2)[-1]) for row in rows]
+    return [re.search(r'<a href="[^"]*">#\d+ (.*?)</a>', row).group(1) for row in rows]
 
 
 def test_the_at_risk_queue_sorts_by_a_column_and_back_to_the_risk_ranking(
