@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from uuid import UUID
 
 from django.db import transaction
 
@@ -19,6 +20,7 @@ from sla.calendar import WorkCalendar
 from sla.models import (
     CARD_TIMER_KINDS,
     BusinessCalendar,
+    PoliciesVersion,
     SlaPause,
     SlaPolicy,
     SlaRetarget,
@@ -91,14 +93,32 @@ class TimerWrites:
 DATABASE = TimerWrites()
 
 
+# The active policies as this process last read them, with the policies version they were
+# read at (sla.models.policies_version). Shared by every card of the process: read-only.
+_policies_cache: tuple[UUID, list[SlaPolicy]] | None = None
+
+
 def active_policies() -> list[SlaPolicy]:
-    """Policies in the order they are tried; the default one last."""
-    return list(
+    """Policies in the order they are tried; the default one last.
+
+    One query (the policies version) while nothing they depend on changed; read again, with
+    their calendar, targets, pausing reasons and rules, when it did. The version is read
+    first: a change committed in between is then read with the policies and only costs one
+    more reading later, never a stale cache."""
+    global _policies_cache
+    version = PoliciesVersion.current()
+    cached = _policies_cache
+    if version is not None and cached is not None and cached[0] == version:
+        return list(cached[1])
+    policies = list(
         SlaPolicy.objects.filter(active=True)
         .select_related("calendar")
         .prefetch_related("targets", "pausing_reasons", "rules")
         .order_by("is_default", "order", "name")
     )
+    if version is not None:
+        _policies_cache = (version, policies)
+    return list(policies)
 
 
 def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> SlaPolicy | None:

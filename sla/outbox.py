@@ -57,6 +57,15 @@ def mark_read(*, user: AbstractBaseUser, notification_id: int, at: datetime | No
     return unread.update(read_at=at or timezone.now())
 
 
+def mark_card_read(*, user: AbstractBaseUser, task_id: int, at: datetime | None = None) -> int:
+    """Mark the user's unread in-app notices of one card read (timer thresholds and card
+    notices alike): an inbox group's "Mark read". Never anyone else's rows."""
+    of_card = Q(event__timer__task_id=task_id) | Q(card_event__task_id=task_id)
+    return (
+        Notification.objects.unread_for(user).filter(of_card).update(read_at=at or timezone.now())
+    )
+
+
 def mark_all_read(*, user: AbstractBaseUser, at: datetime | None = None) -> int:
     """Mark every unread in-app notification of the user read."""
     return Notification.objects.unread_for(user).update(read_at=at or timezone.now())

@@ -83,3 +83,47 @@ if (window.Idiomorph) {
   }
   setInterval(tick, 1000);
 })();
+
+// The bell opens a panel of the latest unread notices (sla.views.preview, loaded by htmx on
+// each opening) instead of following its link; without JS, or with a modifier key, it stays
+// the link to the inbox. Escape or a click elsewhere closes it. The bell is re-rendered by
+// its 30 s poll and by "Mark read" (out of band), so its aria-expanded is set again after
+// every swap.
+(function () {
+  function parts() {
+    return { bell: document.getElementById("bell"), panel: document.getElementById("bell-panel") };
+  }
+  function sync() {
+    var p = parts();
+    if (!p.bell || !p.panel || !window.htmx) return;
+    p.bell.setAttribute("aria-controls", "bell-panel");
+    p.bell.setAttribute("aria-expanded", p.panel.hidden ? "false" : "true");
+  }
+  function show(open) {
+    var p = parts();
+    if (!p.panel) return;
+    p.panel.hidden = !open;
+    if (open) htmx.trigger(p.panel, "bell-open");
+    sync();
+  }
+  document.addEventListener("click", function (event) {
+    var p = parts();
+    if (!p.panel || !window.htmx) return;
+    if (event.target.closest("#bell")) {
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      show(p.panel.hidden);
+    } else if (!p.panel.hidden && !event.target.closest(".bell-menu")) {
+      show(false);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var p = parts();
+    if (event.key !== "Escape" || !p.panel || p.panel.hidden) return;
+    show(false);
+    if (p.bell) p.bell.focus();
+  });
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSettle", sync);
+  document.addEventListener("htmx:oobAfterSwap", sync);
+})();

@@ -2,6 +2,7 @@
 
 - calendar: business calendars, their hours and holidays
 - policy: policies, their targets and escalation rules
+- policies_version: the one row that changes with every write of what the policies depend on
 - timer: the timers on cards, their pauses and re-targets, and the queries over them
 - events: thresholds that fired and the outbox of notifications
 - preferences: which notices reach a person, on which channel and when
@@ -24,6 +25,7 @@ from sla.models.events import (
     SlaEvent,
     WebhookEndpoint,
 )
+from sla.models.policies_version import PoliciesVersion
 from sla.models.policy import (
     CARD_TIMER_KINDS,
     MAX_MINUTES_AFTER_BREACH,
@@ -64,6 +66,7 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "NotificationQuerySet",
+    "PoliciesVersion",
     "PolicyMode",
     "SlaEvent",
     "SlaPause",

@@ -12,6 +12,7 @@ from django.db.models import F
 
 from sla.calendar import WorkCalendar
 from sla.history import SettingsHistory
+from sla.models.policies_version import PoliciesVersion
 from tasks.validators import validate_sane_date
 
 
@@ -97,6 +98,7 @@ class BusinessCalendar(models.Model):
     def touch(self) -> None:
         """Hours or holidays changed: new revision, so every process rebuilds its cache."""
         BusinessCalendar.objects.filter(pk=self.pk).update(revision=F("revision") + 1)
+        PoliciesVersion.bump()  # an update sends no signal; active policies hold calendars
         self.refresh_from_db(fields=["revision"])
 
 

@@ -143,11 +143,18 @@ def _fields_to_save(task: Task) -> list[str]:
 
 
 def _save(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
-    """Persist the card and its history, then tell the listeners (the card-change hook):
-    the single point where a change of a card reaches the apps that follow cards."""
+    """Persist the card (a new version) and its history, then tell the listeners (`_record`)."""
     task.updated_at = at
     task.version += 1
     task.save(update_fields=_fields_to_save(task))
+    _record(task, events, at=at)
+
+
+def _record(task: Task, events: list[TaskEvent], *, at: datetime) -> None:
+    """The rest of `_save` once the card's row is written: its events, then the listeners
+    (the card-change hook), the single point where a change of a card reaches the apps that
+    follow cards. `create_task` calls it after its insert, which writes the first version
+    (one statement: no update after it)."""
     TaskEvent.objects.bulk_create(events)
     for listener in _card_listeners:
         listener(task=task, at=at, events=events)

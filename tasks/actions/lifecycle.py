@@ -18,6 +18,7 @@ from tasks.actions.core import (
     _change,
     _event,
     _priority,
+    _record,
     _save,
     _save_if_changed,
     check_sane_date,
@@ -146,6 +147,7 @@ def create_task(
         at=at,
     )
     task.source, task.external_ref = source, external_ref
+    task.version += 1  # what `_save` would bump: the insert writes version 1, no update after
     if external_ref:
         try:
             with transaction.atomic():  # a savepoint: the race's loser finds the winner's card
@@ -156,7 +158,7 @@ def create_task(
             ) from None
     else:
         task.save()
-    _save(task, [created], at=at)
+    _record(task, [created], at=at)
     refresh_search_vectors(task_ids=[task.pk])
     return task
 
@@ -192,7 +194,7 @@ def new_card(
         source_url=source_url,
         created_at=at,
         updated_at=at,
-        version=0,  # _save bumps it to 1
+        version=0,  # the first save bumps it to 1 (create_task's insert)
     )
     created = _event(
         task,

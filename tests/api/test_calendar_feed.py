@@ -52,7 +52,9 @@ def test_my_deadlines_as_calendar_events(performer, other_performer, dispatcher,
 
 
 def test_the_approver_sees_the_decisions_she_is_asked_for(performer, manager, card):
-    SlaTarget.objects.filter(policy__name="Default").update(approval_target=timedelta(hours=4))
+    for target in SlaTarget.objects.filter(policy__name="Default"):  # saved: bumps the
+        target.approval_target = timedelta(hours=4)  # policies version (sla.actions)
+        target.save()
     actions.change_status(task=card, to="on_approval", actor=performer, approver=manager)
     _, link = feed_of(manager)
     summaries = [str(e["summary"]) for e in events(Client().get(link))]

@@ -46,9 +46,9 @@ def timed_decisions(history, manager):
     """Support/normal decisions get a 2 h time to decision; on top of G (approved by Maria
     Thu 10:00, untimed): K rejected by Maria after 1 h and approved after 3 h, L waiting for
     Maria, N approved by Lena after 8 h (Thu 10:00 → Fri 10:00)."""
-    SlaTarget.objects.filter(policy__name="Standard", priority=Priority.NORMAL).update(
-        approval_target=2 * H
-    )
+    target = SlaTarget.objects.get(policy__name="Standard", priority=Priority.NORMAL)
+    target.approval_target = 2 * H
+    target.save()  # saved, not updated: the policies version moves
     lena = WorkerFactory(username="lena", first_name="Lena", last_name="Legal", role="manager")
     support = history.cards["A"].request_type
     paula = history.cards["A"].owner

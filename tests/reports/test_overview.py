@@ -63,9 +63,9 @@ def test_the_time_to_decision_is_a_clock_row_of_its_own(history, manager):
     """Shown only when a card of the period had one; read from the timers, so the rollup's
     figure and the live one agree. G was decided before its policy timed decisions."""
     assert "Time to decision" not in by(overview.on_time(week()), "kind")
-    SlaTarget.objects.filter(policy__name="Standard", priority=Priority.NORMAL).update(
-        approval_target=2 * H
-    )
+    target = SlaTarget.objects.get(policy__name="Standard", priority=Priority.NORMAL)
+    target.approval_target = 2 * H
+    target.save()  # saved, not updated: the policies version moves
     paula, support = history.cards["A"].owner, history.cards["A"].request_type
     for title, decided in (("K", berlin(*THU, 11)), ("L", berlin(*THU, 15)), ("M", None)):
         card = actions.create_task(title=title, request_type=support, priority=Priority.NORMAL,

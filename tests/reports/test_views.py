@@ -102,9 +102,9 @@ def _many_cards(world) -> None:
     support = RequestType.objects.get(name="Support")
     support_team = Team.objects.get(pk=world.support)
     # Timed decisions too (the flow page's time to decision, the overview's clock row).
-    SlaTarget.objects.filter(policy__name="Standard", priority=Priority.NORMAL).update(
-        approval_target=2 * H
-    )
+    target = SlaTarget.objects.get(policy__name="Standard", priority=Priority.NORMAL)
+    target.approval_target = 2 * H
+    target.save()  # saved, not updated: the policies version moves
     for i in range(12):
         owner = WorkerFactory(username=f"owner{i}")
         team = TeamFactory(name=f"Team {i}")

@@ -188,6 +188,11 @@ def test_an_inactive_user_cannot_become_owner(dispatcher):
 def test_every_action_bumps_the_version_except_comments(dispatcher, performer):
     task = make_task(actor=dispatcher, owner=performer)
     assert task.version == 1
+    # Written by the insert itself (no update after it), with the creation time.
+    assert Task.objects.values_list("version", "updated_at").get(pk=task.pk) == (
+        1,
+        task.created_at,
+    )
     actions.change_priority(task=task, priority="low", actor=dispatcher)
     assert task.version == 2
     actions.add_comment(task=task, text="hi", actor=performer)
