@@ -177,6 +177,35 @@ class Lane(ABC):
     def close(self) -> None:
         """Release the lane's threads and connections."""
 
+    # Whether a destination that is down (refused, 5xx) is held until the failed row's retry
+    # (webhook endpoints); elsewhere only a 429 or a hung destination holds it.
+    holds_when_down = False
+
+    def attempt(
+        self, note: Notification, send: Callable[[], object]
+    ) -> list[tuple[Notification, Outcome]]:
+        """One row on a lane thread: late or held rows are not tried; a failure that says
+        when to come back (Retry-After, no answer, down) holds the whole destination."""
+        if self.clock.out_of_time():
+            return [(note, LATE)]
+        until = self.holds.until(note.address, self.clock())
+        if until is not None:
+            return [(note, Held(until))]
+        try:
+            send()
+        except notify.DeliveryError as error:
+            if error.retry_after is not None:
+                wait_for = timedelta(seconds=error.retry_after)
+            elif error.unresponsive:
+                wait_for = UNRESPONSIVE_HOLD
+            elif error.down and self.holds_when_down:
+                wait_for = outbox.backoff(note.attempts + 1)
+            else:
+                return [(note, error)]
+            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
+            return [(note, error)]
+        return [(note, SENT)]
+
 
 class EmailLane(Lane):
     """Emails in claim order over one SMTP session, on one thread of their own."""
@@ -255,23 +284,7 @@ class SlackLane(Lane):
         return batch
 
     def _post(self, note: Notification, payload: dict, key: str):
-        if self.clock.out_of_time():
-            return [(note, LATE)]
-        until = self.holds.until(note.address, self.clock())
-        if until is not None:
-            return [(note, Held(until))]
-        try:
-            self.session.post(note.address, payload, key=key)
-        except notify.DeliveryError as error:
-            if error.retry_after is not None:
-                wait_for = timedelta(seconds=error.retry_after)
-            elif error.unresponsive:
-                wait_for = UNRESPONSIVE_HOLD
-            else:
-                return [(note, error)]
-            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
-            return [(note, error)]
-        return [(note, SENT)]
+        return self.attempt(note, lambda: self.session.post(note.address, payload, key=key))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -288,6 +301,7 @@ class WebhookLane(Lane):
     endpoints' rows go on."""
 
     channel = Channel.WEBHOOK
+    holds_when_down = True
 
     def __init__(self, clock: Clock, batch: int, holds: Holds) -> None:
         super().__init__(clock, batch, holds)
@@ -304,25 +318,9 @@ class WebhookLane(Lane):
         return batch
 
     def _post(self, note: Notification, message: webhook_messages.Message):
-        if self.clock.out_of_time():
-            return [(note, LATE)]
-        until = self.holds.until(note.address, self.clock())
-        if until is not None:
-            return [(note, Held(until))]
-        try:
-            webhook_messages.post(self.session, message, self.clock())
-        except notify.DeliveryError as error:
-            if error.retry_after is not None:
-                wait_for = timedelta(seconds=error.retry_after)
-            elif error.unresponsive:
-                wait_for = UNRESPONSIVE_HOLD
-            elif error.down:
-                wait_for = outbox.backoff(note.attempts + 1)
-            else:
-                return [(note, error)]
-            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
-            return [(note, error)]
-        return [(note, SENT)]
+        return self.attempt(
+            note, lambda: webhook_messages.post(self.session, message, self.clock())
+        )
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -355,23 +353,7 @@ class SlackAppLane(Lane):
         return batch
 
     def _post(self, note: Notification, post: slack_messages.Post):
-        if self.clock.out_of_time():
-            return [(note, LATE)]
-        until = self.holds.until(note.address, self.clock())
-        if until is not None:
-            return [(note, Held(until))]
-        try:
-            self._send(post)
-        except notify.DeliveryError as error:
-            if error.retry_after is not None:
-                wait_for = timedelta(seconds=error.retry_after)
-            elif error.unresponsive:
-                wait_for = UNRESPONSIVE_HOLD
-            else:
-                return [(note, error)]
-            error.hold_until = self.holds.hold(note.address, self.clock() + wait_for, str(error))
-            return [(note, error)]
-        return [(note, SENT)]
+        return self.attempt(note, lambda: self._send(post))
 
     def _send(self, post: slack_messages.Post, *, reopened: bool = False) -> None:
         try:
