@@ -273,13 +273,7 @@ class WorkCalendar:
 
     def is_open(self, at: datetime) -> bool:
         """Whether the instant ``at`` (aware, any timezone) is open."""
-        try:
-            x = (at - _EPOCH) // _US
-        except TypeError:
-            raise _naive_error("at", at) from None
-        tab = self._tab
-        if tab is None or not tab[0] <= x < tab[1]:
-            tab = self._cover(x, x)
+        x, tab = self._at(at)
         starts = tab[2]
         i = bisect_right(starts, x) - 1
         return i >= 0 and x < tab[3][i]
@@ -287,13 +281,7 @@ class WorkCalendar:
     def next_open(self, at: datetime) -> datetime:
         """The first open instant ``>= at``, as an aware UTC datetime (``at`` itself, converted
         to UTC, if it is open). Raises ``ValueError`` if nothing opens within ~10 years."""
-        try:
-            x = (at - _EPOCH) // _US
-        except TypeError:
-            raise _naive_error("at", at) from None
-        tab = self._tab
-        if tab is None or not tab[0] <= x < tab[1]:
-            tab = self._cover(x, x)
+        x, tab = self._at(at)
         while True:
             _lo, _hi, starts, ends, _cum = tab
             i = bisect_right(starts, x) - 1
@@ -310,13 +298,7 @@ class WorkCalendar:
         opening (``next_open``). ``None`` if ``at`` is open and the calendar stays open
         without a break for ~10 years (a 24/7 calendar without holidays). Raises
         ``ValueError`` like ``next_open`` if a closed calendar never opens again."""
-        try:
-            x = (at - _EPOCH) // _US
-        except TypeError:
-            raise _naive_error("at", at) from None
-        tab = self._tab
-        if tab is None or not tab[0] <= x < tab[1]:
-            tab = self._cover(x, x)
+        x, tab = self._at(at)
         while True:
             lo, hi, starts, ends, _cum = tab
             i = bisect_right(starts, x) - 1
@@ -410,6 +392,17 @@ class WorkCalendar:
         return _EPOCH + timedelta(0, 0, starts[k - 1] + target - cum[k - 1])
 
     # ------------------------------------------------------------------ table maintenance
+
+    def _at(self, at: datetime) -> tuple[int, _Table]:
+        """``at`` (aware) as UTC microseconds, with a table covering it."""
+        try:
+            x = (at - _EPOCH) // _US
+        except TypeError:
+            raise _naive_error("at", at) from None
+        tab = self._tab
+        if tab is None or not tab[0] <= x < tab[1]:
+            tab = self._cover(x, x)
+        return x, tab
 
     def _cover(self, a: int, b: int) -> _Table:
         """Return a table covering ``[a, b]`` (UTC microseconds), growing it if needed."""
