@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from markupsafe import escape
 
 from sla.engine import Progress, Tick
@@ -140,7 +140,7 @@ def test_the_viewers_timezone_cookie_sets_the_times_in_both_rows(
         assert shown != hidden
         assert f" · due {shown}</small>" in manager_seen[zone]
         assert f" · due {hidden}</small>" not in manager_seen[zone]
-        created = dateformat.format(card.created_at.astimezone(ZoneInfo(zone)), "D j M H:i")
+        created = time_words.moment(card.created_at, timezone.now(), ZoneInfo(zone))
         assert f"Sales lead · Sales · {created}</small>".encode() in dispatcher_seen[zone]
 
 
@@ -346,7 +346,7 @@ def test_the_viewers_timezone_cookie_sets_the_times_on_the_work_card(
             for zone, move in zones.items()}  # fmt: skip
     for zone, other in (("Asia/Kolkata", "America/New_York"), ("America/New_York", "Asia/Kolkata")):
         shown, hidden = (
-            {at: dateformat.format(at.astimezone(ZoneInfo(z)), "D j M H:i")
+            {at: time_words.moment(at, timezone.now(), ZoneInfo(z))
              for at in (next_due, step_due)}
             for z in (zone, other)
         )  # fmt: skip
@@ -401,7 +401,7 @@ def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
     assert done.status_code == 200
     assert done.content.decode().endswith(
         "<p>Next: Ask &#39;them&#39; (by "
-        + dateformat.format(timezone.localtime(card.next_step_due), "D j M H:i")
+        + time_words.moment(card.next_step_due, timezone.now(), timezone.get_current_timezone())
         + ')</p>\n  \n  \n  <p class="muted" role="status">Done.</p>\n  \n</article>'
     )
     assert 'class="work-card"' not in client.get(reverse("my_work")).content.decode()
