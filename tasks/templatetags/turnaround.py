@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template import engines
 from django.templatetags.static import static
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from tasks import time_words as words
@@ -115,14 +115,12 @@ def countdown_for(
     text = words.remaining(remaining)
     if not tick.running:
         text = f"{text} · {still}"
-    change_in = "" if tick.until is None else str(int((tick.until - now).total_seconds()))
-    return format_html(
-        '<span class="countdown" data-countdown data-stamp="{}" data-left="{}" data-running="{}"'
-        ' data-change-in="{}" data-still="{}">{}</span>',
-        now.isoformat(),
-        int(remaining.total_seconds()),
-        "true" if tick.running else "false",
-        "" if tick.paused else change_in,
-        still,
-        text,
+    change_in = "" if tick.paused or tick.until is None else int((tick.until - now).total_seconds())
+    # Up to 50 a queue page: built by hand: format_html took twice as long. The
+    # words are escaped; the rest are numbers and an ISO time.
+    return mark_safe(
+        f'<span class="countdown" data-countdown data-stamp="{now.isoformat()}"'
+        f' data-left="{int(remaining.total_seconds())}"'
+        f' data-running="{"true" if tick.running else "false"}" data-change-in="{change_in}"'
+        f' data-still="{escape(still)}">{escape(text)}</span>'
     )

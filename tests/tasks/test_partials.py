@@ -221,12 +221,12 @@ CLOSES = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # 18:00 in Berlin, 6h 15m afte
     ("band", "remaining", "fraction", "fields", "shown"),
     [
         (BREACHED, -(H + timedelta(minutes=30)), 1.1875, {"due_at": DUE}, [
-            '<span class="badge breached">Breached</span>\n          </td>',
+            '<span class="badge breached">Breached</span>\n          <br>\n'
+            '          <small class="muted">of 8h 00m · due Fri 6 Mar 17:45</small></td>',
             '<progress value="100" max="100" class="breached" aria-label="119% of target used">',
             '<strong><span class="countdown" data-countdown data-stamp="2026-03-06T10:45:00+00:00"'
             ' data-left="-5400" data-running="true" data-change-in="22500"'
             ' data-still="paused until Sat 7 Mar 10:00">overdue by 1h 30m</span></strong>',
-            'of 8h 00m · due Fri 6 Mar 17:45</small>',
         ]),
         (WARNED, timedelta(minutes=20), 0.9583, {"due_at": DUE}, [
             '<span class="badge warn">At risk</span>',
@@ -246,8 +246,8 @@ CLOSES = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # 18:00 in Berlin, 6h 15m afte
             'data-running="false" data-change-in="" data-still="paused while the card waits">'
             "6h 00m remaining · paused while the card waits</span>\n",
             '<span class="badge paused">Paused</span>\n          '
-            '<span class="badge observe">Observe</span></td>',
-            '<small class="muted">of —</small>',
+            '<span class="badge observe">Observe</span><br>\n'
+            '          <small class="muted">of —</small></td>',
         ]),
     ],
 )  # fmt: skip
