@@ -156,3 +156,14 @@ def test_approvals_and_the_inbox_date_what_happened_on_another_day(chairs, manag
     asked = TaskEvent.objects.filter(task=chairs).latest("at").at
     assert f">{said(asked)}</time>" in inbox
     assert re.fullmatch(r"\w{3} \d{1,2} \w{3}( \d{4})? \d\d:\d\d", said(asked))
+
+
+@pytest.mark.parametrize("sort", ["title", "-title", "-priority"])
+def test_the_queue_sorted_by_a_column_lists_first_response_before_resolution(
+    sort, manager, dispatcher, request_type, default_policy
+):
+    for title in ("Alpha", "Bravo"):
+        make_task(actor=dispatcher, request_type=request_type, title=title)
+    html = viewer(manager).get(reverse("at_risk"), {"sort": sort}).content.decode()
+    kinds = re.findall(r'<td data-label="Timer">(First response|Resolution)', html)
+    assert kinds == ["First response", "Resolution"] * 2
