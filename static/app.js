@@ -52,10 +52,11 @@ if (window.Idiomorph) {
   };
 }
 
-// Timers count down between refreshes in business time (tasks.templatetags countdown): the
-// server says how many seconds are left, whether the clock runs and in how many seconds that
-// changes (closing or opening time); so the text ticks only while the clock runs and reads
-// "paused until Mon 7 Dec 09:00" otherwise. A refresh brings a new data-stamp: count anew.
+// Timers count down between refreshes in business time, on the card page and on the at-risk
+// queue's rows alike (tasks.templatetags countdown_for): the server says how many seconds are
+// left, whether the clock runs and in how many seconds that changes (closing or opening
+// time); so the text ticks only while the clock runs and reads "paused until Mon 7 Dec
+// 09:00" otherwise. A refresh brings a new data-stamp: count anew.
 (function () {
   function duration(seconds) {
     var s = Math.abs(Math.trunc(seconds)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);

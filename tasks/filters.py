@@ -75,10 +75,13 @@ SORT_CHOICES = [
 
 def sort_order(column: str, descending: bool, prefix: str = "") -> list:
     """The ORDER BY of a sortable column; empty values (no owner, no due time) last.
-    `prefix`: the path to the card ("task__" from a timer); its own id breaks ties."""
+    `prefix`: the path to the card ("task__" from a timer); its own id breaks ties, and a
+    card's timers follow in the order they were started whichever way the cards go: First
+    response before Resolution."""
     columns = SORT_COLUMNS if not prefix else sort_columns(prefix)
-    exprs = [*columns[column][1], F(f"{prefix}pk")] + ([F("pk")] if prefix else [])
-    return [e.desc(nulls_last=True) if descending else e.asc(nulls_last=True) for e in exprs]
+    exprs = [*columns[column][1], F(f"{prefix}pk")]
+    order = [e.desc(nulls_last=True) if descending else e.asc(nulls_last=True) for e in exprs]
+    return order + ([F("pk").asc()] if prefix else [])
 
 
 @dataclass(frozen=True)

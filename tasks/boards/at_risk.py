@@ -91,7 +91,9 @@ def _queue_context(request: HttpRequest, filterset: AtRiskFilter, now) -> dict:
         "ranked_query": _query_without(request, "page", "sort"),
         "filter": filterset,
         "page": page,
-        "rows": [(t, t.progress(now)) for t in rows],  # templates/jinja2/tasks/_at_risk_rows.html
+        # templates/jinja2/tasks/_at_risk_rows.html; the tick (whether the clock runs and
+        # until when) from the calendar already read for the progress: no query.
+        "rows": [(t, t.progress(now), t.tick(now)) for t in rows],
         "counts": counts.bands,
         "query": _query_without_page(request),
         "now": now,

@@ -5,7 +5,10 @@ times as long as Jinja2, whose templates compile to Python.
 
 The partials see what Django's templates would: values escaped (autoescape), dates in the
 active timezone (the viewer's, `tasks.middleware.ViewerTimezoneMiddleware`) through the
-`date` filter, durations through `hm` and `clamp_pct` (tasks/templatetags/turnaround.py).
+`date` filter, durations through `hm` and `clamp_pct`, times in tasks.time_words' words
+through `moment` and `remaining`, a timer's ticking time through `countdown_for` and the
+zone's name through `zone_note()`: the functions of tasks/templatetags/turnaround.py
+themselves, not copies.
 An undefined name is an error (StrictUndefined), not an empty string.
 
 A Django template renders a partial with `{% jinja "tasks/_name.html" key=value %}`
@@ -28,7 +31,7 @@ from markupsafe import Markup
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
 from tasks import time_words
 from tasks.boards.my_work import quick_moves
-from tasks.templatetags.turnaround import clamp_pct, hm
+from tasks.templatetags.turnaround import clamp_pct, countdown_for, hm, moment, zone_note
 
 
 class Badge(NamedTuple):
@@ -71,15 +74,11 @@ def selected(options: Markup, value: Any) -> Markup:
     return Markup(str(options).replace(option, choice, 1))  # both parts escaped already
 
 
-def moment(at: datetime) -> str:
-    """`at` in the viewer's zone, in tasks.time_words' words: '14:05' today, dated otherwise."""
-    return time_words.moment(at, timezone.now(), timezone.get_current_timezone())
-
-
 def environment(**options: Any) -> jinja2.Environment:
     options["undefined"] = jinja2.StrictUndefined
     env = jinja2.Environment(**options)
     env.filters.update(date=date, hm=hm, clamp_pct=clamp_pct, selected=selected)
     env.filters.update(remaining=time_words.remaining, moment=moment)
     env.globals.update(pk_url=pk_url, BAND_BADGES=BAND_BADGES, quick_moves=quick_moves)
+    env.globals.update(countdown_for=countdown_for, zone_note=zone_note)
     return env

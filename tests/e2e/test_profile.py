@@ -5,11 +5,14 @@ named in place with what was typed kept."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from sla.models import NotificationPreference
+from tasks import time_words
 from tasks.models import Profile, Task
 from tests.factories import make_task
 
@@ -20,7 +23,8 @@ def test_a_person_sets_her_timezone_and_what_reaches_her(
     live_server, page, log_in, dispatcher, performer, request_type
 ):
     card = make_task(actor=dispatcher, owner=performer, request_type=request_type, title="Desks")
-    Task.objects.filter(pk=card.pk).update(created_at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
+    created = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # 18:30 in Tokyo
+    Task.objects.filter(pk=card.pk).update(created_at=created)
     log_in("paula")
 
     page.get_by_role("link", name="Help").click()
@@ -46,4 +50,8 @@ def test_a_person_sets_her_timezone_and_what_reaches_her(
     assert prefs.muted == ["warning:email"] and prefs.quiet_start.hour == 22
 
     page.goto(f"{live_server.url}{card.get_absolute_url()}")
-    expect(page.locator("#main")).to_contain_text("Mon 23 Nov 2026, 18:30")
+    # In time words (dated: not today) and in her zone, which the page names.
+    shown = time_words.moment(created, timezone.now(), ZoneInfo("Asia/Tokyo"))
+    assert shown.startswith("Mon 23 Nov") and shown.endswith("18:30")
+    expect(page.locator("#main")).to_contain_text(shown)
+    expect(page.locator("#main")).to_contain_text("Times in Asia/Tokyo")

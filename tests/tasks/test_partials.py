@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from markupsafe import escape
 
-from sla.engine import Progress
+from sla.engine import Progress, Tick
 from sla.jobs import scan_due_timers
 from sla.models import SlaTimer, TimerKind
 from sla.queries import BREACHED, PAUSED, RUNNING, WARNED
@@ -140,7 +140,7 @@ def test_the_viewers_timezone_cookie_sets_the_times_in_both_rows(
         assert shown != hidden
         assert f" · due {shown}</small>" in manager_seen[zone]
         assert f" · due {hidden}</small>" not in manager_seen[zone]
-        created = dateformat.format(card.created_at.astimezone(ZoneInfo(zone)), "D j M H:i")
+        created = time_words.moment(card.created_at, timezone.now(), ZoneInfo(zone))
         assert f"Sales lead · Sales · {created}</small>".encode() in dispatcher_seen[zone]
 
 
@@ -189,7 +189,8 @@ def test_an_assignments_row_is_the_boards_row_for_the_card(
 
 
 def _timer(band: int, *, remaining: timedelta, fraction: float, **fields) -> tuple:
-    """An unsaved timer of an unsaved card, with its band annotation and progress."""
+    """An unsaved timer of an unsaved card, with its band annotation, progress and tick at
+    NOW (running until 17:00 UTC, or paused while the card waits)."""
     task = Task(
         pk=41,
         title="Call ACME",
@@ -205,25 +206,34 @@ def _timer(band: int, *, remaining: timedelta, fraction: float, **fields) -> tup
     } | fields
     timer = SlaTimer(task=task, **fields)
     timer.band = band
-    return timer, Progress(consumed=8 * H - remaining, remaining=remaining, fraction=fraction)
+    progress = Progress(consumed=8 * H - remaining, remaining=remaining, fraction=fraction)
+    if timer.running_since is None:
+        return timer, progress, Tick(running=False, until=None, paused=True)
+    return timer, progress, Tick(running=True, until=CLOSES, resumes=CLOSES + 16 * H)
 
 
 DUE = datetime(2026, 3, 6, 16, 45, tzinfo=UTC)  # a Friday; 17:45 in Berlin
+NOW = DUE - 6 * H  # 11:45 in Berlin
+CLOSES = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # 18:00 in Berlin, 6h 15m after NOW
 
 
 @pytest.mark.parametrize(
     ("band", "remaining", "fraction", "fields", "shown"),
     [
         (BREACHED, -(H + timedelta(minutes=30)), 1.1875, {"due_at": DUE}, [
-            '<span class="badge breached">Breached</span>\n          </td>',
+            '<span class="badge breached">Breached</span>\n          <br>\n'
+            '          <small class="muted">of 8h 00m · due Fri 6 Mar 17:45</small></td>',
             '<progress value="100" max="100" class="breached" aria-label="119% of target used">',
-            "<strong>overdue by 1h 30m</strong>",
-            'of 8h 00m · due Fri 6 Mar 17:45</small>',
+            '<strong><span class="countdown" data-countdown data-stamp="2026-03-06T10:45:00+00:00"'
+            ' data-left="-5400" data-running="true" data-change-in="22500"'
+            ' data-still="paused until Sat 7 Mar 10:00">overdue by 1h 30m</span></strong>',
         ]),
         (WARNED, timedelta(minutes=20), 0.9583, {"due_at": DUE}, [
             '<span class="badge warn">At risk</span>',
             '<progress value="96" max="100" class="warn" aria-label="96% of target used">',
-            "\n          20m remaining\n",
+            '\n          <span class="countdown" data-countdown',
+            'data-left="1200" data-running="true"',
+            ">20m remaining</span>\n",
         ]),
         (RUNNING, 5 * H, 0.375, {"due_at": DUE, "kind": TimerKind.RESPONSE}, [
             '<td data-label="Timer">First response\n',
@@ -233,20 +243,23 @@ DUE = datetime(2026, 3, 6, 16, 45, tzinfo=UTC)  # a Friday; 17:45 in Berlin
         ]),
         (PAUSED, 6 * H, 0.25, {"observe": True, "due_at": None, "target": None,
                                "running_since": None}, [
-            "6h 00m remaining · paused\n",
+            'data-running="false" data-change-in="" data-still="paused while the card waits">'
+            "6h 00m remaining · paused while the card waits</span>\n",
             '<span class="badge paused">Paused</span>\n          '
-            '<span class="badge observe">Observe</span></td>',
-            '<small class="muted">of —</small>',
+            '<span class="badge observe">Observe</span><br>\n'
+            '          <small class="muted">of —</small></td>',
         ]),
     ],
 )  # fmt: skip
 def test_an_at_risk_row_shows_the_band_the_clock_and_the_due_time(
     band, remaining, fraction, fields, shown
 ):
-    timer, progress = _timer(band, remaining=remaining, fraction=fraction, **fields)
+    timer, progress, tick = _timer(band, remaining=remaining, fraction=fraction, **fields)
     with timezone.override(ZoneInfo("Europe/Berlin")):
         row = render_to_string(
-            "tasks/_at_risk_rows.html", {"rows": [(timer, progress)]}, using="jinja2"
+            "tasks/_at_risk_rows.html",
+            {"rows": [(timer, progress, tick)], "now": NOW},
+            using="jinja2",
         )
     assert f'<tr data-band="{band}">' in row
     url = timer.task.get_absolute_url()
@@ -333,7 +346,7 @@ def test_the_viewers_timezone_cookie_sets_the_times_on_the_work_card(
             for zone, move in zones.items()}  # fmt: skip
     for zone, other in (("Asia/Kolkata", "America/New_York"), ("America/New_York", "Asia/Kolkata")):
         shown, hidden = (
-            {at: dateformat.format(at.astimezone(ZoneInfo(z)), "D j M H:i")
+            {at: time_words.moment(at, timezone.now(), ZoneInfo(z))
              for at in (next_due, step_due)}
             for z in (zone, other)
         )  # fmt: skip
@@ -388,7 +401,7 @@ def test_the_card_a_quick_action_returns_is_the_cards_markup_on_my_work(
     assert done.status_code == 200
     assert done.content.decode().endswith(
         "<p>Next: Ask &#39;them&#39; (by "
-        + dateformat.format(timezone.localtime(card.next_step_due), "D j M H:i")
+        + time_words.moment(card.next_step_due, timezone.now(), timezone.get_current_timezone())
         + ')</p>\n  \n  \n  <p class="muted" role="status">Done.</p>\n  \n</article>'
     )
     assert 'class="work-card"' not in client.get(reverse("my_work")).content.decode()
