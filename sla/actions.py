@@ -2,9 +2,10 @@
 
 `sync_timers` is called by `tasks.actions` after every change of a card (and only from
 there): it creates, pauses, resumes, re-targets and stops the card's timers so that they
-always match the card's status, blocking reason, priority and request type as of `at`.
+always match the card's status, blocking reason, priority and request type as of `at`. A card
+just created has no timers yet: `start_first_timers` starts its first ones in one INSERT.
 Cards written in bulk with their past history (imports) get theirs from `sla.replay`, which
-runs the same functions over each step with `TimerWrites` kept in memory.
+runs the same functions over each step with the writes kept in memory (`KeptWrites`).
 """
 
 from __future__ import annotations
@@ -93,6 +94,45 @@ class TimerWrites:
 DATABASE = TimerWrites()
 
 
+class KeptWrites(TimerWrites):
+    """The timer logic's writes kept in memory, then inserted set-based (`insert`): a new
+    card's first timers (`start_first_timers`), a batch of past cards (`sla.replay`)."""
+
+    def __init__(self) -> None:
+        self.timers: dict[int, SlaTimer] = {}  # by id(): unsaved timers have no pk yet
+        self.pauses: list[SlaPause] = []
+        self.retargets: list[SlaRetarget] = []
+        self._open: dict[int, SlaPause] = {}
+
+    def save(self, timer: SlaTimer) -> None:
+        self.timers.setdefault(id(timer), timer)
+
+    def open_pause(self, timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
+        pause = SlaPause(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+        )
+        self.pauses.append(pause)
+        self._open[id(timer)] = pause
+
+    def open_pause_of(self, timer: SlaTimer) -> SlaPause | None:
+        return self._open.get(id(timer))
+
+    def end_open_pause(self, timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
+        pause = self._open.pop(id(timer), None)
+        if pause is not None:
+            pause.ended_at = at
+            pause.business_lost = calendar.between(pause.started_at, at)
+
+    def retargeted(self, row: SlaRetarget) -> None:
+        self.retargets.append(row)
+
+    def insert(self) -> None:
+        """Insert what was kept: one statement per kind of row there is (none for none)."""
+        bulk.insert_objects(list(self.timers.values()))
+        bulk.insert_objects(self.pauses)
+        bulk.insert_objects(self.retargets)
+
+
 # The active policies as this process last read them, with the policies version they were
 # read at (sla.models.policies_version). Shared by every card of the process: read-only.
 _policies_cache: tuple[UUID, list[SlaPolicy]] | None = None
@@ -129,7 +169,7 @@ def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> Sla
     return None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the change's transaction: no savepoint
 def sync_timers(
     *,
     task: Task,
@@ -142,8 +182,12 @@ def sync_timers(
     Thresholds that passed before `at` fire first (events and notifications, exactly as the
     scan would record them), from the deadlines that held until now. `policies`: the active
     policies in order, when the caller already has them. `events` (the change's, from the
-    card-change hook) are not needed: timers follow the card's state.
+    card-change hook): a card just created (its `created` event) has no timers to read or
+    follow, only first ones to start (`start_first_timers`); otherwise timers follow the
+    card's state, whatever the events.
     """
+    if any(event.kind == TaskEvent.Kind.CREATED for event in events):
+        return start_first_timers(task=task, at=at, policies=policies)
     policy = match_policy(task, policies)
     # Lock the card's timers: a concurrent scan skips them, and we see its last write.
     timers = list(
@@ -170,6 +214,22 @@ def sync_timers(
             _follow(timer, task, status, policy, at)
     escalation.follow_up(fired, at)
     return [t for t in task.timers.all() if t.stopped_at is None]
+
+
+def start_first_timers(
+    *, task: Task, at: datetime, policies: Iterable[SlaPolicy] | None = None
+) -> list[SlaTimer]:
+    """Start the first timers of a card just created (it has none: nothing to lock, fire or
+    follow), as `sync_timers` would start them, in one INSERT (and one for their pauses when
+    the policy pauses them from the start). Returns them."""
+    policy = match_policy(task, policies)
+    if policy is None or not task.is_open:
+        return []
+    kept = KeptWrites()
+    for kind, cycle in timers_to_start(task, []):
+        _start_timer(task, kind, policy, cycle=cycle, at=at, writes=kept)
+    kept.insert()
+    return list(kept.timers.values())
 
 
 def timers_to_start(task: Task, timers: Sequence[SlaTimer]) -> list[tuple[TimerKind, int]]:
