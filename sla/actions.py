@@ -16,7 +16,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from sla import bulk, engine, escalation
+from sla import bulk, engine, escalation, webhooks
 from sla.calendar import WorkCalendar
 from sla.models import (
     CARD_TIMER_KINDS,
@@ -28,6 +28,7 @@ from sla.models import (
     SlaTimer,
     TimerKind,
     TimerState,
+    WebhookEndpoint,
 )
 from tasks.models import Status, Task, TaskEvent
 
@@ -133,32 +134,40 @@ class KeptWrites(TimerWrites):
         bulk.insert_objects(self.retargets)
 
 
-# The active policies as this process last read them, with the policies version they were
-# read at (sla.models.policies_version). Shared by every card of the process: read-only.
-_policies_cache: tuple[UUID, list[SlaPolicy]] | None = None
+# The active policies and webhook endpoints as this process last read them, with the
+# policies version they were read at (sla.models.policies_version, which both bump). Shared
+# by every card of the process: read-only.
+_policies_cache: tuple[UUID, list[SlaPolicy], list[WebhookEndpoint]] | None = None
 
 
-def active_policies() -> list[SlaPolicy]:
-    """Policies in the order they are tried; the default one last.
+def active_settings() -> tuple[list[SlaPolicy], list[WebhookEndpoint]]:
+    """What a change of a card reads from the settings: the active policies in the order
+    they are tried (the default one last) and the active webhook endpoints.
 
-    One query (the policies version) while nothing they depend on changed; read again, with
-    their calendar, targets, pausing reasons and rules, when it did. The version is read
-    first: a change committed in between is then read with the policies and only costs one
-    more reading later, never a stale cache."""
+    One query (the policies version) while nothing they depend on changed; read again, the
+    policies with their calendar, targets, pausing reasons and rules, when it did. The
+    version is read first: a change committed in between is then read with the policies and
+    only costs one more reading later, never a stale cache."""
     global _policies_cache
     version = PoliciesVersion.current()
     cached = _policies_cache
     if version is not None and cached is not None and cached[0] == version:
-        return list(cached[1])
+        return list(cached[1]), list(cached[2])
     policies = list(
         SlaPolicy.objects.filter(active=True)
         .select_related("calendar")
         .prefetch_related("targets", "pausing_reasons", "rules")
         .order_by("is_default", "order", "name")
     )
+    endpoints = webhooks.subscribers()
     if version is not None:
-        _policies_cache = (version, policies)
-    return list(policies)
+        _policies_cache = (version, policies, endpoints)
+    return list(policies), list(endpoints)
+
+
+def active_policies() -> list[SlaPolicy]:
+    """The active policies in the order they are tried (`active_settings`)."""
+    return active_settings()[0]
 
 
 def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> SlaPolicy | None:
