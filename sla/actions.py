@@ -2,9 +2,10 @@
 
 `sync_timers` is called by `tasks.actions` after every change of a card (and only from
 there): it creates, pauses, resumes, re-targets and stops the card's timers so that they
-always match the card's status, blocking reason, priority and request type as of `at`.
+always match the card's status, blocking reason, priority and request type as of `at`. A card
+just created has no timers yet: `start_first_timers` starts its first ones in one INSERT.
 Cards written in bulk with their past history (imports) get theirs from `sla.replay`, which
-runs the same functions over each step with `TimerWrites` kept in memory.
+runs the same functions over each step with the writes kept in memory (`KeptWrites`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from sla import bulk, engine, escalation
+from sla import bulk, engine, escalation, webhooks
 from sla.calendar import WorkCalendar
 from sla.models import (
     CARD_TIMER_KINDS,
@@ -27,6 +28,7 @@ from sla.models import (
     SlaTimer,
     TimerKind,
     TimerState,
+    WebhookEndpoint,
 )
 from tasks.models import Status, Task, TaskEvent
 
@@ -93,32 +95,79 @@ class TimerWrites:
 DATABASE = TimerWrites()
 
 
-# The active policies as this process last read them, with the policies version they were
-# read at (sla.models.policies_version). Shared by every card of the process: read-only.
-_policies_cache: tuple[UUID, list[SlaPolicy]] | None = None
+class KeptWrites(TimerWrites):
+    """The timer logic's writes kept in memory, then inserted set-based (`insert`): a new
+    card's first timers (`start_first_timers`), a batch of past cards (`sla.replay`)."""
+
+    def __init__(self) -> None:
+        self.timers: dict[int, SlaTimer] = {}  # by id(): unsaved timers have no pk yet
+        self.pauses: list[SlaPause] = []
+        self.retargets: list[SlaRetarget] = []
+        self._open: dict[int, SlaPause] = {}
+
+    def save(self, timer: SlaTimer) -> None:
+        self.timers.setdefault(id(timer), timer)
+
+    def open_pause(self, timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
+        pause = SlaPause(
+            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
+        )
+        self.pauses.append(pause)
+        self._open[id(timer)] = pause
+
+    def open_pause_of(self, timer: SlaTimer) -> SlaPause | None:
+        return self._open.get(id(timer))
+
+    def end_open_pause(self, timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
+        pause = self._open.pop(id(timer), None)
+        if pause is not None:
+            pause.ended_at = at
+            pause.business_lost = calendar.between(pause.started_at, at)
+
+    def retargeted(self, row: SlaRetarget) -> None:
+        self.retargets.append(row)
+
+    def insert(self) -> None:
+        """Insert what was kept: one statement per kind of row there is (none for none)."""
+        bulk.insert_objects(list(self.timers.values()))
+        bulk.insert_objects(self.pauses)
+        bulk.insert_objects(self.retargets)
 
 
-def active_policies() -> list[SlaPolicy]:
-    """Policies in the order they are tried; the default one last.
+# The active policies and webhook endpoints as this process last read them, with the
+# policies version they were read at (sla.models.policies_version, which both bump). Shared
+# by every card of the process: read-only.
+_policies_cache: tuple[UUID, list[SlaPolicy], list[WebhookEndpoint]] | None = None
 
-    One query (the policies version) while nothing they depend on changed; read again, with
-    their calendar, targets, pausing reasons and rules, when it did. The version is read
-    first: a change committed in between is then read with the policies and only costs one
-    more reading later, never a stale cache."""
+
+def active_settings() -> tuple[list[SlaPolicy], list[WebhookEndpoint]]:
+    """What a change of a card reads from the settings: the active policies in the order
+    they are tried (the default one last) and the active webhook endpoints.
+
+    One query (the policies version) while nothing they depend on changed; read again, the
+    policies with their calendar, targets, pausing reasons and rules, when it did. The
+    version is read first: a change committed in between is then read with the policies and
+    only costs one more reading later, never a stale cache."""
     global _policies_cache
     version = PoliciesVersion.current()
     cached = _policies_cache
     if version is not None and cached is not None and cached[0] == version:
-        return list(cached[1])
+        return list(cached[1]), list(cached[2])
     policies = list(
         SlaPolicy.objects.filter(active=True)
         .select_related("calendar")
         .prefetch_related("targets", "pausing_reasons", "rules")
         .order_by("is_default", "order", "name")
     )
+    endpoints = webhooks.subscribers()
     if version is not None:
-        _policies_cache = (version, policies)
-    return list(policies)
+        _policies_cache = (version, policies, endpoints)
+    return list(policies), list(endpoints)
+
+
+def active_policies() -> list[SlaPolicy]:
+    """The active policies in the order they are tried (`active_settings`)."""
+    return active_settings()[0]
 
 
 def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> SlaPolicy | None:
@@ -129,7 +178,7 @@ def match_policy(task: Task, policies: Iterable[SlaPolicy] | None = None) -> Sla
     return None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the change's transaction: no savepoint
 def sync_timers(
     *,
     task: Task,
@@ -142,8 +191,12 @@ def sync_timers(
     Thresholds that passed before `at` fire first (events and notifications, exactly as the
     scan would record them), from the deadlines that held until now. `policies`: the active
     policies in order, when the caller already has them. `events` (the change's, from the
-    card-change hook) are not needed: timers follow the card's state.
+    card-change hook): a card just created (its `created` event) has no timers to read or
+    follow, only first ones to start (`start_first_timers`); otherwise timers follow the
+    card's state, whatever the events.
     """
+    if any(event.kind == TaskEvent.Kind.CREATED for event in events):
+        return start_first_timers(task=task, at=at, policies=policies)
     policy = match_policy(task, policies)
     # Lock the card's timers: a concurrent scan skips them, and we see its last write.
     timers = list(
@@ -170,6 +223,22 @@ def sync_timers(
             _follow(timer, task, status, policy, at)
     escalation.follow_up(fired, at)
     return [t for t in task.timers.all() if t.stopped_at is None]
+
+
+def start_first_timers(
+    *, task: Task, at: datetime, policies: Iterable[SlaPolicy] | None = None
+) -> list[SlaTimer]:
+    """Start the first timers of a card just created (it has none: nothing to lock, fire or
+    follow), as `sync_timers` would start them, in one INSERT (and one for their pauses when
+    the policy pauses them from the start). Returns them."""
+    policy = match_policy(task, policies)
+    if policy is None or not task.is_open:
+        return []
+    kept = KeptWrites()
+    for kind, cycle in timers_to_start(task, []):
+        _start_timer(task, kind, policy, cycle=cycle, at=at, writes=kept)
+    kept.insert()
+    return list(kept.timers.values())
 
 
 def timers_to_start(task: Task, timers: Sequence[SlaTimer]) -> list[tuple[TimerKind, int]]:

@@ -1,8 +1,8 @@
 """People are told: the outbox rows a change of a card writes (card notices).
 
-A listener of the card-change hook (registered in `SlaConfig.ready()` after the timers'
-sync) reads the change's events and writes one `Notification` per (card event, channel,
-recipient) with `card_event` set and `event` NULL; the unique constraint
+Called by the SLA side's listener of the card-change hook (`sla.card_changes`, after the
+timers' sync), `notify_card_change` reads the change's events and writes one `Notification`
+per (card event, channel, recipient) with `card_event` set and `event` NULL; the unique constraint
 `one_card_notice_per_target` makes writing them twice harmless. Delivery is the outbox's
 (sla.outbox, sla.delivery): in-app rows are written sent (the bell reads them), email and
 Slack rows pending. The words of each notice are `sla.notice_words`'.
@@ -47,7 +47,7 @@ from django.contrib.auth.models import User
 
 from sla import escalation, webhooks
 from sla.actions import match_policy
-from sla.models import Channel, Notification, TimerKind
+from sla.models import Channel, Notification, SlaPolicy, TimerKind, WebhookEndpoint
 from sla.notice_words import DECIDE_KEY
 from sla.scan_rules import NO_SLACK_WEBHOOK, SLACK_KEY, SLACK_RULE_KEY, USER_KEY
 from sla.slack_app import alerts as slack_alerts
@@ -59,8 +59,17 @@ DEFAULT_ASK_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 TOLD_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
 
-def notify_card_change(*, task: Task, at: datetime, events: Sequence[TaskEvent] = ()) -> None:
-    """The card-change listener: write the notices of this change (see the module)."""
+def notify_card_change(
+    *,
+    task: Task,
+    at: datetime,
+    events: Sequence[TaskEvent] = (),
+    policies: list[SlaPolicy] | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> None:
+    """Write the notices of this change (see the module); called by the SLA side's
+    card-change listener (`sla.card_changes`) with the active policies and webhook
+    endpoints it read (read here when not given)."""
     if escalation.is_replaying() or not events:
         return
     by_kind: dict[str, TaskEvent] = {}
@@ -70,13 +79,15 @@ def notify_card_change(*, task: Task, at: datetime, events: Sequence[TaskEvent] 
     told: set[int] = set() if actor_id is None else {actor_id}
     asking = _asking_event(task, by_kind)
     # Outgoing webhooks of the change (every kind an endpoint subscribes to, sla.webhooks).
-    notes = webhooks.card_change_rows(task=task, at=at, events=events, asking=asking)
+    notes = webhooks.card_change_rows(
+        task=task, at=at, events=events, asking=asking, endpoints=endpoints
+    )
 
     asked = None
     if asking is not None and task.approver_id and task.approver_id not in told:
         approver = User.objects.get(pk=task.approver_id)
         if approver.is_active:
-            notes += _ask(task, asking, approver, at)
+            notes += _ask(task, asking, approver, at, policies)
             told.add(approver.pk)
             asked = asking
 
@@ -155,12 +166,14 @@ def _tell(
     return notes
 
 
-def ask_channels(task: Task) -> tuple[set[str], list[tuple[str, int]]]:
+def ask_channels(
+    task: Task, policies: list[SlaPolicy] | None = None
+) -> tuple[set[str], list[tuple[str, int]]]:
     """How the approver is asked: the channels of the card's policy's active rules that
     apply to the approval kind, and the Slack webhooks with the rule each came from (an
     empty URL: a Slack rule with no webhook anywhere); in-app and email without such a
     rule."""
-    policy = match_policy(task)
+    policy = match_policy(task, policies)
     rules = [r for r in policy.rules.all() if r.applies_to(TimerKind.APPROVAL)] if policy else []
     if not rules:
         return set(DEFAULT_ASK_CHANNELS), []
@@ -179,8 +192,10 @@ def ask_channels(task: Task) -> tuple[set[str], list[tuple[str, int]]]:
     return channels, webhooks
 
 
-def _ask(task: Task, event: TaskEvent, approver: User, at: datetime) -> list[Notification]:
-    channels, webhooks = ask_channels(task)
+def _ask(
+    task: Task, event: TaskEvent, approver: User, at: datetime, policies: list[SlaPolicy] | None
+) -> list[Notification]:
+    channels, webhooks = ask_channels(task, policies)
     key = f"{DECIDE_KEY}{approver.pk}"
     notes = [
         _note(event, approver, channel, key, at)

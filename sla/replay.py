@@ -3,10 +3,11 @@
 For each card of the batch, each step of its history goes through what `sync_timers` does
 after a change, in the same order and with the same functions (`escalation.advance`,
 `actions._start_timer`, `actions._follow`, `actions._store`), but the rows are kept in
-memory (`_Kept`) and inserted once per batch: timers, their pauses and re-targets, and the
-SlaEvents of the thresholds crossed on the way, stamped as `escalation.record` stamps them
-(`recorded_at` = the step's time). Past thresholds announce nothing: the events are written
-as under `escalation.replaying_history()` (no notifications, no follow-up).
+memory (`sla.actions.KeptWrites`) and inserted once per batch: timers, their pauses and
+re-targets, and the SlaEvents of the thresholds crossed on the way, stamped as
+`escalation.record` stamps them (`recorded_at` = the step's time). Past thresholds announce
+nothing: the events are written as under `escalation.replaying_history()` (no notifications,
+no follow-up).
 
 Time to decision: a step records the card's status only, not its approval round, so the
 round is derived from the history — each entry into "on approval" asks one decision (a new
@@ -24,7 +25,7 @@ from datetime import datetime
 
 from sla import bulk, escalation
 from sla.actions import (
-    TimerWrites,
+    KeptWrites,
     _follow,
     _levels,
     _start_timer,
@@ -32,49 +33,16 @@ from sla.actions import (
     match_policy,
     timers_to_start,
 )
-from sla.calendar import WorkCalendar
-from sla.models import SlaEvent, SlaPause, SlaRetarget, SlaTimer
+from sla.models import SlaEvent, SlaTimer
 from tasks.actions import PastCard
-from tasks.models import Status, Task
-
-
-class _Kept(TimerWrites):
-    """The timer logic's writes, kept in memory until the batch is inserted."""
-
-    def __init__(self) -> None:
-        self.timers: dict[int, SlaTimer] = {}  # by id(): unsaved timers have no pk yet
-        self.pauses: list[SlaPause] = []
-        self.retargets: list[SlaRetarget] = []
-        self._open: dict[int, SlaPause] = {}
-
-    def save(self, timer: SlaTimer) -> None:
-        self.timers.setdefault(id(timer), timer)
-
-    def open_pause(self, timer: SlaTimer, task: Task, status: Status, at: datetime) -> None:
-        pause = SlaPause(
-            timer=timer, started_at=at, blocking_reason=task.blocking_reason, status=status
-        )
-        self.pauses.append(pause)
-        self._open[id(timer)] = pause
-
-    def open_pause_of(self, timer: SlaTimer) -> SlaPause | None:
-        return self._open.get(id(timer))
-
-    def end_open_pause(self, timer: SlaTimer, calendar: WorkCalendar, at: datetime) -> None:
-        pause = self._open.pop(id(timer), None)
-        if pause is not None:
-            pause.ended_at = at
-            pause.business_lost = calendar.between(pause.started_at, at)
-
-    def retargeted(self, row: SlaRetarget) -> None:
-        self.retargets.append(row)
+from tasks.models import Status
 
 
 def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
     """Give the cards the timers, pauses and threshold events their history would have
     left through `sync_timers`, in a few INSERTs."""
     policies = active_policies()
-    kept = _Kept()
+    kept = KeptWrites()
     fired_rows: list[tuple[SlaTimer, escalation.Fired, datetime]] = []
     for card in cards:
         policy = match_policy(card.task, policies)
@@ -104,9 +72,7 @@ def replay_past_cards(*, cards: Sequence[PastCard]) -> None:
                     _follow(timer, task, Status(task.status), policy, at, kept)
             timers += [t for t in started if t is not None]
             timers.sort(key=lambda t: (t.kind, t.cycle))  # as sync_timers loads them
-    bulk.insert_objects(list(kept.timers.values()))
-    bulk.insert_objects(kept.pauses)
-    bulk.insert_objects(kept.retargets)
+    kept.insert()
     bulk.insert_rows(
         SlaEvent,
         escalation.EVENT_FIELDS,

@@ -155,8 +155,10 @@ def card_change_rows(
         for endpoint in endpoints
         if kind in endpoint.event_kinds
     ]
+    # A card just created has no timer that could be met yet: nothing to read.
+    new_card = any(kind == EventKind.CARD_CREATED for kind, _ in told)
     hearing_met = [e for e in endpoints if EventKind.TIMER_MET in e.event_kinds]
-    if hearing_met:
+    if hearing_met and not new_card:
         met = SlaTimer.objects.filter(
             task=task, stopped_at=at, state=TimerState.MET, observe=False
         ).values_list("pk", flat=True)

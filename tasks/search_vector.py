@@ -6,9 +6,10 @@
     C  the description
     D  the comments' text (the newest first, capped: see COMMENTS_CAP)
 
-Derived data, written only here, by one statement: `tasks.actions` calls `refresh` after a
-change of what a card says (create, details, a comment) and `RelatedObject.save` after a
-rename. Benchmark generators that insert cards in bulk call `VECTOR_SQL` themselves.
+Derived data, written only here: `create_task` inserts a card with `of_new_card` (the vector
+computed in the INSERT itself, from what the card says), `tasks.actions` calls `refresh` after
+a change of what a card says (details, a comment) and `RelatedObject.save` after a rename.
+Benchmark generators that insert cards in bulk call `VECTOR_SQL` themselves.
 
 The text-search configuration is 'simple' (lower-cased words, no stemming, no stop words): cards
 are searched mostly by names, client names and references (`INV-2024-001`, `ACME`), which a
@@ -22,8 +23,13 @@ Elsewhere than on PostgreSQL the column stays empty and `tasks.search` falls bac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
+
+if TYPE_CHECKING:  # tasks.models imports this module
+    from tasks.models import RelatedObject
 
 CONFIG = "simple"
 # Comment text beyond this many characters (of the newest comments first) is not indexed: a
@@ -46,6 +52,26 @@ VECTOR_SQL = f"""
 def available() -> bool:
     """Whether cards carry a search vector (PostgreSQL)."""
     return connection.vendor == "postgresql"
+
+
+# The vector of a card not saved yet: what VECTOR_SQL makes of a card without comments, from
+# the values the card is inserted with (title, related object's words, description).
+_NEW_CARD_SQL = f"""
+    setweight(to_tsvector('{CONFIG}', %s), 'A')
+    || setweight(to_tsvector('{CONFIG}', %s), 'B')
+    || setweight(to_tsvector('{CONFIG}', %s), 'C')
+"""
+
+
+def of_new_card(
+    *, title: str, related_object: RelatedObject | None, description: str
+) -> RawSQL | None:
+    """The search vector of a new card, as the value of its INSERT (no UPDATE after it): the
+    same document `refresh` would compute for it. None off PostgreSQL."""
+    if not available():
+        return None
+    related = f"{related_object.name} {related_object.external_ref}" if related_object else ""
+    return RawSQL(_NEW_CARD_SQL, [title, related, description])
 
 
 def refresh(*, task_ids: Iterable[int] = (), related_object_id: int | None = None) -> None:

@@ -1,13 +1,14 @@
 """The policies version: one row that changes with every write of what decides a card's
 timers (policies, their targets, escalation rules and pausing reasons, calendars with their
-hours and holidays, blocking reasons), in the writer's transaction.
+hours and holidays, blocking reasons) and of the webhook endpoints a change of a card is
+told to, in the writer's transaction.
 
-Each process keeps the active policies it read (`sla.actions.active_policies`) and reads
-them again only when this row holds another value: one one-row read per card instead of the
-policies, their targets, reasons and rules. The value is a random token rather than a
-counter + 1: a bump rolled back with its transaction must never come back as the value of a
-later, different change (a counter would repeat it, and a process that read the policies
-inside the rolled-back transaction would keep them).
+Each process keeps the active policies and endpoints it read (`sla.actions.active_settings`)
+and reads them again only when this row holds another value: one one-row read per change of
+a card instead of the policies, their targets, reasons and rules, and the endpoints. The
+value is a random token rather than a counter + 1: a bump rolled back with its transaction
+must never come back as the value of a later, different change (a counter would repeat it,
+and a process that read the policies inside the rolled-back transaction would keep them).
 
 Writers do not call `bump` themselves: `track_policy_writes` (from SlaConfig.ready) bumps on
 every save and delete of those models and every change of a policy's pausing reasons, so a
@@ -55,10 +56,12 @@ def _bump(**kwargs: object) -> None:
 def track_policy_writes() -> None:
     """Bump the version on every save and delete of what the active policies are read with
     (and of blocking reasons: deleting one drops it from policies' pausing reasons without an
-    m2m signal), and on every change of a policy's pausing reasons."""
+    m2m signal) and of webhook endpoints, and on every change of a policy's pausing
+    reasons."""
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
     from sla.models.calendar import BusinessCalendar, Holiday, WorkingInterval
+    from sla.models.events import WebhookEndpoint
     from sla.models.policy import EscalationRule, SlaPolicy, SlaTarget
     from tasks.models import BlockingReason
 
@@ -70,6 +73,7 @@ def track_policy_writes() -> None:
         WorkingInterval,
         Holiday,
         BlockingReason,
+        WebhookEndpoint,
     ):
         uid = f"sla.policies_version.{model.__name__}"
         post_save.connect(_bump, sender=model, dispatch_uid=f"{uid}.save")

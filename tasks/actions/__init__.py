@@ -17,7 +17,7 @@ The card-change hook
 The card domain imports nothing from the apps above it (`sla`, `reports`). Whoever must
 follow a card registers a listener once, from its `AppConfig.ready()`:
 
-    listen_to_card_changes(sync_timers)   # sla/apps.py: timers follow the card
+    listen_to_card_changes(follow_card_change)   # sla/apps.py: timers follow the card
 
 `_save` calls every listener as `listener(task=task, at=at, events=events)` after it saved
 the card and its events (the change's `TaskEvent` rows), inside the same transaction and

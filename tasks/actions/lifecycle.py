@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tasks import search_vector
 from tasks.actions.core import (
     AlreadyTracked,
     Kind,
@@ -66,10 +67,17 @@ def clean_reference(source: str, external_ref: str) -> tuple[str, str]:
 
 
 def find_tracked(*, source: str, external_ref: str) -> Task | None:
-    """The card already made from this source and reference, if any."""
+    """The card already made from this source and reference, if any. Most references are
+    new (every card made with one asks first): the card is read whole only when there is
+    one, after a read of its id alone (half the CPU of reading a whole card)."""
     if not external_ref:
         return None
-    return Task.objects.filter(source=source, external_ref=external_ref).first()
+    found = (
+        Task.objects.filter(source=source, external_ref=external_ref)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return None if found is None else Task.objects.filter(pk=found).first()
 
 
 def clean_source_url(url: str) -> str:
@@ -108,7 +116,6 @@ def allowed_transitions(task: Task) -> list[Status]:
     return [s for s in Status if s in allowed]
 
 
-@transaction.atomic
 def create_task(
     *,
     title: str,
@@ -125,7 +132,8 @@ def create_task(
     at: datetime | None = None,
 ) -> Task:
     """Open a new card. With an owner it starts `assigned`, otherwise `new` (for dispatch).
-    The team defaults to the request type's default team.
+    The team defaults to the request type's default team. Atomic: the card, its event and
+    what the listeners write, in one transaction.
 
     With `source` + `external_ref` (a CRM's id, a Slack message, a mail's Message-ID) the card
     is made once: if one exists — made before, or by a concurrent request — `AlreadyTracked`
@@ -147,20 +155,30 @@ def create_task(
         at=at,
     )
     task.source, task.external_ref = source, external_ref
-    task.version += 1  # what `_save` would bump: the insert writes version 1, no update after
-    if external_ref:
-        try:
-            with transaction.atomic():  # a savepoint: the race's loser finds the winner's card
-                task.save()
-        except IntegrityError:
-            raise AlreadyTracked(
-                Task.objects.get(source=source, external_ref=external_ref)
-            ) from None
-    else:
-        task.save()
-    _record(task, [created], at=at)
-    refresh_search_vectors(task_ids=[task.pk])
+    try:
+        with transaction.atomic():
+            _insert_card(task)
+            _record(task, [created], at=at)
+    except IntegrityError:
+        # The race's loser: a concurrent request inserted this reference first (its insert
+        # waited for that one to commit). The whole change was rolled back; find the winner.
+        if winner := find_tracked(source=source, external_ref=external_ref):
+            raise AlreadyTracked(winner) from None
+        raise
     return task
+
+
+def _insert_card(task: Task) -> None:
+    """Insert a new card (inside the caller's transaction, no savepoint) with its first
+    version and its search vector: one statement, no UPDATE after it."""
+    task.version += 1  # what `_save` would bump: the insert writes version 1
+    task.search_vector = search_vector.of_new_card(
+        title=task.title, related_object=task.related_object, description=task.description
+    )
+    task.save(force_insert=True)
+    # Computed by the database and not read back: the card in memory holds no vector (as a
+    # card read by the lists, which defer it; `_fields_to_save` never writes it).
+    del task.search_vector
 
 
 def new_card(

@@ -236,12 +236,14 @@ def test_reads_take_a_fixed_number_of_queries(
 
 
 def test_a_move_takes_a_bounded_number_of_queries(
-    api_client, performer, card, django_assert_max_num_queries
+    api_client, performer, card, django_assert_num_queries
 ):
     client = api_client(performer)
     client.get(url(card, "events"))
-    # The permission, the lock, the save, the events, the SLA listener: as on the page.
-    with django_assert_max_num_queries(23):  # + the active webhook endpoints
+    # The permission, the lock, the save, the events, the SLA listener: as on the page. 23
+    # before sync_timers ran without a savepoint and the webhook endpoints were kept with the
+    # policies (sla.actions.active_settings).
+    with django_assert_num_queries(17):
         assert post(client, url(card, "transitions"), {"to": "in_progress"}).status_code == 200
 
 

@@ -295,6 +295,30 @@ def test_pausing_status_configured_on_the_policy_pauses_the_clock(
     )
 
 
+def test_a_card_created_in_a_pausing_status_starts_its_timers_paused(
+    new_card, office_policy, performer
+):
+    """The first timers are started set-based (sla.actions.start_first_timers): paused from
+    the start, each with its open pause, which the first move into work ends."""
+    office_policy.pausing_statuses = [Status.ASSIGNED]
+    office_policy.save()
+    card = new_card(berlin(*MON, 9))
+    for kind in (TimerKind.RESPONSE, TimerKind.RESOLUTION):
+        assert timer(card, kind).state == TimerState.PAUSED
+        assert timer(card, kind).due_at is None
+        assert SlaPause.objects.get(timer=timer(card, kind)).ended_at is None
+    move(card, Status.IN_PROGRESS, berlin(*MON, 11), performer)
+
+    pause = SlaPause.objects.get(timer=timer(card))
+    assert (pause.status, pause.ended_at, pause.business_lost) == (
+        Status.ASSIGNED,
+        berlin(*MON, 11),
+        2 * H,
+    )
+    assert timer(card).state == TimerState.RUNNING
+    assert timer(card, TimerKind.RESPONSE).state == TimerState.MET
+
+
 def test_time_lost_is_attributed_to_each_cause_when_a_pause_changes_cause(
     new_card, office_policy, performer, manager, waiting_for_customer
 ):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 
 from reports.calibration import apply_proposal
-from sla.actions import active_policies
+from sla.actions import active_policies, active_settings
 from sla.calendar_hours import copy_day_hours
 from sla.holiday_import import import_public_holidays
 from sla.models import (
@@ -22,6 +22,7 @@ from sla.models import (
     SlaPolicy,
     SlaTarget,
     TimerKind,
+    WebhookEndpoint,
     WorkingInterval,
 )
 from sla.policies import delete_target, set_targets
@@ -65,9 +66,29 @@ def test_kept_policies_cost_one_query_and_a_change_reads_them_again(
         assert [p.name for p in active_policies()] == ["Sales leads"]
     policy.order = 5
     policy.save()
-    # The version, the policies with their calendar, then targets, reasons, rules.
-    with django_assert_num_queries(5):
+    # The version, the policies with their calendar, then targets, reasons, rules; the
+    # webhook endpoints (kept with them: sla.actions.active_settings).
+    with django_assert_num_queries(6):
         assert [p.order for p in active_policies()] == [5]
+
+
+def test_the_webhook_endpoints_are_kept_with_the_policies_and_a_change_is_seen(
+    policy, django_assert_num_queries
+):
+    active_settings()
+    with django_assert_num_queries(1):
+        assert active_settings()[1] == []
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://crm.example/hooks", secret="whsec_" + "a" * 32,
+        event_kinds=[WebhookEndpoint.EventKind.CARD_CREATED],
+    )  # fmt: skip
+    assert [e.url for e in active_settings()[1]] == ["https://crm.example/hooks"]
+    endpoint.active = False
+    endpoint.save()
+    assert active_settings()[1] == []
+    endpoint.delete()
+    with django_assert_num_queries(6):  # the delete bumped the version too
+        assert active_settings()[1] == []
 
 
 def test_a_rolled_back_bump_never_names_a_later_change(policy):

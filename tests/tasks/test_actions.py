@@ -217,13 +217,13 @@ def card_changes(monkeypatch) -> list[tuple[int, int]]:
     return calls
 
 
-def test_sla_registers_its_timer_sync_once_however_often_it_is_ready():
+def test_sla_registers_its_card_change_listener_once_however_often_it_is_ready():
     from django.apps import apps
 
-    from sla.actions import sync_timers
+    from sla.card_changes import follow_card_change
 
     apps.get_app_config("sla").ready()
-    assert core._card_listeners.count(sync_timers) == 1
+    assert core._card_listeners.count(follow_card_change) == 1
 
 
 def test_a_change_of_a_card_still_moves_its_timers(dispatcher, performer, default_policy):
