@@ -13,11 +13,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tasks.actions import NEXT_STEP_MAX_LENGTH, NOTE_MAX_LENGTH, SOURCE_URL_MAX_LENGTH
-from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
-from tasks.permissions import may_own_cards_of, people_who_may_work_cards
+from tasks.models import (
+    BlockingReason,
+    Priority,
+    RelatedObject,
+    RequestType,
+    Status,
+    Task,
+    Team,
+)
+from tasks.permissions import may_own_cards_of, people_who_may_own, people_who_may_work_cards
 from tasks.validators import (
     TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -29,6 +38,10 @@ from tasks.validators import (
 User = get_user_model()
 
 NOT_A_WORKER = "Choose someone who may work on cards (a performer, dispatcher or manager)."
+NOT_OF_THE_TEAM = (
+    "{name} is not in {team}: choose one of {team}'s people as the owner "
+    "(or move the card to another team first)."
+)
 NOT_YOURS_TO_GIVE = (
     "You may make only yourself the owner of a new card, or leave it to the dispatchers "
     "(nobody); choosing another owner is for dispatchers and managers."
@@ -55,6 +68,38 @@ class UsersChoiceField(forms.ModelMultipleChoiceField):
 def workers():
     """The people a card's people fields offer (tasks.permissions.people_who_may_work_cards)."""
     return people_who_may_work_cards().order_by("first_name", "last_name", "username")
+
+
+def owners(team: Team | None):
+    """The people a card of `team` may be given to as its owner
+    (tasks.permissions.people_who_may_own), in the order the people fields list them."""
+    return people_who_may_own(team).order_by("first_name", "last_name", "username")
+
+
+class OwnerChoiceField(UserChoiceField):
+    """A card's owner: one of its team's people who may work cards (`for_team` sets the
+    team; until then anyone who may work cards). A posted non-worker is refused with
+    NOT_A_WORKER, a worker of another team with NOT_OF_THE_TEAM (read only then: one query)."""
+
+    team: Team | None = None
+
+    def for_team(self, team: Team | None) -> None:
+        self.team = team
+        self.queryset = owners(team)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "invalid_choice" or self.team is None:
+                raise
+            person = workers().filter(pk=value).first() if str(value).isdigit() else None
+            if person is None:
+                raise
+            raise ValidationError(
+                NOT_OF_THE_TEAM.format(name=self.label_from_instance(person), team=self.team),
+                code="not_of_the_team",
+            ) from error
 
 
 def choice(model: str) -> dict:
@@ -192,16 +237,34 @@ class CommentForm(forms.Form):
     )
 
 
-class AssignForm(VersionedForm):
-    owner = UserChoiceField(queryset=workers(), required=False)
+class CardOwnerForm(VersionedForm):
+    """A form with a card's owner: `task` (required) limits the owner to its team's people
+    who may work cards (`OwnerChoiceField`)."""
+
+    owner: OwnerChoiceField
+
+    def __init__(self, *args, task: Task, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = task
+        owner = self.fields["owner"]
+        assert isinstance(owner, OwnerChoiceField)
+        owner.for_team(task.team if task.team_id is not None else None)
+        # static/app.js makes it a type-ahead picker (tasks.pickers: ?card=…&role=owner).
+        owner.widget.attrs.update(
+            {"data-picker": "people", "data-card": task.pk, "data-role": "owner"}
+        )
+
+
+class AssignForm(CardOwnerForm):
+    owner = OwnerChoiceField(queryset=workers(), required=False)
     performers = UsersChoiceField(queryset=workers(), required=False)
     approver = UserChoiceField(queryset=workers(), required=False)
 
 
-class DispatchAssignForm(VersionedForm):
+class DispatchAssignForm(CardOwnerForm):
     """The dispatch board's row: an owner, checked against the card's version."""
 
-    owner = UserChoiceField(
+    owner = OwnerChoiceField(
         queryset=workers(),
         error_messages={"required": "Choose who should own this card."},
     )
