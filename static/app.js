@@ -157,6 +157,7 @@ if (window.Idiomorph) {
       labelField: "text",
       searchField: ["text"],
       allowEmptyOption: !select.required,
+      closeAfterSelect: true,
       maxOptions: 50,
       loadThrottle: 200,
       load: function (query, done) {

@@ -147,13 +147,17 @@ class TaskCreateForm(forms.Form):
         validators=[validate_no_nul],
     )
     request_type = forms.ModelChoiceField(
-        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+        queryset=RequestType.objects.filter(active=True),
+        error_messages=choice("request type"),
+        widget=forms.Select(attrs={"data-picker": "request-types"}),
     )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
     related_object = forms.ModelChoiceField(
         queryset=RelatedObject.objects.select_related("parent"),
         required=False,
         error_messages=choice("related object"),
+        empty_label="None",
+        widget=forms.Select(attrs={"data-picker": "related-objects"}),
     )
     source_url = forms.URLField(
         label="Source link",
@@ -176,6 +180,11 @@ class TaskCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.creator = None if can_assign else creator
         if can_assign:
+            owner = self.fields["owner"]
+            assert isinstance(owner, UserChoiceField)
+            owner.empty_label = "Nobody (to dispatch)"
+            # Who may own cards; clean() keeps the card's team's people (people_who_may_own).
+            owner.widget.attrs.update({"data-picker": "people", "data-role": "owner"})
             return
         del self.fields["team"]  # the type's team: a performer does not route cards
         if self.creator is None:
@@ -194,6 +203,11 @@ class TaskCreateForm(forms.Form):
     def clean(self):
         data = super().clean()
         owner, request_type = data.get("owner"), data.get("request_type")
+        team = data.get("team") or (request_type.default_team if request_type else None)
+        assigned = self.creator is None and owner is not None and team is not None
+        if assigned and not people_who_may_own(team).filter(pk=owner.pk).exists():
+            name = owner.get_full_name() or owner.get_username()
+            self.add_error("owner", NOT_OF_THE_TEAM.format(name=name, team=team))
         mine = self.creator is not None and owner is not None and request_type is not None
         if mine and not may_own_cards_of(owner, request_type.default_team):
             self.add_error(
@@ -256,7 +270,7 @@ class CardOwnerForm(VersionedForm):
 
 
 class AssignForm(CardOwnerForm):
-    owner = OwnerChoiceField(queryset=workers(), required=False)
+    owner = OwnerChoiceField(queryset=workers(), required=False, empty_label="Nobody")
     performers = UsersChoiceField(queryset=workers(), required=False)
     approver = UserChoiceField(queryset=workers(), required=False)
 
@@ -276,7 +290,9 @@ class ClassifyForm(VersionedForm):
         error_messages={"invalid_choice": "“%(value)s” is not a priority."},
     )
     request_type = forms.ModelChoiceField(
-        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+        queryset=RequestType.objects.filter(active=True),
+        error_messages=choice("request type"),
+        widget=forms.Select(attrs={"data-picker": "request-types"}),
     )
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, error_messages=choice("team")

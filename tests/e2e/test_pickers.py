@@ -12,6 +12,32 @@ from tests.factories import make_task
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def open_picker(page, name: str):
+    """Click a picker as a person does (on the control, which may show a choice already) and
+    wait until its search box has the focus and its list is open."""
+    picker = page.get_by_role("combobox", name=name)
+    page.locator(".ts-control", has=picker).click()
+    expect(picker).to_be_focused()
+    expect(picker).to_have_attribute("aria-expanded", "true")
+    return picker
+
+
+def search(page, picker: str, text: str) -> None:
+    """Type `text` in the open picker and wait for the server's answer (a person reads the
+    list before choosing; Tom Select refreshes it a moment after the last key)."""
+    with page.expect_response(lambda r: f"/pick/{picker}/" in r.url and "q=" in r.url):
+        page.keyboard.type(text)
+
+
+def choose(page, name: str, option: str) -> None:
+    """Click `option` in the open picker `name`, and wait until the picker has taken it and
+    closed."""
+    page.locator(".ts-dropdown:visible .option", has_text=option).click()
+    picker = page.get_by_role("combobox", name=name)
+    expect(picker).to_have_attribute("aria-expanded", "false")
+    expect(page.locator(".ts-wrapper", has=picker).locator(".item")).to_contain_text(option)
+
+
 def test_dispatcher_types_in_the_owner_picker_and_assigns(
     live_server, log_in, sla_config, dispatcher, performer, outsider, request_type
 ):
@@ -46,12 +72,9 @@ def test_the_owner_picker_on_the_card_page_changes_the_owner(
     page = log_in("dan")
     page.goto(f"{live_server.url}/cards/{card.pk}/")
     page.locator("summary", has_text="Assign").click()
-    picker = page.get_by_role("combobox", name="Owner")
-    # A picker with a choice shows the choice; a click on it opens the search.
-    page.locator(".ts-control", has=picker).click()
-    expect(picker).to_be_focused()
-    page.keyboard.type("pete")
-    page.locator(".ts-dropdown:visible .option", has_text="Pete Performer").click()
+    open_picker(page, "Owner")  # it shows Paula, the owner: a click opens the search
+    search(page, "people", "pete")
+    choose(page, "Owner", "Pete Performer")
     page.get_by_role("button", name="Save people").click()
 
     expect(page.locator("#card")).to_contain_text("People updated.")
@@ -78,3 +101,30 @@ def test_without_javascript_the_owner_select_is_plain_and_still_assigns(
     card.refresh_from_db()
     assert card.owner == performer
     context.close()
+
+
+def test_a_new_card_finds_its_related_object_and_type_by_typing(
+    live_server, log_in, sla_config, dispatcher, request_type
+):
+    from tasks.models import RelatedObject, Task
+    from tests.factories import RelatedObjectFactory, RequestTypeFactory
+
+    RequestTypeFactory(name="Refund")
+    for n in range(40):
+        RelatedObjectFactory(kind=RelatedObject.Kind.CLIENT, name=f"Client {n:02}")
+    acme = RelatedObjectFactory(kind=RelatedObject.Kind.CLIENT, name="Acme", external_ref="C-17")
+    page = log_in("dan")
+    page.goto(f"{live_server.url}/cards/new/")
+    page.get_by_label("Title").fill("Typed")
+    open_picker(page, "Request type")
+    search(page, "request-types", "sales")
+    choose(page, "Request type", "Sales lead")
+    open_picker(page, "Related object")
+    with page.expect_response(lambda r: "/pick/related-objects/" in r.url and "q=C-1" in r.url):
+        page.keyboard.type("C-1")
+    choose(page, "Related object", "Client: Acme (C-17)")
+    page.get_by_role("button", name="Create card").click()
+
+    expect(page.locator("h1")).to_contain_text("Typed")
+    card = Task.objects.get(title="Typed")
+    assert (card.request_type, card.related_object) == (request_type, acme)

@@ -272,3 +272,21 @@ def test_dispatch_assignment_refuses_another_teams_worker(
         url, {"owner": performer.pk, "version": sales_card.version}, HTTP_HX_REQUEST="true"
     )
     assert done.status_code == 200 and "Assigned to Paula Performer" in done.content.decode()
+
+
+def test_new_card_form_refuses_an_owner_of_another_team_and_offers_pickers(
+    dispatcher, performer, outsider, request_type, default_policy
+):
+    client = client_for(dispatcher)
+    page = client.get(reverse("task_create")).content.decode()
+    assert 'data-picker="request-types"' in page and 'data-picker="related-objects"' in page
+    assert 'data-picker="people"' in page and "Nobody (to dispatch)" in page
+    data = {"title": "Lead", "request_type": request_type.pk, "priority": "normal"}
+    refused = client.post(reverse("task_create"), {**data, "owner": outsider.pk})
+    assert refused.status_code == 400
+    assert "Otto Outsider is not in Sales" in refused.content.decode()
+    # Warehouse's card may be Otto's, and a Sales card Paula's.
+    warehouse = outsider.teams.get()
+    made = client.post(reverse("task_create"), {**data, "owner": outsider.pk, "team": warehouse.pk})
+    assert made.status_code == 302
+    assert client.post(reverse("task_create"), {**data, "owner": performer.pk}).status_code == 302
