@@ -155,7 +155,7 @@ if (window.Idiomorph) {
     var picker = new TomSelect(select, {
       valueField: "value",
       labelField: "text",
-      searchField: ["text"],
+      searchField: ["text", "found"],
       allowEmptyOption: !select.required,
       closeAfterSelect: true,
       maxOptions: 50,
@@ -167,7 +167,15 @@ if (window.Idiomorph) {
           headers: { Accept: "application/json" },
         })
           .then(function (answer) { return answer.ok ? answer.json() : { results: [] }; })
-          .then(function (found) { done(found.results); })
+          .then(function (found) {
+            // Keep the options the page rendered (their labels may say more, e.g. a person's
+            // load on the dispatch board), findable by what the server matched; add the rest.
+            done(found.results.filter(function (row) {
+              var shown = picker.options[row.value];
+              if (shown) shown.found = row.text;
+              return !shown;
+            }));
+          })
           .catch(function () { done(); });
       },
     });

@@ -102,6 +102,17 @@ class OwnerChoiceField(UserChoiceField):
             ) from error
 
 
+def related_object_label(obj: RelatedObject) -> str:
+    """A related object as its field and its picker (tasks.pickers) name it: kind, name and
+    reference."""
+    return f"{obj} ({obj.external_ref})" if obj.external_ref else str(obj)
+
+
+class RelatedObjectChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return related_object_label(obj)
+
+
 def choice(model: str) -> dict:
     """Error messages of a model choice field that name what was not found."""
     return {"invalid_choice": f"Choose a {model} from the list."}
@@ -152,7 +163,7 @@ class TaskCreateForm(forms.Form):
         widget=forms.Select(attrs={"data-picker": "request-types"}),
     )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
-    related_object = forms.ModelChoiceField(
+    related_object = RelatedObjectChoiceField(
         queryset=RelatedObject.objects.select_related("parent"),
         required=False,
         error_messages=choice("related object"),

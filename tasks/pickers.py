@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from tasks.forms import related_object_label
 from tasks.models import RelatedObject, RequestType, Task
 from tasks.permissions import people_seen_by, people_who_may_own, people_who_may_work_cards
 
@@ -140,11 +141,7 @@ def pick_related_objects(request: HttpRequest) -> JsonResponse:
             Q(name__icontains=word) | Q(external_ref__icontains=word) | Q(kind__in=kinds)
         )
     ordered = objects.order_by("name", "pk").only("pk", "kind", "name", "external_ref")
-
-    def label(obj: RelatedObject) -> str:
-        return f"{obj} ({obj.external_ref})" if obj.external_ref else str(obj)
-
-    return _answer(ordered, label)
+    return _answer(ordered, related_object_label)
 
 
 @require_GET
