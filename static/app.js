@@ -157,7 +157,7 @@ if (window.Idiomorph) {
       labelField: "text",
       searchField: ["text", "found"],
       allowEmptyOption: !select.required,
-      closeAfterSelect: true,
+      closeAfterSelect: !select.multiple,
       maxOptions: 50,
       loadThrottle: 200,
       load: function (query, done) {

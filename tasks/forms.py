@@ -285,6 +285,12 @@ class AssignForm(CardOwnerForm):
     performers = UsersChoiceField(queryset=workers(), required=False)
     approver = UserChoiceField(queryset=workers(), required=False)
 
+    def __init__(self, *args, task: Task, **kwargs) -> None:
+        super().__init__(*args, task=task, **kwargs)
+        self.fields["performers"].widget.attrs.update(
+            {"data-picker": "people", "data-card": task.pk, "data-role": "performer"}
+        )
+
 
 class DispatchAssignForm(CardOwnerForm):
     """The dispatch board's row: an owner, checked against the card's version."""

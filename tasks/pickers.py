@@ -5,6 +5,7 @@ who may be chosen stays in `tasks.permissions` and the forms check it again on P
 
     GET /pick/people/?q=ann                      people the viewer may see
     GET /pick/people/?q=ann&card=12&role=owner   people who may own card 12
+    GET /pick/people/?q=ann&card=12&role=performer   people who may perform it
     GET /pick/related-objects/?q=acme&kind=client
     GET /pick/request-types/?q=lead
 
@@ -28,7 +29,7 @@ from tasks.permissions import people_seen_by, people_who_may_own, people_who_may
 
 PICK_LIMIT = 20
 QUERY_MAX_LENGTH = 100
-ROLES = ("owner",)  # the roles a people picker can be asked for (`?role=`)
+ROLES = ("owner", "performer")  # the roles a people picker can be asked for (`?role=`)
 
 
 class BadPick(Exception):
@@ -83,7 +84,9 @@ def _role(request: HttpRequest, card: int | None) -> str | None:
     if role is None and card is not None:
         return "owner"  # a card's picker asks for its owner unless it says otherwise
     if role is not None and role not in ROLES:
-        raise BadPick(f"“{role[:20]}” is not a role a picker offers people for: owner.")
+        raise BadPick(
+            f"“{role[:20]}” is not a role a picker offers people for: {', '.join(ROLES)}."
+        )
     return role
 
 
@@ -91,8 +94,9 @@ def _role(request: HttpRequest, card: int | None) -> str | None:
 def pick_people(request: HttpRequest) -> JsonResponse:
     """People by name or username. With `card` (and `role=owner`, the default for a card):
     who may own that card (`tasks.permissions.people_who_may_own`: the card's team's people
-    who may work cards); with `role=owner` alone: who may own cards at all; else the people
-    the viewer may see (`people_seen_by`)."""
+    who may work cards), with `role=performer` who may work cards; with a role alone: who
+    may work cards, among the people the viewer may see; else the people the viewer may see
+    (`people_seen_by`)."""
     try:
         words = _words(request)
         card_id = _card_id(request)
@@ -105,8 +109,9 @@ def pick_people(request: HttpRequest) -> JsonResponse:
         )
         if card is None:
             return _error(f"There is no card #{card_id} you may see.", 404)
-        people = people_who_may_own(card.team)
-    elif role == "owner":
+        # A card's performers: anyone who may work cards (the form's and the actions' rule).
+        people = people_who_may_own(card.team) if role == "owner" else people_who_may_work_cards()
+    elif role is not None:
         people = people_who_may_work_cards() & people_seen_by(request.user)
     else:
         people = people_seen_by(request.user)

@@ -75,11 +75,19 @@ def test_the_owner_picker_on_the_card_page_changes_the_owner(
     open_picker(page, "Owner")  # it shows Paula, the owner: a click opens the search
     search(page, "people", "pete")
     choose(page, "Owner", "Pete Performer")
+    # Performers: a picker of many (anyone who may work cards), the list stays open.
+    open_picker(page, "Performers")
+    search(page, "people", "dan")
+    page.locator(".ts-dropdown:visible .option", has_text="Dan Dispatcher").click()
+    page.keyboard.press("Escape")
+    performers = page.locator(".ts-wrapper", has=page.get_by_role("combobox", name="Performers"))
+    expect(performers.locator(".item")).to_have_text(["Dan Dispatcher"])
     page.get_by_role("button", name="Save people").click()
 
     expect(page.locator("#card")).to_contain_text("People updated.")
     card.refresh_from_db()
     assert card.owner == other_performer
+    assert list(card.performers.all()) == [dispatcher]
 
 
 def test_without_javascript_the_owner_select_is_plain_and_still_assigns(

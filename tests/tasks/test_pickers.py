@@ -92,6 +92,14 @@ def test_people_picker_for_a_cards_owner_offers_its_teams_workers_only(
     assert texts(pick(client, "pick_people", card=sales_card.pk, q="otto")) == []
 
 
+def test_people_picker_for_a_cards_performers_offers_whoever_may_work_cards(
+    dispatcher, outsider, admin, observer, sales_card
+):
+    found = texts(pick(client_for(dispatcher), "pick_people", card=sales_card.pk, role="performer"))
+    assert {"Otto Outsider", "Ada Admin", "Paula Performer"} <= set(found)
+    assert "Olga Observer" not in found
+
+
 def test_people_picker_without_a_card_offers_whom_the_viewer_may_see(
     dispatcher, performer, outsider, observer, team
 ):
@@ -123,7 +131,7 @@ def test_people_picker_is_capped_and_stable(dispatcher, team, sales_card):
         ({"card": "1.5"}, "is not a card number"),
         ({"card": "٣"}, "is not a card number"),
         ({"card": "9" * 40}, "is not a card number"),
-        ({"role": "approver"}, "is not a role"),
+        ({"role": "approver"}, "is not a role a picker offers people for: owner, performer"),
         ({"q": "x" * 101}, "longer than 100"),
         ({"q": "a\x00b"}, "NUL"),
     ],
@@ -219,6 +227,7 @@ def test_card_page_offers_and_accepts_only_the_teams_owners(
     assert "Paula Performer" in owner_select
     assert "Otto Outsider" not in owner_select and "Ada Admin" not in owner_select
     assert f'data-picker="people" data-card="{sales_card.pk}" data-role="owner"' in page
+    assert f'data-picker="people" data-card="{sales_card.pk}" data-role="performer"' in page
     url = reverse("task_assign", args=[sales_card.pk])
 
     def assign(owner) -> str:
