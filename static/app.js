@@ -128,3 +128,70 @@ if (window.Idiomorph) {
   document.addEventListener("htmx:afterSettle", sync);
   document.addEventListener("htmx:oobAfterSwap", sync);
 })();
+
+// ---- Type-ahead pickers (tasks/pickers.py) ----------------------------------------------
+// A <select data-picker="people|related-objects|request-types"> becomes a Tom Select
+// (static/vendor/tom-select) that searches the server as the user types; data-card and
+// data-role narrow a people picker to who may take that role on that card. The select keeps
+// its own options and value, so without JavaScript (or before this runs) it is a plain select
+// that posts the same thing. Each control is named after its select (aria-label or label).
+(function () {
+  var SEARCHES = {
+    people: "/pick/people/",
+    "related-objects": "/pick/related-objects/",
+    "request-types": "/pick/request-types/",
+  };
+  function nameOf(select) {
+    var label = select.getAttribute("aria-label");
+    if (!label && select.labels && select.labels.length) label = select.labels[0].textContent;
+    return (label || select.name).trim();
+  }
+  function enhance(select) {
+    var url = SEARCHES[select.dataset.picker];
+    if (!url || select.tomselect || !window.TomSelect) return;
+    var params = new URLSearchParams();
+    if (select.dataset.card) params.set("card", select.dataset.card);
+    if (select.dataset.role) params.set("role", select.dataset.role);
+    var name = nameOf(select);  // before Tom Select points the <label> at its own input
+    var picker = new TomSelect(select, {
+      valueField: "value",
+      labelField: "text",
+      searchField: ["text", "found"],
+      allowEmptyOption: !select.required,
+      closeAfterSelect: !select.multiple,
+      maxOptions: 50,
+      loadThrottle: 200,
+      load: function (query, done) {
+        params.set("q", query);
+        fetch(url + "?" + params.toString(), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        })
+          .then(function (answer) { return answer.ok ? answer.json() : { results: [] }; })
+          .then(function (found) {
+            // Keep the options the page rendered (their labels may say more, e.g. a person's
+            // load on the dispatch board), findable by what the server matched; add the rest.
+            done(found.results.filter(function (row) {
+              var shown = picker.options[row.value];
+              if (shown) shown.found = row.text;
+              return !shown;
+            }));
+          })
+          .catch(function () { done(); });
+      },
+    });
+    // One control per choice for assistive technology: the search box (a combobox) carries
+    // the name; the select it fills stays in the form, out of the tab order and unannounced.
+    select.setAttribute("aria-hidden", "true");
+    picker.control_input.setAttribute("aria-label", name);
+    picker.dropdown_content.setAttribute("aria-label", name);
+  }
+  function enhanceWithin(root) {
+    if (!root || !root.querySelectorAll) return;
+    if (root.matches && root.matches("select[data-picker]")) enhance(root);
+    root.querySelectorAll("select[data-picker]").forEach(enhance);
+  }
+  document.addEventListener("DOMContentLoaded", function () { enhanceWithin(document); });
+  document.addEventListener("htmx:load", function (event) { enhanceWithin(event.detail.elt); });
+})();
+// ---- end of the type-ahead pickers -------------------------------------------------------

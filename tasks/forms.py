@@ -13,11 +13,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tasks.actions import NEXT_STEP_MAX_LENGTH, NOTE_MAX_LENGTH, SOURCE_URL_MAX_LENGTH
-from tasks.models import BlockingReason, Priority, RelatedObject, RequestType, Status, Team
-from tasks.permissions import may_own_cards_of, people_who_may_work_cards
+from tasks.models import (
+    BlockingReason,
+    Priority,
+    RelatedObject,
+    RequestType,
+    Status,
+    Task,
+    Team,
+)
+from tasks.permissions import may_own_cards_of, people_who_may_own, people_who_may_work_cards
 from tasks.validators import (
     TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -29,6 +38,10 @@ from tasks.validators import (
 User = get_user_model()
 
 NOT_A_WORKER = "Choose someone who may work on cards (a performer, dispatcher or manager)."
+NOT_OF_THE_TEAM = (
+    "{name} is not in {team}: choose one of {team}'s people as the owner "
+    "(or move the card to another team first)."
+)
 NOT_YOURS_TO_GIVE = (
     "You may make only yourself the owner of a new card, or leave it to the dispatchers "
     "(nobody); choosing another owner is for dispatchers and managers."
@@ -55,6 +68,49 @@ class UsersChoiceField(forms.ModelMultipleChoiceField):
 def workers():
     """The people a card's people fields offer (tasks.permissions.people_who_may_work_cards)."""
     return people_who_may_work_cards().order_by("first_name", "last_name", "username")
+
+
+def owners(team: Team | None):
+    """The people a card of `team` may be given to as its owner
+    (tasks.permissions.people_who_may_own), in the order the people fields list them."""
+    return people_who_may_own(team).order_by("first_name", "last_name", "username")
+
+
+class OwnerChoiceField(UserChoiceField):
+    """A card's owner: one of its team's people who may work cards (`for_team` sets the
+    team; until then anyone who may work cards). A posted non-worker is refused with
+    NOT_A_WORKER, a worker of another team with NOT_OF_THE_TEAM (read only then: one query)."""
+
+    team: Team | None = None
+
+    def for_team(self, team: Team | None) -> None:
+        self.team = team
+        self.queryset = owners(team)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "invalid_choice" or self.team is None:
+                raise
+            person = workers().filter(pk=value).first() if str(value).isdigit() else None
+            if person is None:
+                raise
+            raise ValidationError(
+                NOT_OF_THE_TEAM.format(name=self.label_from_instance(person), team=self.team),
+                code="not_of_the_team",
+            ) from error
+
+
+def related_object_label(obj: RelatedObject) -> str:
+    """A related object as its field and its picker (tasks.pickers) name it: kind, name and
+    reference."""
+    return f"{obj} ({obj.external_ref})" if obj.external_ref else str(obj)
+
+
+class RelatedObjectChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return related_object_label(obj)
 
 
 def choice(model: str) -> dict:
@@ -102,13 +158,17 @@ class TaskCreateForm(forms.Form):
         validators=[validate_no_nul],
     )
     request_type = forms.ModelChoiceField(
-        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+        queryset=RequestType.objects.filter(active=True),
+        error_messages=choice("request type"),
+        widget=forms.Select(attrs={"data-picker": "request-types"}),
     )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
-    related_object = forms.ModelChoiceField(
+    related_object = RelatedObjectChoiceField(
         queryset=RelatedObject.objects.select_related("parent"),
         required=False,
         error_messages=choice("related object"),
+        empty_label="None",
+        widget=forms.Select(attrs={"data-picker": "related-objects"}),
     )
     source_url = forms.URLField(
         label="Source link",
@@ -131,6 +191,11 @@ class TaskCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.creator = None if can_assign else creator
         if can_assign:
+            owner = self.fields["owner"]
+            assert isinstance(owner, UserChoiceField)
+            owner.empty_label = "Nobody (to dispatch)"
+            # Who may own cards; clean() keeps the card's team's people (people_who_may_own).
+            owner.widget.attrs.update({"data-picker": "people", "data-role": "owner"})
             return
         del self.fields["team"]  # the type's team: a performer does not route cards
         if self.creator is None:
@@ -149,6 +214,11 @@ class TaskCreateForm(forms.Form):
     def clean(self):
         data = super().clean()
         owner, request_type = data.get("owner"), data.get("request_type")
+        team = data.get("team") or (request_type.default_team if request_type else None)
+        assigned = self.creator is None and owner is not None and team is not None
+        if assigned and not people_who_may_own(team).filter(pk=owner.pk).exists():
+            name = owner.get_full_name() or owner.get_username()
+            self.add_error("owner", NOT_OF_THE_TEAM.format(name=name, team=team))
         mine = self.creator is not None and owner is not None and request_type is not None
         if mine and not may_own_cards_of(owner, request_type.default_team):
             self.add_error(
@@ -192,16 +262,40 @@ class CommentForm(forms.Form):
     )
 
 
-class AssignForm(VersionedForm):
-    owner = UserChoiceField(queryset=workers(), required=False)
+class CardOwnerForm(VersionedForm):
+    """A form with a card's owner: `task` (required) limits the owner to its team's people
+    who may work cards (`OwnerChoiceField`)."""
+
+    owner: OwnerChoiceField
+
+    def __init__(self, *args, task: Task, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = task
+        owner = self.fields["owner"]
+        assert isinstance(owner, OwnerChoiceField)
+        owner.for_team(task.team if task.team_id is not None else None)
+        # static/app.js makes it a type-ahead picker (tasks.pickers: ?card=…&role=owner).
+        owner.widget.attrs.update(
+            {"data-picker": "people", "data-card": task.pk, "data-role": "owner"}
+        )
+
+
+class AssignForm(CardOwnerForm):
+    owner = OwnerChoiceField(queryset=workers(), required=False, empty_label="Nobody")
     performers = UsersChoiceField(queryset=workers(), required=False)
     approver = UserChoiceField(queryset=workers(), required=False)
 
+    def __init__(self, *args, task: Task, **kwargs) -> None:
+        super().__init__(*args, task=task, **kwargs)
+        self.fields["performers"].widget.attrs.update(
+            {"data-picker": "people", "data-card": task.pk, "data-role": "performer"}
+        )
 
-class DispatchAssignForm(VersionedForm):
+
+class DispatchAssignForm(CardOwnerForm):
     """The dispatch board's row: an owner, checked against the card's version."""
 
-    owner = UserChoiceField(
+    owner = OwnerChoiceField(
         queryset=workers(),
         error_messages={"required": "Choose who should own this card."},
     )
@@ -213,7 +307,9 @@ class ClassifyForm(VersionedForm):
         error_messages={"invalid_choice": "“%(value)s” is not a priority."},
     )
     request_type = forms.ModelChoiceField(
-        queryset=RequestType.objects.filter(active=True), error_messages=choice("request type")
+        queryset=RequestType.objects.filter(active=True),
+        error_messages=choice("request type"),
+        widget=forms.Select(attrs={"data-picker": "request-types"}),
     )
     team = forms.ModelChoiceField(
         queryset=Team.objects.all(), required=False, error_messages=choice("team")

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import Count, Q, QuerySet, Value
 
 from tasks.models import Status, Task, Team
+from tasks.queries import sees_all
 
 # The permission that makes someone a possible owner, performer or approver of a card.
 WORK_PERMISSION = ("tasks", "work_task")
@@ -116,6 +117,47 @@ def people_who_may_work_cards() -> QuerySet:
 def may_work_cards(user: AbstractBaseUser) -> bool:
     """Whether `user` is one of `people_who_may_work_cards` (one query)."""
     return people_who_may_work_cards().filter(pk=user.pk).exists()
+
+
+def people_who_may_own(team: Team | None) -> QuerySet:
+    """Active users who may own a card of `team`: those of `people_who_may_work_cards` who are
+    in the team (a member or its manager). Admins and the people of other teams are not
+    among them; a card without a team may be owned by anyone who may work cards. The owner
+    fields, the dispatch board's rows and the people picker (`tasks.pickers`) offer these."""
+    return _owners_of(team.pk if team is not None else None)
+
+
+def _owners_of(team_id: int | None) -> QuerySet:
+    workers = people_who_may_work_cards()
+    if team_id is None:
+        return workers
+    return workers.filter(
+        Q(pk__in=Team.members.through.objects.filter(team_id=team_id).values("user_id"))
+        | Q(pk__in=Team.objects.filter(pk=team_id, manager__isnull=False).values("manager_id"))
+    )
+
+
+def may_own(user: AbstractBaseUser, task: Task) -> bool:
+    """Whether `user` is one of `people_who_may_own(task.team)` (one query, the card's team
+    not read)."""
+    return _owners_of(task.team_id).filter(pk=user.pk).exists()
+
+
+def people_seen_by(viewer: AbstractBaseUser) -> QuerySet:
+    """Active people `viewer` may find in a people picker: everyone for those who read every
+    card (staff, managers, dispatchers, observers: `TaskQuerySet.visible_to`'s rule); for
+    anyone else herself and the people (members and managers) of her teams."""
+    people = get_user_model().objects.filter(is_active=True)
+    if viewer.is_anonymous:
+        return people.none()
+    if sees_all(viewer):
+        return people
+    her_teams = Team.objects.filter(Q(members=viewer) | Q(manager=viewer)).values("pk")
+    return people.filter(
+        Q(pk=viewer.pk)
+        | Q(pk__in=Team.members.through.objects.filter(team__in=her_teams).values("user"))
+        | Q(pk__in=Team.objects.filter(pk__in=her_teams).values("manager"))
+    )
 
 
 def can_comment(user: AbstractBaseUser, task: Task) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import bulk_views, card_csv, saved_views, search_views, views
+from tasks import bulk_views, card_csv, pickers, saved_views, search_views, views
 from tasks.boards import approvals, at_risk, calendar_feed, dispatch, home, my_work
 
 urlpatterns = [
@@ -10,6 +10,10 @@ urlpatterns = [
     path("dispatch/<int:pk>/assign/", dispatch.dispatch_assign, name="dispatch_assign"),
     path("my-work/", my_work.my_work, name="my_work"),
     path("my-work/<int:pk>/status/", my_work.my_work_status, name="my_work_status"),
+    # The type-ahead pickers' searches (JSON; static/app.js).
+    path("pick/people/", pickers.pick_people, name="pick_people"),
+    path("pick/related-objects/", pickers.pick_related_objects, name="pick_related_objects"),
+    path("pick/request-types/", pickers.pick_request_types, name="pick_request_types"),
     path("search/", search_views.search_cards, name="search"),
     path("views/", saved_views.saved_view_list, name="saved_views"),
     path("views/new/", saved_views.saved_view_create, name="saved_view_create"),

@@ -180,12 +180,13 @@ def _card_context(
             initial={**initial, "text": task.next_step, "due": task.next_step_due}
         ),
         "assign_form": AssignForm(
+            task=task,
             initial={
                 **initial,
                 "owner": task.owner_id,
                 "approver": task.approver_id,
                 "performers": [u.pk for u in task.performers.all()],
-            }
+            },
         ),
         "classify_form": ClassifyForm(
             initial={
@@ -238,16 +239,18 @@ def _card_action(
     perform: Callable[[Task, dict[str, Any]], str],
     conflict: Callable[[Task], str] | None = None,
     reopen: Callable[[Task, Any], str] | None = None,
+    of_card: bool = False,
 ) -> HttpResponse:
     """The shape every card POST shares: permission, form, one action, re-render.
 
     `conflict` names a state of the card in which the post makes no sense any more (a
     decision on a card already decided: 409, before the permission, which would say no);
-    `reopen` names the move whose small form shows a refused post's errors."""
+    `reopen` names the move whose small form shows a refused post's errors; `of_card`:
+    the form is given the card (its choices depend on it: `tasks.forms.CardOwnerForm`)."""
     task = _card_or_error(request, pk)
     if isinstance(task, HttpResponse):
         return task
-    form = form_class(request.POST)
+    form = form_class(request.POST, task=task) if of_card else form_class(request.POST)
     status = 400
     stale = conflict(task) if conflict else ""
     if stale:
@@ -401,7 +404,7 @@ def task_assign(request: HttpRequest, pk: int) -> HttpResponse:
     return _card_action(
         request, pk, form_class=AssignForm, form_name="assign_form",
         allowed=permissions.can_assign, denied="Only dispatchers and managers of the card's "
-        "team may assign it.", perform=perform,
+        "team may assign it.", perform=perform, of_card=True,
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks import actions, bulk, permissions
-from tasks.boards.load import people_with_load
+from tasks.boards.load import owners_by_team, people_with_load
 from tasks.boards.scope import TeamScope, team_scope
 from tasks.filters import SORT_CHOICES, sort_headers, sort_order
 from tasks.forms import DispatchAssignForm, form_errors
@@ -125,7 +125,8 @@ def _board(request: HttpRequest, status: int = 200) -> HttpResponse:
             }
             for name, (heading, empty) in LIST_TEXTS.items()
         ],
-        "people": people_with_load(),
+        "people": (people := people_with_load()),
+        "team_people": owners_by_team(people),
         "may_assign": permissions.assign_right(user, scope.teams),
         "bulk_moves": bulk.MOVES,
         "priorities": Priority.choices,
@@ -154,7 +155,7 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
     # The owner among the people who may work cards, and the version the row was shown
     # for: without it (or with anything but a number) the stale check could not be made,
     # so the assignment is refused, never made unchecked.
-    form = DispatchAssignForm(request.POST)
+    form = DispatchAssignForm(request.POST, task=task)
     error, status = "", 200
     if not form.is_valid():
         error, status = form_errors(form), 400
@@ -177,7 +178,8 @@ def dispatch_assign(request: HttpRequest, pk: int) -> HttpResponse:
     # The board's own row partial, with this card only.
     context = {
         "tasks": [task],
-        "people": people_with_load(),
+        "people": (people := people_with_load()),
+        "team_people": owners_by_team(people),
         "may_assign": permissions.assign_right(request.user),
         "error": error,
         "done": not error,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from sla.models import SlaTimer
-from tasks.models import Task
+from tasks.models import Task, Team
 from tasks.permissions import people_who_may_work_cards
 
 User = get_user_model()
@@ -17,8 +19,9 @@ User = get_user_model()
 def people_with_load() -> list:
     """Everyone who can own cards (`tasks.permissions.people_who_may_work_cards`, the rule
     the assignment applies), with their open cards and how many of those are at risk
-    (`open_load`, `at_risk_load`), in one query: the people LEFT JOIN one grouped count over
-    open cards only (a per-person subquery read every card a person ever owned)."""
+    (`open_load`, `at_risk_load`) and the teams they are in (`team_ids`), in one query: the
+    people LEFT JOIN one grouped count over open cards only (a per-person subquery read every
+    card a person ever owned) and their teams (a row per team, folded here)."""
     now = timezone.now()
     people = people_who_may_work_cards().values("pk").order_by()
     owned = (
@@ -46,14 +49,39 @@ def people_with_load() -> list:
         f" LEFT JOIN (SELECT DISTINCT card FROM ({risky_sql}) timers) risky"
         " ON risky.card = cards.card GROUP BY cards.person"
     )
-    user = connection.ops.quote_name(User._meta.db_table)
-    return list(
-        User.objects.raw(
-            "SELECT u.id, u.username, u.first_name, u.last_name,"
-            " COALESCE(loads.open_n, 0) AS open_load, COALESCE(loads.risk_n, 0) AS at_risk_load"
-            f" FROM {user} u LEFT JOIN ({load_sql}) loads ON loads.person = u.id"
-            f" WHERE u.id IN ({people_sql})"
-            " ORDER BY u.first_name, u.last_name, u.username",
-            (*owned_params, *risky_params, *people_params),
-        )
+    # Each person's teams (member or manager) ride along, one row per team: the board offers a
+    # card only its team's people (tasks.permissions.people_who_may_own).
+    members = Team.members.through.objects.values(person=F("user_id"), of_team=F("team_id"))
+    managers = Team.objects.filter(manager__isnull=False).values(
+        person=F("manager_id"), of_team=F("pk")
     )
+    teams_sql, teams_params = members.union(managers).order_by().query.sql_with_params()
+    user = connection.ops.quote_name(User._meta.db_table)
+    rows = User.objects.raw(
+        "SELECT u.id, u.username, u.first_name, u.last_name,"
+        " COALESCE(loads.open_n, 0) AS open_load, COALESCE(loads.risk_n, 0) AS at_risk_load,"
+        " teams.of_team AS team_id"
+        f" FROM {user} u LEFT JOIN ({load_sql}) loads ON loads.person = u.id"
+        f" LEFT JOIN ({teams_sql}) teams ON teams.person = u.id"
+        f" WHERE u.id IN ({people_sql})"
+        " ORDER BY u.first_name, u.last_name, u.username, u.id",
+        (*owned_params, *risky_params, *teams_params, *people_params),
+    )
+    people: dict[int, Any] = {}
+    for row in rows:
+        person = people.setdefault(row.pk, row)
+        if not hasattr(person, "team_ids"):
+            person.team_ids = set()
+        if row.team_id is not None:
+            person.team_ids.add(row.team_id)
+    return list(people.values())
+
+
+def owners_by_team(people: list) -> dict[int, list]:
+    """`people_with_load`'s people by team (a person of two teams is in both): the owners the
+    board offers a card of that team (a card without a team is offered everyone)."""
+    teams: dict[int, list] = {}
+    for person in people:
+        for team in sorted(person.team_ids):
+            teams.setdefault(team, []).append(person)
+    return teams

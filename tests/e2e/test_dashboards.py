@@ -91,7 +91,10 @@ def test_a_dispatcher_assigns_an_unowned_card_and_the_row_updates_in_place(
     expect(row).to_contain_text("unassigned")
     page.evaluate("window.notReloaded = true")
 
-    row.get_by_label(f"Owner for card #{card.pk}").select_option(str(performer.pk))
+    # The owner select is a type-ahead picker (static/app.js, Tom Select): search, choose.
+    row.get_by_role("combobox", name=f"Owner for card #{card.pk}").click()
+    page.keyboard.type("Paula")
+    page.locator(".ts-dropdown:visible .option", has_text="Paula Performer").click()
     row.get_by_role("button", name="Assign").click()
 
     expect(row).to_contain_text("Assigned to Paula Performer")
@@ -108,16 +111,18 @@ def test_the_dispatch_assign_form_works_with_the_keyboard_alone(
         timedelta(minutes=5), title="By keyboard", actor=dispatcher, request_type=request_type
     )
     page = log_in("dan")
-    owner_select = page.get_by_label(f"Owner for card #{card.pk}")
-    for _ in range(60):  # Tab through the page until the owner select has the focus
+    # The owner select is a type-ahead picker (static/app.js, Tom Select): a combobox that
+    # searches as one types; arrows and Enter choose, the select behind it takes the value.
+    owner_picker = page.get_by_role("combobox", name=f"Owner for card #{card.pk}")
+    for _ in range(60):  # Tab through the page until the owner picker has the focus
         page.keyboard.press("Tab")
-        if owner_select.evaluate("el => el === document.activeElement"):
+        if owner_picker.evaluate("el => el === document.activeElement"):
             break
-    expect(owner_select).to_be_focused()
-    people = owner_select.locator("option").all_inner_texts()
-    paula_index = next(i for i, text in enumerate(people) if text.startswith("Paula Performer"))
-    for _ in range(paula_index):
-        page.keyboard.press("ArrowDown")
+    expect(owner_picker).to_be_focused()
+    page.keyboard.type("Paula")
+    expect(page.locator(".ts-dropdown:visible .option.active")).to_contain_text("Paula Performer")
+    page.keyboard.press("Enter")
+    owner_select = page.locator(f"#dispatch-row-{card.pk} select[name=owner]")
     expect(owner_select).to_have_value(str(performer.pk))
     page.keyboard.press("Tab")
     expect(page.locator(f"#dispatch-row-{card.pk}").get_by_role("button")).to_be_focused()

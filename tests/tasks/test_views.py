@@ -246,7 +246,8 @@ def test_dispatchers_keep_the_whole_owner_field_and_the_team(
     form = client_for(dispatcher).get(reverse("task_create")).content.decode()
     owner = form.split('name="owner"', 1)[1].split("</select>", 1)[0]
     assert f'value="{performer.pk}"' in owner and f'value="{other_performer.pk}"' in owner
-    assert '<option value="" selected>---------</option>' in owner  # nobody chosen for them
+    # Nobody chosen for them, said in words (not "---------").
+    assert '<option value="" selected>Nobody (to dispatch)</option>' in owner
     assert 'name="team"' in form
 
 
