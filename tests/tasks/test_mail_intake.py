@@ -548,15 +548,16 @@ def test_deciding_on_a_mail_takes_a_bounded_number_of_queries(
     intake_settings, performer, request_type, team, django_assert_max_num_queries
 ):
     """The listener's worker thread runs exactly this (`mail_intake.receive`); here it runs
-    on the test's connection, so its queries are counted: a new card 14 (5 request types, 8
-    attachments: neither adds queries), the same mail again 11, a reply 16."""
+    on the test's connection, so its queries are counted: a new card 15 (5 request types, 8
+    attachments: neither adds queries; the active policies and webhook endpoints read once,
+    as the first change of a process does), the same mail again 11, a reply 16."""
     for n in range(5):
         RequestTypeFactory(name=f"Type {n}", default_team=team)
     message = email(sender="paula@example.com")
     for n in range(8):
         message.add_attachment(b"x" * 100, maintype="image", subtype="png", filename=f"{n}.png")
     to = ["cards@turnaround.example"]
-    with django_assert_max_num_queries(14) as new_card:
+    with django_assert_max_num_queries(15) as new_card:
         mail_intake.receive(wire(message), mail_from="paula@example.com", recipients=to)
     with django_assert_max_num_queries(12):
         mail_intake.receive(wire(message), mail_from="paula@example.com", recipients=to)
