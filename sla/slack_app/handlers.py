@@ -183,7 +183,8 @@ def modal_for(
     if user is None or user.has_perm("tasks.assign_task"):
         owners = list(permissions.people_who_may_work_cards().order_by("first_name", "username"))
     else:
-        owners = [owner] if owner is not None else []
+        # Herself, chosen at first only for a card of her team (she may pick another type).
+        owners = [user] if permissions.may_work_cards(user) else []
     return blocks.card_modal(
         title=title,
         description=text,
