@@ -16,7 +16,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tasks.actions import NEXT_STEP_MAX_LENGTH, NOTE_MAX_LENGTH, SOURCE_URL_MAX_LENGTH
+from tasks.actions import (
+    NEXT_STEP_MAX_LENGTH,
+    NOT_OF_THE_TEAM,
+    NOTE_MAX_LENGTH,
+    SOURCE_URL_MAX_LENGTH,
+    person_name,
+)
 from tasks.models import (
     BlockingReason,
     Priority,
@@ -38,10 +44,6 @@ from tasks.validators import (
 User = get_user_model()
 
 NOT_A_WORKER = "Choose someone who may work on cards (a performer, dispatcher or manager)."
-NOT_OF_THE_TEAM = (
-    "{name} is not in {team}: choose one of {team}'s people as the owner "
-    "(or move the card to another team first)."
-)
 NOT_YOURS_TO_GIVE = (
     "You may make only yourself the owner of a new card, or leave it to the dispatchers "
     "(nobody); choosing another owner is for dispatchers and managers."
@@ -79,7 +81,8 @@ def owners(team: Team | None):
 class OwnerChoiceField(UserChoiceField):
     """A card's owner: one of its team's people who may work cards (`for_team` sets the
     team; until then anyone who may work cards). A posted non-worker is refused with
-    NOT_A_WORKER, a worker of another team with NOT_OF_THE_TEAM (read only then: one query)."""
+    NOT_A_WORKER, a worker of another team with NOT_OF_THE_TEAM (read only then: one query),
+    the words `tasks.actions` refuses her with too."""
 
     team: Team | None = None
 
@@ -217,8 +220,7 @@ class TaskCreateForm(forms.Form):
         team = data.get("team") or (request_type.default_team if request_type else None)
         assigned = self.creator is None and owner is not None and team is not None
         if assigned and not people_who_may_own(team).filter(pk=owner.pk).exists():
-            name = owner.get_full_name() or owner.get_username()
-            self.add_error("owner", NOT_OF_THE_TEAM.format(name=name, team=team))
+            self.add_error("owner", NOT_OF_THE_TEAM.format(name=person_name(owner), team=team))
         mine = self.creator is not None and owner is not None and request_type is not None
         if mine and not may_own_cards_of(owner, request_type.default_team):
             self.add_error(

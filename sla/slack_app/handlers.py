@@ -97,9 +97,12 @@ def _person(payload: dict) -> tuple[User | None, str]:
     return people.person(team, slack_id)
 
 
-def _owner_for(user: User) -> User | None:
-    """The sender owns what they make when they may own cards; otherwise it goes to dispatch."""
-    return user if permissions.may_work_cards(user) else None
+def _owner_for(user: User, request_type: RequestType | None) -> User | None:
+    """The sender owns what they make when they may own cards of the request type's team
+    (`tasks.permissions.people_who_may_own`, the rule `tasks.actions` holds the owner to);
+    otherwise it goes to dispatch."""
+    team = request_type.default_team if request_type is not None else None
+    return user if permissions.people_who_may_own(team).filter(pk=user.pk).exists() else None
 
 
 # --------------------------------------------------------------------------- /turnaround
@@ -131,7 +134,7 @@ def new_card(payload: dict, user: User, title: str) -> str:
             request_type=request_type,
             priority=Priority.NORMAL,
             actor=user,
-            owner=_owner_for(user),
+            owner=_owner_for(user, request_type),
             source=SOURCE,
             external_ref=ref,
         )
@@ -173,13 +176,15 @@ def modal_for(
     title, the whole text the description. `user` (if already known) is the owner offered."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     title = one_line(lines[0]) if lines else ""
-    owner = _owner_for(user) if user is not None else None
+    request_type = request_type or default_request_type()
+    owner = _owner_for(user, request_type) if user is not None else None
     # Those who assign pick anyone who may own cards; others themselves or nobody (as on the
     # web form; the submission checks it again).
     if user is None or user.has_perm("tasks.assign_task"):
         owners = list(permissions.people_who_may_work_cards().order_by("first_name", "username"))
     else:
-        owners = [owner] if owner is not None else []
+        # Herself, chosen at first only for a card of her team (she may pick another type).
+        owners = [user] if permissions.may_work_cards(user) else []
     return blocks.card_modal(
         title=title,
         description=text,
@@ -187,7 +192,7 @@ def modal_for(
         owners=owners,
         owner=owner,
         metadata=metadata,
-        request_type=request_type or default_request_type(),
+        request_type=request_type,
     )
 
 

@@ -41,6 +41,7 @@ from tasks.actions.classification import (
     reclassify,
 )
 from tasks.actions.core import (
+    NOT_OF_THE_TEAM,
     AlreadyTracked,
     CardListener,
     NotAllowed,
@@ -53,6 +54,7 @@ from tasks.actions.core import (
     listen_to_card_changes,
     listen_to_past_cards,
     lock_task,
+    person_name,
 )
 from tasks.actions.dispatch import flag_for_dispatch, flag_many_for_dispatch
 from tasks.actions.lifecycle import (
@@ -79,6 +81,7 @@ __all__ = [
     "DECISIONS",
     "NEXT_STEP_MAX_LENGTH",
     "NOTE_MAX_LENGTH",
+    "NOT_OF_THE_TEAM",
     "REJECT",
     "SOURCE_URL_MAX_LENGTH",
     "TRANSITIONS",
@@ -113,6 +116,7 @@ __all__ = [
     "listen_to_card_changes",
     "listen_to_past_cards",
     "lock_task",
+    "person_name",
     "reclassify",
     "record_past_cards",
     "set_approver",

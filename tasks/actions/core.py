@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from tasks.models import Priority, Task, TaskEvent
-from tasks.permissions import may_work_cards
+from tasks.permissions import may_own, may_work_cards
 from tasks.validators import (
     TEXT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -193,6 +193,30 @@ def _active_user(user: User | None, role: str) -> None:
         raise WorkflowError(f"{user} is not an active user and cannot be the {role}.")
     if not may_work_cards(user):
         raise WorkflowError(f"{user} may not work on cards and cannot be the {role}.")
+
+
+NOT_OF_THE_TEAM = (
+    "{name} is not in {team}: choose one of {team}'s people as the owner "
+    "(or move the card to another team first)."
+)
+
+
+def person_name(user: User) -> str:
+    """A person as the refusals and the people fields name her: full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
+def _owner_of_its_team(owner: User | None, task: Task) -> None:
+    """Refuse as `task`'s owner anyone `tasks.permissions.people_who_may_own(task.team)` leaves
+    out: who may not work cards (`_active_user`'s refusals) or is neither a member nor the
+    manager of the card's team (NOT_OF_THE_TEAM). A card without a team may be owned by any
+    worker. One query when she may; the refusal reads more to say why."""
+    if owner is None:
+        return
+    if owner.is_active and may_own(owner, task):
+        return
+    _active_user(owner, "owner")
+    raise WorkflowError(NOT_OF_THE_TEAM.format(name=person_name(owner), team=task.team))
 
 
 def _valid(validator, value: Any, what: str) -> None:

@@ -18,6 +18,7 @@ from tasks.actions.core import (
     _active_user,
     _change,
     _event,
+    _owner_of_its_team,
     _priority,
     _record,
     _save,
@@ -193,13 +194,18 @@ def new_card(
     description: str,
     source_url: str,
     at: datetime,
+    past: bool = False,
 ) -> tuple[Task, TaskEvent]:
     """A new card and its `created` event, checked and in memory (nothing saved; version 0,
-    which the save bumps to 1): `create_task` and `tasks.actions.past` build cards here."""
+    which the save bumps to 1): `create_task` and `tasks.actions.past` build cards here.
+    The owner must be one of the card's team's people (`_owner_of_its_team`); a `past` card's
+    owner only someone who may work cards, as its history says who owned it then (she may
+    have changed teams since)."""
     title = clean_title(title)
     description, source_url = clean_description(description), clean_source_url(source_url)
     priority = _priority(priority)
-    _active_user(owner, "owner")
+    if past:
+        _active_user(owner, "owner")
     task = Task(
         title=title,
         description=description,
@@ -214,6 +220,8 @@ def new_card(
         updated_at=at,
         version=0,  # the first save bumps it to 1 (create_task's insert)
     )
+    if not past:
+        _owner_of_its_team(owner, task)
     created = _event(
         task,
         Kind.CREATED,

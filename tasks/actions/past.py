@@ -5,6 +5,8 @@ each later move, for imports of thousands of old cards: the same checks (`new_ca
 `move`), the same card fields, version and events as those actions would save, but one
 INSERT per batch instead of a transaction per change. The apps that follow cards hear of
 the batch once, through `listen_to_past_cards` (sla replays the timers of every step).
+One check is left out: a past card's owner need only be someone who may work cards, not one
+of the card's team's people today (the history says who owned it then).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def _build(spec: PastCardSpec, *, actor: User | None) -> tuple[Task, list[TaskEv
         description="",
         source_url="",
         at=spec.created_at,
+        past=True,
     )
     events = [created]
     steps = [Step(at=spec.created_at, status=task.status, first_response_at=None)]

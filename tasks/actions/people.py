@@ -15,6 +15,7 @@ from tasks.actions.core import (
     _active_user,
     _change,
     _event,
+    _owner_of_its_team,
     _save_if_changed,
     lock_task,
 )
@@ -30,7 +31,7 @@ def _owner_events(task: Task, owner: User | None, *, actor, at) -> list[TaskEven
         return []
     if owner is None and task.status != Status.NEW:
         raise WorkflowError("Only a new card may be left without an owner.")
-    _active_user(owner, "owner")
+    _owner_of_its_team(owner, task)
     events = [
         _event(task, Kind.OWNER_CHANGED, actor=actor, at=at, field="owner",
                old=task.owner_id, new=new_id)

@@ -258,6 +258,20 @@ def test_a_workflow_refusal_is_a_422_with_its_message(api_client, dispatcher, re
     assert "Describe the next step" in answer.json()["detail"]
 
 
+def test_an_owner_of_another_team_is_a_422_with_the_owner_rule(
+    api_client, dispatcher, outsider, request_type
+):
+    task = make_task(actor=dispatcher, request_type=request_type)
+    answer = patch(api_client(dispatcher), task.pk, {"owner": outsider.pk})
+    assert answer.status_code == 422, answer.content
+    assert "Otto Outsider is not in Sales: choose one of Sales" in answer.json()["detail"]
+    body = {"title": "Theirs", "request_type": request_type.pk, "priority": "normal"}
+    created = post(api_client(dispatcher), {**body, "owner": outsider.pk})
+    assert created.status_code == 422 and "is not in Sales" in created.json()["detail"]
+    task.refresh_from_db()
+    assert task.owner is None and not Task.objects.filter(title="Theirs").exists()
+
+
 def test_query_counts(
     api_client,
     manager,

@@ -108,6 +108,7 @@ def _many_cards(world) -> None:
     for i in range(12):
         owner = WorkerFactory(username=f"owner{i}")
         team = TeamFactory(name=f"Team {i}")
+        team.members.add(owner)  # a card's owner is one of its team's people
         client = RelatedObjectFactory(name=f"Client {i}")
         card = actions.create_task(
             title=f"bulk {i}", request_type=support, priority=Priority.NORMAL, actor=manager,

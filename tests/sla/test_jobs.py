@@ -180,10 +180,11 @@ def test_email_has_a_subject_and_plain_text_and_html_parts_with_the_card_link(
 
 
 def test_email_to_a_user_without_an_address_fails_at_creation_with_the_reason(
-    policy, make_rule, new_card, mailoutbox
+    policy, make_rule, new_card, mailoutbox, team
 ):
     make_rule(policy, Trigger.BREACH, notify_owner=True, email=True)
     nobody = WorkerFactory(username="noemail", email="")
+    team.members.add(nobody)  # a card's owner is one of its team's people
     new_card(T0, owner=nobody)
 
     assert scan(BREACHED) == 1

@@ -210,6 +210,15 @@ def test_someone_who_may_not_own_cards_makes_one_for_dispatch(
     assert task.owner in (dispatcher, None)
 
 
+def test_a_card_of_another_team_than_the_senders_goes_to_dispatch(
+    client, slack_api, outsider, request_type
+):
+    slack_api.users["U8"] = outsider.email
+    post(client, command_body("new Count desks", user="U8", response_url=slack_api.response_url()))
+    task = Task.objects.get()  # a Sales card: Otto is in Warehouse, so it is not his
+    assert (task.team.name, task.owner, task.status) == ("Sales", None, "new")
+
+
 def test_an_observer_may_not_make_cards(client, slack_api, observer, request_type):
     slack_api.users["U7"] = observer.email
     post(client, command_body("new Anything", user="U7", response_url=slack_api.response_url()))

@@ -177,6 +177,21 @@ def test_a_dispatcher_may_pick_any_owner(client, slack_api, dispatcher, performe
     assert (task.owner, task.events.get(kind="created").actor) == (performer, dispatcher)
 
 
+def test_a_dispatcher_may_not_give_the_card_to_another_teams_person(
+    client, slack_api, dispatcher, outsider, request_type
+):
+    slack_api.users["U9"] = dispatcher.email
+    SlackUser.objects.create(
+        team_id=TEAM, slack_id="U9", user=dispatcher, email=dispatcher.email,
+        checked_at=timezone.now(),
+    )  # fmt: skip
+    view = open_modal(client, slack_api, "Quote", user="U9")
+    post(client, interaction_body(submission(view, user="U9", owner=str(outsider.pk))))
+    assert not Task.objects.exists()
+    (told,) = slack_api.of("chat.postEphemeral")
+    assert told.args["text"].startswith("No card made: Otto Outsider is not in Sales")
+
+
 def test_a_performer_may_not_give_the_card_to_someone_else(
     client, slack_api, paula_on_slack, other_performer, request_type
 ):

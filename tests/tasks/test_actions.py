@@ -57,6 +57,35 @@ def test_only_a_new_card_may_lose_its_owner(dispatcher, performer):
         actions.assign_owner(task=task, owner=None, actor=dispatcher)
 
 
+def test_an_owner_must_be_in_the_cards_team_whoever_assigns(
+    dispatcher, manager, performer, outsider, request_type
+):
+    task = make_task(actor=dispatcher, request_type=request_type)
+    message = "Otto Outsider is not in Sales: choose one of Sales's people as the owner"
+    with pytest.raises(WorkflowError, match=message):
+        actions.assign_owner(task=task, owner=outsider, actor=dispatcher)
+    with pytest.raises(WorkflowError, match=message):
+        actions.assign_people(task=task, owner=outsider, performers=[], approver=None,
+                              actor=dispatcher)  # fmt: skip
+    task.refresh_from_db()
+    assert (task.owner, task.status, kinds(task)) == (None, Status.NEW, [Kind.CREATED])
+    with pytest.raises(WorkflowError, match=message):
+        make_task(actor=dispatcher, request_type=request_type, owner=outsider, title="Theirs")
+    assert not Task.objects.filter(title="Theirs").exists()
+    # Its team's manager may own it, and any worker a card of no team.
+    actions.assign_owner(task=task, owner=manager, actor=dispatcher)
+    loose = make_task(actor=dispatcher, request_type=RequestTypeFactory(name="Loose"),
+                      owner=outsider)  # fmt: skip
+    assert (task.owner, loose.owner) == (manager, outsider)
+
+
+def test_a_card_handed_to_another_team_keeps_its_owner(dispatcher, performer, request_type):
+    task = make_task(actor=dispatcher, request_type=request_type, owner=performer)
+    actions.change_team(task=task, team=TeamFactory(name="Legal"), actor=dispatcher)
+    task.refresh_from_db()
+    assert (task.team.name, task.owner) == ("Legal", performer)
+
+
 def test_waiting_requires_a_blocking_reason_and_leaving_clears_it(performer):
     task = make_task(actor=performer, owner=performer)
     with pytest.raises(WorkflowError, match="blocking reason"):

@@ -57,11 +57,13 @@ def many_cards(actor, n: int = 32) -> list[Task]:
     cards = []
     for i in range(n):
         owner = WorkerFactory(username=f"owner{i % 7}")
+        team = TeamFactory()
+        team.members.add(owner)  # a card's owner is one of its team's people
         card = make_task(
             actor=actor,
             owner=owner,
             title=f"Card {i}",
-            request_type=RequestTypeFactory(name=f"Type {i}", default_team=TeamFactory()),
+            request_type=RequestTypeFactory(name=f"Type {i}", default_team=team),
             related_object=RelatedObjectFactory(parent=client, kind=RelatedObject.Kind.ORDER),
         )
         actions.add_comment(task=card, text=f"Note {i}", actor=actor)

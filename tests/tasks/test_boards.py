@@ -644,7 +644,12 @@ def test_a_performer_sees_her_teams_and_her_own_cards_without_a_switch(
     performer, outsider, dispatcher, request_type, warehouse_card
 ):
     theirs = warehouse_card
-    actions.assign_owner(task=theirs, owner=performer, actor=dispatcher)  # another team's card
+    # Her card, handed to another team (an owner keeps a card moved to a team she is not in;
+    # only a team's people may be given it).
+    warehouse = theirs.team
+    actions.change_team(task=theirs, team=None, actor=dispatcher)
+    actions.assign_owner(task=theirs, owner=performer, actor=dispatcher)
+    actions.change_team(task=theirs, team=warehouse, actor=dispatcher)
     html = client_for(performer).get(reverse("at_risk"), {"teams": "all"}).content.decode()
     assert "All teams</a>" not in html and "aria-current" not in html
     assert "Showing your teams' cards and the cards you work on." in html

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tasks.actions import NOT_OF_THE_TEAM
 from tasks.bulk import MAX_CARDS, BadBulkRequest, apply_bulk, parse_cards
 from tasks.models import Priority, Status, Task
 from tests.factories import RequestTypeFactory, TeamFactory, make_task
@@ -29,6 +30,19 @@ def test_assign_owner_to_each_card(world, cards):
     result = apply_bulk(world["dispatcher"], refs(cards), "assign", str(world["performer"].pk))
     assert result.done == [c.pk for c in cards] and result.refused == []
     assert {t.owner_id for t in Task.objects.filter(pk__in=result.done)} == {world["performer"].pk}
+
+
+def test_assigning_another_teams_person_refuses_the_cards_of_other_teams_only(
+    world, cards, outsider
+):
+    loose = make_task(actor=world["dispatcher"], request_type=RequestTypeFactory(name="Loose"))
+    result = apply_bulk(world["dispatcher"], refs([cards[0], loose]), "assign", str(outsider.pk))
+    assert result.done == [loose.pk]
+    assert result.refused == [(cards[0].pk, NOT_OF_THE_TEAM.format(name="Otto Outsider",
+                                                                   team="Sales"))]  # fmt: skip
+    assert "1 refused: #" in result.summary()
+    assert Task.objects.get(pk=cards[0].pk).owner is None
+    assert Task.objects.get(pk=loose.pk).owner == outsider
 
 
 def test_set_priority(world, cards):

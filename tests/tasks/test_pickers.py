@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
+from tasks import actions
 from tasks.forms import NOT_A_WORKER
 from tasks.models import RelatedObject, Status
 from tasks.permissions import may_own, people_who_may_own
@@ -244,6 +246,17 @@ def test_card_page_offers_and_accepts_only_the_teams_owners(
     assert done.status_code == 302
     sales_card.refresh_from_db()
     assert (sales_card.owner, sales_card.status) == (performer, Status.ASSIGNED)
+
+
+def test_the_owner_field_and_the_action_refuse_in_the_same_words(dispatcher, outsider, sales_card):
+    words = actions.NOT_OF_THE_TEAM.format(name="Otto Outsider", team="Sales")
+    url = reverse("task_assign", args=[sales_card.pk])
+    refused = client_for(dispatcher).post(url, {"owner": outsider.pk,
+                                                "version": sales_card.version})  # fmt: skip
+    assert refused.status_code == 400 and escape(words) in refused.content.decode()
+    with pytest.raises(actions.WorkflowError) as error:
+        actions.assign_owner(task=sales_card, owner=outsider, actor=dispatcher)
+    assert str(error.value) == words
 
 
 def test_dispatch_board_offers_each_card_its_teams_people(
