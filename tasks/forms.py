@@ -14,6 +14,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
 from tasks.actions import (
@@ -86,9 +87,14 @@ class OwnerChoiceField(UserChoiceField):
 
     team: Team | None = None
 
-    def for_team(self, team: Team | None) -> None:
+    def for_team(self, team: Team | None, keeps: int | None = None) -> None:
+        """`keeps`: the card's present owner, offered and accepted though she is not of the
+        team (the card was handed to another team with its owner; tasks.actions accepts an
+        owner left as she is)."""
         self.team = team
         self.queryset = owners(team)
+        if team is not None and keeps is not None:
+            self.queryset = workers().filter(Q(pk__in=self.queryset.values("pk")) | Q(pk=keeps))
 
     def to_python(self, value):
         try:
@@ -275,7 +281,7 @@ class CardOwnerForm(VersionedForm):
         self.task = task
         owner = self.fields["owner"]
         assert isinstance(owner, OwnerChoiceField)
-        owner.for_team(task.team if task.team_id is not None else None)
+        owner.for_team(task.team if task.team_id is not None else None, keeps=task.owner_id)
         # static/app.js makes it a type-ahead picker (tasks.pickers: ?card=…&role=owner).
         owner.widget.attrs.update(
             {"data-picker": "people", "data-card": task.pk, "data-role": "owner"}

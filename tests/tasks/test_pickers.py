@@ -312,3 +312,22 @@ def test_new_card_form_refuses_an_owner_of_another_team_and_offers_pickers(
     made = client.post(reverse("task_create"), {**data, "owner": outsider.pk, "team": warehouse.pk})
     assert made.status_code == 302
     assert client.post(reverse("task_create"), {**data, "owner": performer.pk}).status_code == 302
+
+
+def test_a_card_handed_to_another_team_keeps_its_owner_in_the_owner_field(
+    dispatcher, admin, performer, outsider, sales_card
+):
+    """The action keeps an owner left as she is when her card moves to another team; the card
+    page's owner field offers her and accepts her unchanged, and no other outsider."""
+    actions.assign_owner(task=sales_card, owner=performer, actor=dispatcher)
+    actions.change_team(task=sales_card, team=outsider.teams.get(), actor=dispatcher)
+    sales_card.refresh_from_db()
+    client = client_for(admin)  # may assign cards of every team
+    page = client.get(reverse("task_detail", args=[sales_card.pk])).content.decode()
+    owner_select = page.split('name="owner"', 1)[1].split("</select>", 1)[0]
+    assert "Paula Performer" in owner_select and "Otto Outsider" in owner_select
+    url = reverse("task_assign", args=[sales_card.pk])
+    kept = client.post(url, {"owner": performer.pk, "version": sales_card.version})
+    assert kept.status_code == 302
+    sales_card.refresh_from_db()
+    assert (sales_card.owner, sales_card.team) == (performer, outsider.teams.get())
