@@ -51,11 +51,16 @@ def people_with_load() -> list:
     )
     # Each person's teams (member or manager) ride along, one row per team: the board offers a
     # card only its team's people (tasks.permissions.people_who_may_own).
-    members = Team.members.through.objects.values(person=F("user_id"), of_team=F("team_id"))
-    managers = Team.objects.filter(manager__isnull=False).values(
-        person=F("manager_id"), of_team=F("pk")
+    # Unordered parts: SQLite refuses an ORDER BY (Team's default) inside a compound SELECT.
+    members = Team.members.through.objects.order_by().values(
+        person=F("user_id"), of_team=F("team_id")
     )
-    teams_sql, teams_params = members.union(managers).order_by().query.sql_with_params()
+    managers = (
+        Team.objects.filter(manager__isnull=False)
+        .order_by()
+        .values(person=F("manager_id"), of_team=F("pk"))
+    )
+    teams_sql, teams_params = members.union(managers).query.sql_with_params()
     user = connection.ops.quote_name(User._meta.db_table)
     rows = User.objects.raw(
         "SELECT u.id, u.username, u.first_name, u.last_name,"
