@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from sla.models import SlaTimer
+from tasks import search_vector
 from tasks.models import Priority, RelatedObject, Status, Task, TaskEvent
 from tests.factories import RelatedObjectFactory, RequestTypeFactory, TeamFactory, make_task
 
@@ -326,8 +327,8 @@ def test_query_counts(
         assert answer.status_code == 201
     # The card locked and re-read, its event, its search vector, the listeners (the policies
     # version, the timers). 26 before sync_timers ran without a savepoint and the webhook
-    # endpoints were kept with the policies.
-    with django_assert_num_queries(21):
+    # endpoints were kept with the policies. The search vector is PostgreSQL's alone.
+    with django_assert_num_queries(21 if search_vector.available() else 20):
         assert patch(client, task.pk, {"title": "Renamed"}).status_code == 200
 
 

@@ -4,6 +4,7 @@ they depend on changes it in its own transaction."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, time, timedelta
 
 import pytest
@@ -53,7 +54,7 @@ def test_a_change_committed_by_another_process_is_seen_by_the_next_card(
     still = make_task(actor=performer, owner=performer, request_type=request_type)
     assert resolution_target(still) == 8 * H  # the version did not move: the kept policies
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE sla_policiesversion SET version = gen_random_uuid()")
+        cursor.execute("UPDATE sla_policiesversion SET version = %s", [uuid.uuid4().hex])
     after = make_task(actor=performer, owner=performer, request_type=request_type)
     assert resolution_target(after) == 2 * H
 
