@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from tasks.actions import person_name
 from tasks.forms import related_object_label
 from tasks.models import RelatedObject, RequestType, Task
 from tasks.permissions import people_seen_by, people_who_may_own, people_who_may_work_cards
@@ -64,10 +65,6 @@ def _answer(rows: QuerySet, label) -> JsonResponse:
     found = list(rows[: PICK_LIMIT + 1])
     results = [{"value": row.pk, "text": label(row)} for row in found[:PICK_LIMIT]]
     return JsonResponse({"results": results, "more": len(found) > PICK_LIMIT})
-
-
-def _person(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _card_id(request: HttpRequest) -> int | None:
@@ -119,7 +116,7 @@ def pick_people(request: HttpRequest) -> JsonResponse:
     ordered = people.order_by("first_name", "last_name", "username", "pk").only(
         "pk", "username", "first_name", "last_name"
     )
-    return _answer(ordered, _person)
+    return _answer(ordered, person_name)
 
 
 @require_GET
